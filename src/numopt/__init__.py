@@ -1,0 +1,1 @@
+"""numopt package of probspace."""

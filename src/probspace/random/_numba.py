@@ -1,0 +1,167 @@
+"""Philox4x32-10 and its transforms as Numba scalar functions and fill kernels.
+
+The scalar functions (``philox4x32``, ``normal_pair``, ``uniform_pair``) are meant to be
+called from other ``@njit`` kernels, e.g. an SDE loop that draws its noise inside the loop.
+Each reproduces the generic rung (``_generic.py``) bit for bit.
+"""
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+from . import _constants as C
+
+_M0 = np.uint64(C.PHILOX_M0)
+_M1 = np.uint64(C.PHILOX_M1)
+_W0 = np.uint64(C.PHILOX_W0)
+_W1 = np.uint64(C.PHILOX_W1)
+_MASK = np.uint64(C.MASK32)
+_S32 = np.uint64(32)
+_LC = np.array(C.LOG_COEFFS)
+_SC = np.array(C.SIN_COEFFS)
+_CC = np.array(C.COS_COEFFS)
+
+_jit = nb.njit(cache=True, nogil=True, inline="always")
+
+
+@_jit
+def philox4x32(c0, c1, c2, c3, k0, k1):
+    for r in range(C.PHILOX_ROUNDS):
+        p0 = c0 * _M0
+        p1 = c2 * _M1
+        hi0 = p0 >> _S32
+        lo0 = p0 & _MASK
+        hi1 = p1 >> _S32
+        lo1 = p1 & _MASK
+        n0 = hi1 ^ c1 ^ k0
+        n2 = hi0 ^ c3 ^ k1
+        c0 = n0
+        c1 = lo1
+        c2 = n2
+        c3 = lo0
+        if r + 1 < C.PHILOX_ROUNDS:
+            k0 = (k0 + _W0) & _MASK
+            k1 = (k1 + _W1) & _MASK
+    return c0, c1, c2, c3
+
+
+@_jit
+def _u53(hi, lo):
+    return ((hi >> np.uint64(5)) << np.uint64(26)) | (lo >> np.uint64(6))
+
+
+@_jit
+def log_of_int53(n):
+    e = 0
+    x = n
+    for s in (32, 16, 8, 4, 2, 1):
+        if x >= (np.uint64(1) << np.uint64(s)):
+            e += s
+            x = x >> np.uint64(s)
+    ef = float(e)
+    m = float(n) / float(np.uint64(1) << np.uint64(e))
+    if m > C.SQRT2:
+        m = m * 0.5
+        ef = ef + 1.0
+    ef = ef - 53.0
+    f = (m - 1.0) / (m + 1.0)
+    s2 = f * f
+    p = _LC[11]
+    for i in range(10, -1, -1):
+        p = p * s2 + _LC[i]
+    logm = 2.0 * f * p
+    return ef * C.LN2_HI + (ef * C.LN2_LO + logm)
+
+
+@_jit
+def sincos_2pi(v):
+    t = v * 8.0
+    o = np.floor(t)
+    r = t - o
+    oi = int(o)
+    if oi & 1:
+        a = (1.0 - r) * C.PI_4
+    else:
+        a = r * C.PI_4
+    a2 = a * a
+    ps = _SC[9]
+    for i in range(8, -1, -1):
+        ps = ps * a2 + _SC[i]
+    sa = a * ps
+    pc = _CC[9]
+    for i in range(8, -1, -1):
+        pc = pc * a2 + _CC[i]
+    ca = pc
+    if oi == 1 or oi == 2 or oi == 5 or oi == 6:
+        s_val = ca
+        c_val = sa
+    else:
+        s_val = sa
+        c_val = ca
+    if oi >= 4:
+        s_val = -s_val
+    if oi >= 2 and oi <= 5:
+        c_val = -c_val
+    return s_val, c_val
+
+
+@_jit
+def split_key(key):
+    k = np.uint64(key)
+    return k & _MASK, k >> _S32
+
+
+@_jit
+def uniform_pair(k0, k1, s0, s1, idx):
+    """Two U[0,1) doubles at counter ``idx`` of the stream (key words k0,k1; id words s0,s1)."""
+    i = np.uint64(idx)
+    w0, w1, w2, w3 = philox4x32(i & _MASK, i >> _S32, s0, s1, k0, k1)
+    return float(_u53(w0, w1)) * C.TWO_M53, float(_u53(w2, w3)) * C.TWO_M53
+
+
+@_jit
+def normal_pair(k0, k1, s0, s1, idx):
+    """Two standard normals at counter ``idx`` of the stream (Box-Muller)."""
+    i = np.uint64(idx)
+    w0, w1, w2, w3 = philox4x32(i & _MASK, i >> _S32, s0, s1, k0, k1)
+    n = _u53(w0, w1) + np.uint64(1)
+    rad = np.sqrt(-2.0 * log_of_int53(n))
+    v = float(_u53(w2, w3)) * C.TWO_M53
+    s, c = sincos_2pi(v)
+    return rad * c, rad * s
+
+
+@nb.njit(cache=True, nogil=True, parallel=True)
+def fill_normal(out, key, stream_id, start):
+    """Fill 1-D float64 ``out`` with normals: element i from counter start + i//2, slot i%2."""
+    k0, k1 = split_key(key)
+    s0, s1 = split_key(stream_id)
+    n = out.shape[0]
+    npairs = (n + 1) // 2
+    for j in nb.prange(npairs):
+        z0, z1 = normal_pair(k0, k1, s0, s1, np.uint64(start) + np.uint64(j))
+        out[2 * j] = z0
+        if 2 * j + 1 < n:
+            out[2 * j + 1] = z1
+
+
+@nb.njit(cache=True, nogil=True, parallel=True)
+def fill_uniform(out, key, stream_id, start):
+    k0, k1 = split_key(key)
+    s0, s1 = split_key(stream_id)
+    n = out.shape[0]
+    npairs = (n + 1) // 2
+    for j in nb.prange(npairs):
+        u0, u1 = uniform_pair(k0, k1, s0, s1, np.uint64(start) + np.uint64(j))
+        out[2 * j] = u0
+        if 2 * j + 1 < n:
+            out[2 * j + 1] = u1
+
+
+@nb.njit(cache=True, nogil=True)
+def raw_block(key, stream_id, idx):
+    """The four raw 32-bit words at counter ``idx`` (for tests against known answers)."""
+    k0, k1 = split_key(key)
+    s0, s1 = split_key(stream_id)
+    i = np.uint64(idx)
+    return philox4x32(i & _MASK, i >> _S32, s0, s1, k0, k1)

@@ -1,0 +1,52 @@
+"""Closeness checks that also check the array namespace, dtype and shape."""
+from __future__ import annotations
+
+import numpy as np
+
+from .._array import array_namespace, to_numpy
+
+__all__ = ["xp_assert_close", "xp_assert_equal"]
+
+
+def _check_meta(actual, desired, xp, check_namespace, check_dtype, check_shape):
+    if check_namespace and xp is not None:
+        got = array_namespace(actual)
+        want = array_namespace(xp.empty(0)) if hasattr(xp, "empty") else xp
+        if got.__name__ != want.__name__:
+            raise AssertionError(f"namespace mismatch: got {got.__name__}, expected {want.__name__}")
+    if check_dtype and hasattr(desired, "dtype") and hasattr(actual, "dtype"):
+        if str(actual.dtype) != str(desired.dtype):
+            raise AssertionError(f"dtype mismatch: got {actual.dtype}, expected {desired.dtype}")
+    if check_shape and hasattr(desired, "shape") and hasattr(actual, "shape"):
+        if tuple(actual.shape) != tuple(desired.shape):
+            raise AssertionError(f"shape mismatch: got {actual.shape}, expected {desired.shape}")
+
+
+def xp_assert_close(actual, desired, *, rtol=None, atol=0.0, xp=None, check_namespace=True,
+                    check_dtype=True, check_shape=True, err_msg=""):
+    """Assert ``actual`` is close to ``desired`` and lives in namespace ``xp`` with the same dtype.
+
+    ``desired`` may be a NumPy array or any array; ``xp`` defaults to the namespace of
+    ``desired``.  ``rtol`` defaults to ``4 * eps`` of the dtype's precision ** 0.5-ish
+    (1e-7 for float64, 1e-3 for float32), like scipy's helpers.
+    """
+    if xp is None and hasattr(desired, "__array_namespace__"):
+        xp = array_namespace(desired)
+    if not hasattr(desired, "dtype") and hasattr(actual, "dtype"):
+        check_dtype = False
+    _check_meta(actual, desired, xp, check_namespace, check_dtype, check_shape)
+    a = to_numpy(actual)
+    d = to_numpy(desired) if hasattr(desired, "shape") else np.asarray(desired)
+    if rtol is None:
+        rtol = 1e-3 if a.dtype == np.float32 else 1e-7
+    np.testing.assert_allclose(a, d, rtol=rtol, atol=atol, err_msg=err_msg)
+
+
+def xp_assert_equal(actual, desired, *, xp=None, check_namespace=True, check_dtype=True,
+                    check_shape=True, err_msg=""):
+    """Exact equality (bit-for-bit for floats, NaNs equal) with the namespace/dtype checks."""
+    if xp is None and hasattr(desired, "__array_namespace__"):
+        xp = array_namespace(desired)
+    _check_meta(actual, desired, xp, check_namespace, check_dtype, check_shape)
+    np.testing.assert_array_equal(to_numpy(actual), to_numpy(desired) if hasattr(desired, "shape")
+                                  else np.asarray(desired), err_msg=err_msg)

@@ -1,0 +1,81 @@
+"""Statistical and numerical oracles for tests."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+__all__ = ["chisquare_gof", "ChiSquareResult", "finite_difference_grad"]
+
+
+@dataclass(frozen=True)
+class ChiSquareResult:
+    statistic: float
+    df: int
+    pvalue: float
+    n: int
+    merged_bins: int
+
+    def __bool__(self):  # truthy = "not rejected" is too easy to misuse; be explicit
+        raise TypeError("use .pvalue, or chisquare_gof(..., alpha=...) which raises on rejection")
+
+
+def chisquare_gof(observed, expected_probs, *, alpha=None, min_expected=5.0):
+    """Pearson chi-square goodness-of-fit of counts against exact category probabilities.
+
+    Categories with expected count below ``min_expected`` are pooled into one bin (the
+    usual validity condition of the chi-square approximation).
+
+    Parameters
+    ----------
+    observed : array of int
+        Counts per category.
+    expected_probs : array of float
+        Exact probabilities per category; must sum to 1 (within 1e-9).
+    alpha : float, optional
+        If given, raise ``AssertionError`` when the p-value is below ``alpha``.
+
+    Returns
+    -------
+    ChiSquareResult
+    """
+    obs = np.asarray(observed, dtype=np.float64).ravel()
+    p = np.asarray(expected_probs, dtype=np.float64).ravel()
+    if obs.shape != p.shape:
+        raise ValueError(f"observed and expected_probs differ in length: {obs.shape} vs {p.shape}")
+    if np.any(p < 0) or abs(p.sum() - 1.0) > 1e-9:
+        raise ValueError(f"expected_probs must be non-negative and sum to 1, sum={p.sum()!r}")
+    n = obs.sum()
+    if np.any(obs[p == 0] > 0):
+        raise AssertionError("observed a category of probability zero")
+    exp = n * p
+    small = exp < min_expected
+    if small.sum() >= 1 and (~small).sum() >= 1:
+        obs = np.concatenate([obs[~small], [obs[small].sum()]])
+        exp = np.concatenate([exp[~small], [exp[small].sum()]])
+    keep = exp > 0
+    obs, exp = obs[keep], exp[keep]
+    stat = float(((obs - exp) ** 2 / exp).sum())
+    df = int(len(exp) - 1)
+    pval = float(stats.chi2.sf(stat, df)) if df > 0 else 1.0
+    res = ChiSquareResult(stat, df, pval, int(n), int(small.sum()))
+    if alpha is not None and pval < alpha:
+        raise AssertionError(f"chi-square test rejected: stat={stat:.2f}, df={df}, p={pval:.3g} < {alpha}")
+    return res
+
+
+def finite_difference_grad(f, x, *, h=1e-6):
+    """Central-difference gradient of scalar ``f`` at NumPy array ``x`` (float64)."""
+    x = np.asarray(x, dtype=np.float64)
+    g = np.empty_like(x)
+    flat, gflat = x.reshape(-1), g.reshape(-1)
+    for i in range(flat.size):
+        old = flat[i]
+        flat[i] = old + h
+        fp = f(x.copy())
+        flat[i] = old - h
+        fm = f(x.copy())
+        flat[i] = old
+        gflat[i] = (fp - fm) / (2 * h)
+    return g

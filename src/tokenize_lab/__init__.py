@@ -1,0 +1,1 @@
+"""tokenize_lab package of probspace."""
