@@ -62,32 +62,51 @@ def _workspace(rows_threads, n):
     return buf[:rows_threads, :n]
 
 
+_LONG_ROW = 200_000  # below this a single thread wins (thread start-up ~ tens of us)
+
+
+def _workspace_merged(n):
+    buf = getattr(_tls, "merged", None)
+    if buf is None or buf.shape[0] < n:
+        buf = np.empty(n, dtype=np.float64)
+        _tls.merged = buf
+    return buf
+
+
 def _numba_projection(v, radius, axis, out):
     from . import _simplex_numba as K
     import numba
     vm = np.moveaxis(v, axis, -1)
     rows2d = vm.reshape(-1, vm.shape[-1]) if vm.flags.c_contiguous else np.ascontiguousarray(
         vm).reshape(-1, vm.shape[-1])
-    code = K.validate_rows(rows2d)
-    if code == 1:
-        raise ValueError("v contains NaN; the projection is undefined")
-    if code == 2:
-        raise ValueError("v contains +inf; the projection is undefined (-inf entries are allowed "
-                         "and project to 0)")
-    if code == 3:
-        raise ValueError("v has a slice that is entirely -inf along axis; it has no projection")
     if out is None:
         out = np.empty(v.shape, dtype=v.dtype)
     om = np.moveaxis(out, axis, -1)
     direct = om.flags.c_contiguous
     o2d = om.reshape(-1, om.shape[-1]) if direct else np.empty(rows2d.shape, dtype=v.dtype)
     nrows, n = rows2d.shape
-    if nrows >= 2 * numba.get_num_threads() and nrows * n >= 20_000:
-        aux = _workspace(numba.get_num_threads(), n)
-        K.project_rows_parallel(rows2d, float(radius), o2d, aux)
+    nthreads = numba.get_num_threads()
+    if nrows == 1 and n >= _LONG_ROW and nthreads > 1:
+        nchunks = 4 * nthreads
+        aux = _workspace(nchunks, (n + nchunks - 1) // nchunks)
+        merged = _workspace_merged(n)
+        nonfinite = K.project_long_row(rows2d[0], float(radius), o2d[0], aux, merged, nchunks)
+    elif nrows >= 2 * nthreads and nrows * n >= 20_000:
+        aux = _workspace(nthreads, n)
+        nonfinite = K.project_rows_parallel(rows2d, float(radius), o2d, aux)
     else:
         aux = _workspace(1, n)
-        K.project_rows_serial(rows2d, float(radius), o2d, aux)
+        nonfinite = K.project_rows_serial(rows2d, float(radius), o2d, aux)
+    if nonfinite:
+        # Only -inf entries (in rows with a finite entry) are valid; anything else is an error.
+        code = K.validate_rows(rows2d)
+        if code == 1:
+            raise ValueError("v contains NaN; the projection is undefined")
+        if code == 2:
+            raise ValueError("v contains +inf; the projection is undefined (-inf entries are "
+                             "allowed and project to 0)")
+        if code == 3:
+            raise ValueError("v has a slice that is entirely -inf along axis; it has no projection")
     if not direct:
         om[...] = o2d.reshape(om.shape)
     return out
