@@ -138,7 +138,7 @@ def eg_adaptive(base, *, gain_lr=0.01, scale_lr=0.01, beta=0.9, normalize=True,
                 dot += float(xp.sum(m * g))
                 nm += float(xp.sum(m * m))
                 ng += float(xp.sum(g * g))
-            cos = dot / math.sqrt(nm * ng) if nm > 0 and ng > 0 else 0.0
+            cos = dot / (math.sqrt(nm) * math.sqrt(ng)) if nm > 0 and ng > 0 else 0.0
             scale = s_prev * math.exp(scale_lr * cos)
         else:
             hyper = 0.0

@@ -31,11 +31,11 @@ def momentum_to_friction(lr, beta):
     friction : float
         ``lam = 2 (1 - beta) / ((1 + beta) h)``.
     time_step : float
-        ``h = sqrt(lr (1 + beta) / 2)``: one optimizer step advances ODE time by ``h``.
+        ``h = sqrt(2 lr / (1 + beta))``: one optimizer step advances ODE time by ``h``.
     """
     lr = check_positive(lr, "lr")
     beta = check_probability(beta, "beta", open_right=True)
-    h = math.sqrt(lr * (1.0 + beta) / 2.0)
+    h = math.sqrt(2.0 * lr / (1.0 + beta))
     return 2.0 * (1.0 - beta) / ((1.0 + beta) * h), h
 
 

@@ -11,7 +11,7 @@ import numba
 import numpy as np
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def adam_step(p, g, m, v, u, m_out, v_out, b1, b2, c1, c2, lr, eps, wd):
     for i in range(p.size):
         gi = g[i]
@@ -22,7 +22,7 @@ def adam_step(p, g, m, v, u, m_out, v_out, b1, b2, c1, c2, lr, eps, wd):
         u[i] = -lr * ((mi / c1) / (math.sqrt(vi / c2) + eps) + wd * p[i])
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def lion_step(p, g, m, u, m_out, b1, b2, lr, wd):
     for i in range(p.size):
         gi = g[i]
@@ -32,7 +32,7 @@ def lion_step(p, g, m, u, m_out, b1, b2, lr, wd):
         m_out[i] = b2 * m[i] + (1.0 - b2) * gi
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def tiger_step(p, g, m, u, m_out, keep, gain, lr, wd):
     # m_t = keep * m + gain * g;  u = -lr (sign(m_t) + wd p)   (lr = 0 between accumulation ends)
     for i in range(p.size):
@@ -42,7 +42,7 @@ def tiger_step(p, g, m, u, m_out, keep, gain, lr, wd):
         u[i] = -lr * (s + wd * p[i])
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def mean_square(p):
     acc = 0.0
     for i in range(p.size):
@@ -50,7 +50,7 @@ def mean_square(p):
     return acc / max(p.size, 1)
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
 def has_nan(g):
     for i in range(g.size):
         if g[i] != g[i]:
