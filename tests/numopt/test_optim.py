@@ -30,7 +30,7 @@ def _to(xp, tree, dtype=None):
     return {k: xp.asarray(v) if dtype is None else xp.asarray(v, dtype=dtype) for k, v in tree.items()}
 
 
-def _run(opt, xp, steps, dtype=np.float64, nan_at=None):
+def _run(opt, xp, steps, dtype=np.float64, nan_at=None, inplace=False):
     p_np = _params_np(dtype=dtype)
     params = _to(xp, p_np)
     state = opt.init(params)
@@ -39,7 +39,7 @@ def _run(opt, xp, steps, dtype=np.float64, nan_at=None):
         if nan_at is not None and t in nan_at:
             g[nan_at[t]] = np.full_like(g[nan_at[t]], np.nan)
         updates, state = opt.update(_to(xp, {k: v.astype(dtype) for k, v in g.items()}), state, params)
-        params = optim.apply_updates(params, updates)
+        params = optim.apply_updates(params, updates, inplace=inplace)
     return params, state
 
 
@@ -163,6 +163,41 @@ def test_numba_rung_matches_generic(name, make, ref, kw):
         slow, ss = _run(make(), cnp, 7)
     for k in SHAPES:
         np.testing.assert_allclose(fast[k], slow[k], rtol=1e-13, atol=1e-14)
+
+
+INPLACE = [
+    ("adamw", lambda: optim.adam(0.01, b1=0.8, b2=0.95, eps=1e-6, weight_decay=0.1, inplace=True),
+     ref_adam, dict(lr=0.01, b1=0.8, b2=0.95, eps=1e-6, wd=0.1)),
+    ("lion", lambda: optim.lion(0.01, b1=0.8, b2=0.95, weight_decay=0.2, inplace=True), ref_lion,
+     dict(lr=0.01, b1=0.8, b2=0.95, wd=0.2)),
+    ("tiger", lambda: optim.tiger(0.02, beta=0.9, weight_decay=0.1, grad_accum_steps=3,
+                                  labels=_labels, inplace=True), ref_tiger,
+     dict(lr=0.02, beta=0.9, wd=0.1, kacc=3, shrink=0.99)),
+]
+
+
+@pytest.mark.parametrize("rung", ["auto", "generic"])
+@pytest.mark.parametrize("name,make,ref,kw", INPLACE, ids=[c[0] for c in INPLACE])
+def test_inplace_mode_matches_reference(xp, rung, name, make, ref, kw):
+    nan_at = {5: "gamma"} if name == "tiger" else None
+    with probspace.use_backend(rung):
+        got, state = _run(make(), xp, 12, inplace=True, nan_at=nan_at)
+    want = ref_run(ref, 12, nan_at=nan_at, **kw)
+    for k in SHAPES:
+        xp_assert_close(got[k], xp.asarray(want[k]), rtol=1e-12, atol=1e-13)
+
+
+def test_pure_mode_leaves_inputs_untouched():
+    p = {"a": np.array([1.0, -2.0, 3.0])}
+    g = {"a": np.array([0.5, 0.5, -1.0])}
+    for opt in (optim.adam(0.1), optim.lion(0.1), optim.tiger(0.1)):
+        st = opt.init(p)
+        copies = [v.copy() for v in (p["a"], g["a"])]
+        u, st2 = opt.update(g, st, p)
+        optim.apply_updates(p, u)
+        np.testing.assert_array_equal(p["a"], copies[0])
+        np.testing.assert_array_equal(g["a"], copies[1])
+        assert np.all(st.mu["a"] == 0)
 
 
 def test_tiger_nan_guard_matches_reference(xp):

@@ -9,7 +9,7 @@ from probspace import array_namespace
 
 from ._tree import flatten, same_structure, unflatten
 
-__all__ = ["Optimizer", "apply_updates", "as_schedule", "check_leaves"]
+__all__ = ["Optimizer", "apply_updates", "as_schedule", "check_leaves", "store"]
 
 
 class Optimizer(NamedTuple):
@@ -24,13 +24,16 @@ class Optimizer(NamedTuple):
     update: Callable[[Any, Any, Any], tuple]
 
 
-def apply_updates(params, updates):
+def apply_updates(params, updates, *, inplace=False):
     """``params + updates`` leaf by leaf (same structure, namespace and dtype as ``params``).
 
     Parameters
     ----------
     params, updates : array or dict/list/tuple of arrays
         Trees of identical structure.
+    inplace : bool
+        Add into the ``params`` arrays themselves (``p += u``) and return ``params``; needs
+        mutable arrays.  Default: new arrays, inputs untouched.
 
     Returns
     -------
@@ -45,11 +48,21 @@ def apply_updates(params, updates):
             raise ValueError(f"updates leaf of shape {tuple(u.shape)} does not match params leaf "
                              f"of shape {tuple(p.shape)}")
         xp = array_namespace(p)
+        if inplace:
+            p += u if u.dtype == p.dtype else xp.astype(u, p.dtype)
+            out.append(p)
+            continue
         new = p + u
         if new.dtype != p.dtype:
             new = xp.astype(new, p.dtype)
         out.append(new)
     return unflatten(td, out)
+
+
+def store(buf, value):
+    """Write ``value`` into the existing array ``buf`` and return ``buf``."""
+    buf[...] = value
+    return buf
 
 
 def as_schedule(lr, name="lr"):

@@ -7,7 +7,7 @@ from typing import Any, NamedTuple
 from probspace import array_namespace, backend_for
 from probspace._validation import check_int, check_nonnegative, check_probability
 
-from ._base import Optimizer, as_schedule, check_leaves, zeros_like_tree
+from ._base import Optimizer, as_schedule, check_leaves, store, zeros_like_tree
 from ._tree import flatten, path_name, unflatten
 
 __all__ = ["lion", "tiger", "LionState", "TigerState", "TIGER_ROLES"]
@@ -16,11 +16,15 @@ __all__ = ["lion", "tiger", "LionState", "TigerState", "TIGER_ROLES"]
 class LionState(NamedTuple):
     count: int
     mu: Any
+    scratch: Any = None   # reused updates buffer (inplace=True only)
 
 
 class TigerState(NamedTuple):
     count: int   # micro-steps (gradients) seen so far
     mu: Any
+    scratch: Any = None   # reused updates buffer (inplace=True only)
+
+
 
 
 def _nb():
@@ -32,7 +36,7 @@ def _fast(xp, *arrays):
     return backend_for(xp, available=("numba", "generic")) == "numba" and _nb().usable(*arrays)
 
 
-def lion(lr, *, b1=0.9, b2=0.99, weight_decay=0.0):
+def lion(lr, *, b1=0.9, b2=0.99, weight_decay=0.0, inplace=False):
     """Lion: ``update = -lr_t (sign(b1 m + (1-b1) g) + weight_decay theta)``, then
     ``m <- b2 m + (1-b2) g``.
 
@@ -51,6 +55,10 @@ def lion(lr, *, b1=0.9, b2=0.99, weight_decay=0.0):
         Decay of the momentum buffer.
     weight_decay : float >= 0
         Decoupled weight decay.
+    inplace : bool
+        Reuse buffers: ``update`` overwrites the momentum of the ``state`` it is given and
+        returns ``updates`` in a buffer that the next call overwrites (pair it with
+        ``apply_updates(..., inplace=True)``); needs mutable arrays.
     """
     sched = as_schedule(lr)
     b1 = check_probability(b1, "b1", open_right=True)
@@ -58,26 +66,30 @@ def lion(lr, *, b1=0.9, b2=0.99, weight_decay=0.0):
     wd = check_nonnegative(weight_decay, "weight_decay")
 
     def init(params):
-        return LionState(count=0, mu=zeros_like_tree(params))
+        return LionState(count=0, mu=zeros_like_tree(params),
+                         scratch=zeros_like_tree(params) if inplace else None)
 
     def update(grads, state, params):
         pl, gl, _, td = check_leaves(grads, params)
         ml, _, _ = flatten(state.mu, "state.mu")
+        sl = flatten(state.scratch, "state.scratch")[0] if inplace else [None] * len(pl)
         a = sched(state.count)
         ups, mus = [], []
-        for p, g, m in zip(pl, gl, ml):
+        for p, g, m, buf in zip(pl, gl, ml, sl):
             xp = array_namespace(p)
             if _fast(xp, p, g, m):
                 k = _nb()
-                u, mo = xp.empty_like(p), xp.empty_like(p)
+                u, mo = (buf, m) if inplace else (xp.empty_like(p), xp.empty_like(p))
                 k.lion_step(k.flat(p), k.flat(g), k.flat(m), k.flat(u), k.flat(mo), b1, b2, a, wd)
             else:
                 c = b1 * m + (1.0 - b1) * g
                 u = -a * (xp.sign(c) + wd * p) if wd else -a * xp.sign(c)
                 mo = b2 * m + (1.0 - b2) * g
+                if inplace:
+                    u, mo = store(buf, u), store(m, mo)
             ups.append(u)
             mus.append(mo)
-        return unflatten(td, ups), LionState(state.count + 1, unflatten(td, mus))
+        return unflatten(td, ups), LionState(state.count + 1, unflatten(td, mus), state.scratch)
 
     return Optimizer(init, update)
 
@@ -116,7 +128,7 @@ def _role_fn(labels):
 
 
 def tiger(lr, *, beta=0.965, weight_decay=0.01, grad_accum_steps=1, shrink_ratio=0.99,
-          labels=None):
+          labels=None, inplace=False):
     """Tiger ("a tight-fisted optimizer"): Lion with ``b1 = b2 = beta``, per-tensor learning
     rates, gradient accumulation without an extra buffer, and a NaN guard.
 
@@ -155,6 +167,10 @@ def tiger(lr, *, beta=0.965, weight_decay=0.01, grad_accum_steps=1, shrink_ratio
         LAMB-like scaling); a callable ``(path_name, param) -> role``; or a dict
         ``{path_name: role}`` (missing names are "plain").  Note that a "kernel" tensor that is
         exactly zero has RMS 0 and never moves.
+    inplace : bool
+        Reuse buffers: ``update`` overwrites the momentum of the ``state`` it is given and
+        returns ``updates`` in a buffer that the next call overwrites (pair it with
+        ``apply_updates(..., inplace=True)``); needs mutable arrays.
     """
     sched = as_schedule(lr)
     beta = check_probability(beta, "beta", open_right=True)
@@ -177,11 +193,13 @@ def tiger(lr, *, beta=0.965, weight_decay=0.01, grad_accum_steps=1, shrink_ratio
 
     def init(params):
         _roles(params)
-        return TigerState(count=0, mu=zeros_like_tree(params))
+        return TigerState(count=0, mu=zeros_like_tree(params),
+                          scratch=zeros_like_tree(params) if inplace else None)
 
     def update(grads, state, params):
         pl, gl, _, td = check_leaves(grads, params)
         ml, _, _ = flatten(state.mu, "state.mu")
+        sl = flatten(state.scratch, "state.scratch")[0] if inplace else [None] * len(pl)
         roles = _roles(params)
         t = state.count
         keep = beta if t % k == 0 else 1.0
@@ -189,13 +207,14 @@ def tiger(lr, *, beta=0.965, weight_decay=0.01, grad_accum_steps=1, shrink_ratio
         apply_now = (t + 1) % k == 0
         base_lr = sched(t // k) if apply_now else 0.0
         ups, mus = [], []
-        for p, g, m, role in zip(pl, gl, ml, roles):
+        for p, g, m, role, buf in zip(pl, gl, ml, roles, sl):
             xp = array_namespace(p)
             fast = _fast(xp, p, g, m)
             centre = 1.0 if role == "gamma" else 0.0
             if shrink_ratio is not None and (
                     _nb().has_nan(_nb().flat(g)) if fast else bool(xp.any(xp.isnan(g)))):
-                ups.append((shrink_ratio - 1.0) * (p - centre))
+                u = (shrink_ratio - 1.0) * (p - centre)
+                ups.append(store(buf, u) if inplace else u)
                 mus.append(m)
                 continue
             a, d = base_lr, wd
@@ -211,7 +230,7 @@ def tiger(lr, *, beta=0.965, weight_decay=0.01, grad_accum_steps=1, shrink_ratio
                 a = a * xp.sqrt(xp.mean(p * p, axis=-1, keepdims=True))
             if fast:
                 nb = _nb()
-                u, mo = xp.empty_like(p), xp.empty_like(p)
+                u, mo = (buf, m) if inplace else (xp.empty_like(p), xp.empty_like(p))
                 nb.tiger_step(nb.flat(p), nb.flat(g), nb.flat(m), nb.flat(u), nb.flat(mo),
                               keep, gain, float(a), d)
             else:
@@ -222,8 +241,10 @@ def tiger(lr, *, beta=0.965, weight_decay=0.01, grad_accum_steps=1, shrink_ratio
                         u = xp.astype(u, p.dtype)
                 else:
                     u = xp.zeros_like(p)
+                if inplace:
+                    u, mo = store(buf, u), store(m, mo)
             ups.append(u)
             mus.append(mo)
-        return unflatten(td, ups), TigerState(t + 1, unflatten(td, mus))
+        return unflatten(td, ups), TigerState(t + 1, unflatten(td, mus), state.scratch)
 
     return Optimizer(init, update)

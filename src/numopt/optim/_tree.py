@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import array_api_compat
+import numpy as np
 
 from probspace import array_namespace
 
@@ -23,7 +24,7 @@ def flatten(tree, name="params"):
         if isinstance(node, (list, tuple)):
             return ("seq", type(node), len(node),
                     tuple(rec(c, path + (i,)) for i, c in enumerate(node)))
-        if not array_api_compat.is_array_api_obj(node):
+        if not isinstance(node, np.ndarray) and not array_api_compat.is_array_api_obj(node):
             where = path_name(path) or "<root>"
             raise TypeError(f"{name} leaves must be arrays, got {type(node).__name__} at {where}")
         leaves.append(node)
