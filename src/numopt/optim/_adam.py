@@ -68,12 +68,14 @@ def adam(lr, *, b1=0.9, b2=0.999, eps=1e-8, weight_decay=0.0, inplace=False):
             xp = array_namespace(p)
             if backend_for(xp, available=("numba", "generic")) == "numba" and _nb().usable(p, g, m, v):
                 k = _nb()
-                if inplace:   # elementwise kernel: reading and writing the same buffer is safe
+                if inplace:
                     u, mo, vo = buf, m, v
+                    k.adam_step_inplace(k.flat(p), k.flat(g), k.flat(m), k.flat(v), k.flat(u),
+                                        b1, b2, c1, c2, a, eps, wd)
                 else:
                     u, mo, vo = (xp.empty_like(p) for _ in range(3))
-                k.adam_step(k.flat(p), k.flat(g), k.flat(m), k.flat(v), k.flat(u), k.flat(mo),
-                            k.flat(vo), b1, b2, c1, c2, a, eps, wd)
+                    k.adam_step(k.flat(p), k.flat(g), k.flat(m), k.flat(v), k.flat(u), k.flat(mo),
+                                k.flat(vo), b1, b2, c1, c2, a, eps, wd)
             else:
                 mo = b1 * m + (1.0 - b1) * g
                 vo = b2 * v + (1.0 - b2) * (g * g)

@@ -79,8 +79,13 @@ def lion(lr, *, b1=0.9, b2=0.99, weight_decay=0.0, inplace=False):
             xp = array_namespace(p)
             if _fast(xp, p, g, m):
                 k = _nb()
-                u, mo = (buf, m) if inplace else (xp.empty_like(p), xp.empty_like(p))
-                k.lion_step(k.flat(p), k.flat(g), k.flat(m), k.flat(u), k.flat(mo), b1, b2, a, wd)
+                if inplace:
+                    u, mo = buf, m
+                    k.lion_step_inplace(k.flat(p), k.flat(g), k.flat(m), k.flat(u), b1, b2, a, wd)
+                else:
+                    u, mo = xp.empty_like(p), xp.empty_like(p)
+                    k.lion_step(k.flat(p), k.flat(g), k.flat(m), k.flat(u), k.flat(mo), b1, b2,
+                                a, wd)
             else:
                 c = b1 * m + (1.0 - b1) * g
                 u = -a * (xp.sign(c) + wd * p) if wd else -a * xp.sign(c)
@@ -230,9 +235,14 @@ def tiger(lr, *, beta=0.965, weight_decay=0.01, grad_accum_steps=1, shrink_ratio
                 a = a * xp.sqrt(xp.mean(p * p, axis=-1, keepdims=True))
             if fast:
                 nb = _nb()
-                u, mo = (buf, m) if inplace else (xp.empty_like(p), xp.empty_like(p))
-                nb.tiger_step(nb.flat(p), nb.flat(g), nb.flat(m), nb.flat(u), nb.flat(mo),
-                              keep, gain, float(a), d)
+                if inplace:
+                    u, mo = buf, m
+                    nb.tiger_step_inplace(nb.flat(p), nb.flat(g), nb.flat(m), nb.flat(u),
+                                          keep, gain, float(a), d)
+                else:
+                    u, mo = xp.empty_like(p), xp.empty_like(p)
+                    nb.tiger_step(nb.flat(p), nb.flat(g), nb.flat(m), nb.flat(u), nb.flat(mo),
+                                  keep, gain, float(a), d)
             else:
                 mo = keep * m + gain * g
                 if apply_now:
