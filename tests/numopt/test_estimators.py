@@ -2,7 +2,6 @@
 exact estimator variance (computed here in closed form or by enumeration)."""
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import pytest

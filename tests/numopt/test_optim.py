@@ -483,3 +483,31 @@ def test_errors():
         opt.init({"a": "x"})
     with pytest.raises(ValueError, match="schedule"):
         u, _ = optim.sgd(lambda t: float("nan")).update(p, optim.sgd(0.1).init(p), p)
+
+
+def test_tiger_is_lion_with_equal_betas_and_auto_labels():
+    rng = np.random.default_rng(8)
+    p0 = {"dense/kernel": rng.normal(size=(3, 4)), "dense/bias": rng.normal(size=4),
+          "ln/gamma": 1 + 0.1 * rng.normal(size=4), "ln/beta": rng.normal(size=4),
+          "word_embeddings": rng.normal(size=(5, 3))}
+    gs = [{k: rng.normal(size=v.shape) for k, v in p0.items()} for _ in range(4)]
+
+    def run(opt):
+        p, st = dict(p0), opt.init(p0)
+        for g in gs:
+            u, st = opt.update(g, st, p)
+            p = optim.apply_updates(p, u)
+        return p
+
+    a = run(optim.tiger(0.01, beta=0.9, weight_decay=0.1))
+    b = run(optim.lion(0.01, b1=0.9, b2=0.9, weight_decay=0.1))
+    for k in p0:
+        np.testing.assert_allclose(a[k], b[k], rtol=1e-14)
+    roles = {"dense/kernel": "kernel", "dense/bias": "bias", "ln/gamma": "gamma",
+             "ln/beta": "bias", "word_embeddings": "embedding"}
+    c = run(optim.tiger(0.01, beta=0.9, weight_decay=0.1, labels="auto"))
+    d = run(optim.tiger(0.01, beta=0.9, weight_decay=0.1, labels=roles))
+    for k in p0:
+        np.testing.assert_array_equal(c[k], d[k])
+    # the roles matter: the RMS-scaled kernel moved less than lr per coordinate per step
+    assert not np.allclose(c["dense/kernel"], a["dense/kernel"])

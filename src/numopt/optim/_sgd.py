@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from probspace import array_namespace
 from probspace._validation import check_probability
 
 from ._base import Optimizer, as_schedule, check_leaves, check_params, zeros_like_tree

@@ -71,7 +71,7 @@ def sign_sgd_lr(batch_size, grad, hessian, cov, *, model="erf"):
     ----------
     batch_size : float or array, > 0
     grad : array (d,)
-        True gradient ``g`` (no zero entries for ``model="erf"`` is not required).
+        True (full-batch) gradient ``g``.
     hessian : array (d, d)
     cov : array (d, d)
         Per-example gradient covariance (minibatch noise ``cov / B``).
