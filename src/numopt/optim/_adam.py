@@ -66,7 +66,8 @@ def adam(lr, *, b1=0.9, b2=0.999, eps=1e-8, weight_decay=0.0, inplace=False):
         ups, mus, nus = [], [], []
         for p, g, m, v, buf in zip(pl, gl, ml, vl, sl):
             xp = array_namespace(p)
-            if backend_for(xp, available=("numba", "generic")) == "numba" and _nb().usable(p, g, m, v):
+            rung = backend_for(xp)
+            if rung == "numba" and _nb().usable(p, g, m, v):
                 k = _nb()
                 if inplace:
                     u, mo, vo = buf, m, v
@@ -76,6 +77,9 @@ def adam(lr, *, b1=0.9, b2=0.999, eps=1e-8, weight_decay=0.0, inplace=False):
                     u, mo, vo = (xp.empty_like(p) for _ in range(3))
                     k.adam_step(k.flat(p), k.flat(g), k.flat(m), k.flat(v), k.flat(u), k.flat(mo),
                                 k.flat(vo), b1, b2, c1, c2, a, eps, wd)
+            elif rung == "cupy" and _cu().usable(p, g, m, v):
+                u, mo, vo = (buf, m, v) if inplace else (xp.empty_like(p) for _ in range(3))
+                _cu().adam_step(p, g, m, v, u, mo, vo, b1, b2, c1, c2, a, eps, wd)
             else:
                 mo = b1 * m + (1.0 - b1) * g
                 vo = b2 * v + (1.0 - b2) * (g * g)
@@ -95,3 +99,8 @@ def adam(lr, *, b1=0.9, b2=0.999, eps=1e-8, weight_decay=0.0, inplace=False):
 def _nb():
     from . import _kernels_numba
     return _kernels_numba
+
+
+def _cu():
+    from . import _kernels_cupy
+    return _kernels_cupy

@@ -32,8 +32,17 @@ def _nb():
     return _kernels_numba
 
 
+def _cu():
+    from . import _kernels_cupy
+    return _kernels_cupy
+
+
 def _fast(xp, *arrays):
-    return backend_for(xp, available=("numba", "generic")) == "numba" and _nb().usable(*arrays)
+    return backend_for(xp) == "numba" and _nb().usable(*arrays)
+
+
+def _gpu(xp, *arrays):
+    return backend_for(xp) == "cupy" and _cu().usable(*arrays)
 
 
 def lion(lr, *, b1=0.9, b2=0.99, weight_decay=0.0, inplace=False):
@@ -86,6 +95,9 @@ def lion(lr, *, b1=0.9, b2=0.99, weight_decay=0.0, inplace=False):
                     u, mo = xp.empty_like(p), xp.empty_like(p)
                     k.lion_step(k.flat(p), k.flat(g), k.flat(m), k.flat(u), k.flat(mo), b1, b2,
                                 a, wd)
+            elif _gpu(xp, p, g, m):
+                u, mo = (buf, m) if inplace else (xp.empty_like(p), xp.empty_like(p))
+                _cu().lion_step(p, g, m, u, mo, b1, b2, a, wd)
             else:
                 c = b1 * m + (1.0 - b1) * g
                 u = -a * (xp.sign(c) + wd * p) if wd else -a * xp.sign(c)
@@ -243,6 +255,9 @@ def tiger(lr, *, beta=0.965, weight_decay=0.01, grad_accum_steps=1, shrink_ratio
                     u, mo = xp.empty_like(p), xp.empty_like(p)
                     nb.tiger_step(nb.flat(p), nb.flat(g), nb.flat(m), nb.flat(u), nb.flat(mo),
                                   keep, gain, float(a), d)
+            elif _gpu(xp, p, g, m) and role != "embedding":
+                u, mo = (buf, m) if inplace else (xp.empty_like(p), xp.empty_like(p))
+                _cu().tiger_step(p, g, m, u, mo, keep, gain, float(a), d)
             else:
                 mo = keep * m + gain * g
                 if apply_now:
