@@ -38,8 +38,11 @@ def optimizers_demo(outdir):
         "AdamW lr=0.05 (cosine)": optim.adam(cosine(0.05, T), weight_decay=1e-2),
         "Lion lr=0.005 (cosine)": optim.lion(cosine(0.005, T), weight_decay=0.1),
         "Tiger lr=0.005 (cosine)": optim.tiger(cosine(0.005, T), beta=0.945, weight_decay=0.1),
-        "EG-adaptive(sgd lr=0.05)": optim.eg_adaptive(optim.sgd(0.05), gain_lr=0.05,
-                                                      scale_lr=0.05),
+        "EG-adaptive(sgd lr=0.05)": optim.eg_adaptive(optim.sgd(0.05), gain_lr=0.01,
+                                                      scale_lr=0.01),
+        # larger EG rates grow the step to the edge of stability, then back off (loss spikes)
+        "EG-adaptive, rates 0.05": optim.eg_adaptive(optim.sgd(0.05), gain_lr=0.05,
+                                                     scale_lr=0.05),
         "sgd lr=0.05 (too small)": optim.sgd(0.05),
     }
     print("Logistic regression on sklearn's breast-cancer data (569 x 30, standardized), "
@@ -56,7 +59,11 @@ def optimizers_demo(outdir):
             up, state = opt.update(g, state, params)
             params = optim.apply_updates(params, up)
         acc = np.mean(((X @ params["w"] + params["b"]) > 0) == (y > 0.5))
-        print(f"  {name:28s} {hist[-1]:10.5f} {acc:9.4f}")
+        extra = ""
+        if "EG" in name:
+            extra = (f"  (scale {state.scale:.1f}, median gain {np.median(state.gains['w']):.1f}, "
+                     f"largest loss increase {max(np.diff(hist)):.3g})")
+        print(f"  {name:28s} {hist[-1]:10.5f} {acc:9.4f}{extra}")
         ax.semilogy(hist, label=name)
     ax.set_xlabel("step")
     ax.set_ylabel("training loss")
