@@ -190,3 +190,16 @@ def test_estimators_are_reproducible_and_validate():
         estimators.policy_gradient(np.zeros(3), None, lambda y: np.ones(2), n_samples=5, seed=0)
     with pytest.raises(ValueError, match="x"):
         estimators.zeroth_order_grad(quad, np.array([np.nan, 0, 0]), eps=0.1, n_samples=5, seed=0)
+
+
+def test_policy_gradient_masked_class():
+    logits = np.array([0.0, -np.inf, 1.0])
+    r = np.array([1.0, 100.0, 0.0])
+    p = np.array([1.0, 0.0, np.e]) / (1 + np.e)
+    truth = p * (r - p @ r)
+    res = estimators.policy_gradient(logits, None, lambda y: r[y], n_samples=5000, seed=1)
+    assert res.grad[1] == 0.0            # the masked class is never drawn and has zero score
+    assert np.all(np.abs(res.grad - truth) <= 4 * res.stderr + 1e-15)
+    with pytest.raises(ValueError, match="logits"):
+        estimators.policy_gradient(np.array([0.0, np.inf]), None, lambda y: y * 1.0,
+                                   n_samples=5, seed=0)

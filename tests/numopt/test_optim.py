@@ -511,3 +511,17 @@ def test_tiger_is_lion_with_equal_betas_and_auto_labels():
         np.testing.assert_array_equal(c[k], d[k])
     # the roles matter: the RMS-scaled kernel moved less than lr per coordinate per step
     assert not np.allclose(c["dense/kernel"], a["dense/kernel"])
+
+
+def test_eg_adaptive_wraps_adam_on_a_tree():
+    A = {"a": np.diag([1.0, 4.0]), "b": np.array([[2.0]])}
+    p = {"a": np.array([1.0, -1.0]), "b": np.array([0.5])}
+    opt = optim.eg_adaptive(optim.adam(0.01), gain_lr=0.02, scale_lr=0.02)
+    st = opt.init(p)
+    loss0 = sum(float(v @ A[k] @ v) for k, v in p.items())
+    for _ in range(200):
+        g = {k: A[k] @ v for k, v in p.items()}
+        u, st = opt.update(g, st, p)
+        p = optim.apply_updates(p, u)
+    assert sum(float(v @ A[k] @ v) for k, v in p.items()) < 1e-3 * loss0
+    assert set(st.gains) == {"a", "b"} and st.base_state.count == 200

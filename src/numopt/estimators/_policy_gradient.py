@@ -46,7 +46,7 @@ def policy_gradient(logits, sample_fn, reward_fn, /, *, n_samples, seed, baselin
     Parameters
     ----------
     logits : array (..., K)
-        Policy logits (any array-API namespace, real floating).
+        Policy logits (any array-API namespace, real floating); ``-inf`` masks a class.
     sample_fn : callable or None
         ``sample_fn(probs, n_samples, stream) -> int array (n_samples, *logits.shape[:-1])``
         drawing from the policy; ``None`` uses inverse-CDF sampling
@@ -69,7 +69,12 @@ def policy_gradient(logits, sample_fn, reward_fn, /, *, n_samples, seed, baselin
         ``baseline`` (mean of the ``b_i`` used), ``mean_reward``.
     """
     xp = array_namespace(logits)
-    logits = as_float_array(logits, "logits", xp, ndim_min=1)
+    logits = as_float_array(logits, "logits", xp, ndim_min=1, allow_inf=True)
+    # -inf masks a class (probability 0); +inf or an all -inf row has no policy
+    if bool(xp.any(logits == float("inf"))):
+        raise ValueError("logits must not contain +inf")
+    if bool(xp.any(xp.all(logits == -float("inf"), axis=-1))):
+        raise ValueError("logits has a row where every entry is -inf")
     n = check_int(n_samples, "n_samples", minimum=2)
     if not callable(reward_fn):
         raise TypeError("reward_fn must be callable")
