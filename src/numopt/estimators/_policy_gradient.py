@@ -1,0 +1,117 @@
+"""Score-function (REINFORCE) gradient of an expected reward under a softmax policy."""
+from __future__ import annotations
+
+import math
+import numbers
+
+from probspace import array_namespace, as_float_array
+from probspace._validation import check_int
+from probspace.random import as_stream
+
+from ._zeroth_order import GradientEstimate
+
+__all__ = ["policy_gradient", "categorical_sample"]
+
+
+def _softmax(z, xp):
+    z = z - xp.max(z, axis=-1, keepdims=True)
+    e = xp.exp(z)
+    return e / xp.sum(e, axis=-1, keepdims=True)
+
+
+def categorical_sample(probs, n_samples, stream):
+    """Inverse-CDF draws from independent categoricals along the last axis of ``probs``.
+
+    Returns integer indices of shape ``(n_samples, *probs.shape[:-1])`` (namespace of
+    ``probs``), using ``stream.uniform``.
+    """
+    xp = array_namespace(probs)
+    batch = tuple(probs.shape[:-1])
+    k = probs.shape[-1]
+    u = stream.uniform((n_samples, *batch, 1), xp=xp, dtype=probs.dtype)
+    cdf = xp.cumulative_sum(probs, axis=-1)
+    idx = xp.sum(xp.astype(cdf <= u, xp.int64), axis=-1)
+    return xp.minimum(idx, k - 1)   # cdf[-1] may round to just below 1
+
+
+def policy_gradient(logits, sample_fn, reward_fn, /, *, n_samples, seed, baseline="mean"):
+    """Policy-gradient estimate of ``grad_logits E_{y ~ softmax(logits)} r(y)``.
+
+    The policy is a product of independent categoricals ``p = softmax(logits)`` along the last
+    axis (``logits`` of shape ``(..., K)``), so ``grad log p(y) = onehot(y) - p`` per factor.
+    The estimate is the mean of ``(r_i - b_i) (onehot(y_i) - p)`` over ``n_samples`` draws; it
+    is the ascent direction of the expected reward (exact value:
+    ``sum_y r(y) grad p(y)``, Su, kexue.fm/archives/7737).
+
+    Parameters
+    ----------
+    logits : array (..., K)
+        Policy logits (any array-API namespace, real floating); ``-inf`` masks a class.
+    sample_fn : callable or None
+        ``sample_fn(probs, n_samples, stream) -> int array (n_samples, *logits.shape[:-1])``
+        drawing from the policy; ``None`` uses inverse-CDF sampling
+        (:func:`categorical_sample`).  A custom sampler must draw from ``softmax(logits)``
+        for the estimate to be unbiased.
+    reward_fn : callable
+        ``reward_fn(samples) -> (n_samples,)`` rewards.
+    n_samples : int >= 2
+    seed : int, None or probspace.random.Stream
+    baseline : {"none", "mean", "optimal"} or float
+        ``"mean"``: ``b = E[r]``; ``"optimal"``: the variance-optimal
+        ``b = E[r |grad log p|^2] / E[|grad log p|^2]``.  Both are estimated leave-one-out
+        (``b_i`` from the other ``n - 1`` samples), which keeps the estimate exactly unbiased.
+        A float is used as a constant baseline.
+
+    Returns
+    -------
+    GradientEstimate
+        ``grad`` (shape of ``logits``), ``stderr``, ``n_samples``, ``nfev`` (reward calls = 1),
+        ``baseline`` (mean of the ``b_i`` used), ``mean_reward``.
+    """
+    xp = array_namespace(logits)
+    logits = as_float_array(logits, "logits", xp, ndim_min=1, allow_inf=True)
+    # -inf masks a class (probability 0); +inf or an all -inf row has no policy
+    if bool(xp.any(logits == float("inf"))):
+        raise ValueError("logits must not contain +inf")
+    if bool(xp.any(xp.all(logits == -float("inf"), axis=-1))):
+        raise ValueError("logits has a row where every entry is -inf")
+    n = check_int(n_samples, "n_samples", minimum=2)
+    if not callable(reward_fn):
+        raise TypeError("reward_fn must be callable")
+    if sample_fn is not None and not callable(sample_fn):
+        raise TypeError("sample_fn must be callable or None")
+    if isinstance(baseline, str):
+        if baseline not in ("none", "mean", "optimal"):
+            raise ValueError(f"baseline must be 'none', 'mean', 'optimal' or a float, got {baseline!r}")
+    elif isinstance(baseline, bool) or not isinstance(baseline, numbers.Real) or not math.isfinite(baseline):
+        raise TypeError(f"baseline must be 'none', 'mean', 'optimal' or a finite float, got {baseline!r}")
+    stream = as_stream(seed)
+    probs = _softmax(logits, xp)
+    k = logits.shape[-1]
+    batch = tuple(logits.shape[:-1])
+    ys = categorical_sample(probs, n, stream) if sample_fn is None else sample_fn(probs, n, stream)
+    ys = xp.asarray(ys)
+    if tuple(ys.shape) != (n, *batch):
+        raise ValueError(f"sample_fn must return shape {(n, *batch)}, got {tuple(ys.shape)}")
+    r = xp.asarray(reward_fn(ys))
+    if tuple(r.shape) != (n,):
+        raise ValueError(f"reward_fn must return shape ({n},), got {tuple(r.shape)}")
+    r = xp.astype(r, logits.dtype)
+    onehot = xp.astype(ys[..., None] == xp.arange(k, dtype=ys.dtype), logits.dtype)
+    score = onehot - probs                                  # (n, ..., K)
+    axes = tuple(range(1, score.ndim))
+    if baseline == "none":
+        b = xp.zeros_like(r)
+    elif baseline == "mean":
+        b = (xp.sum(r) - r) / (n - 1)
+    elif baseline == "optimal":
+        w = xp.sum(score * score, axis=axes)
+        b = (xp.sum(r * w) - r * w) / (xp.sum(w) - w)
+    else:
+        b = xp.full_like(r, float(baseline))
+    coef = xp.reshape(r - b, (n,) + (1,) * len(axes))
+    per = coef * score
+    grad = xp.mean(per, axis=0)
+    stderr = xp.std(per, axis=0, correction=1) / math.sqrt(n)
+    return GradientEstimate(grad=grad, stderr=stderr, n_samples=n, nfev=1,
+                            baseline=float(xp.mean(b)), mean_reward=float(xp.mean(r)))

@@ -1,0 +1,106 @@
+"""Adam with decoupled weight decay (AdamW)."""
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from probspace import array_namespace, backend_for
+from probspace._validation import check_nonnegative, check_probability
+
+from ._base import Optimizer, as_schedule, check_leaves, store, zeros_like_tree
+from ._tree import flatten, unflatten
+
+__all__ = ["adam", "AdamState"]
+
+
+class AdamState(NamedTuple):
+    count: int
+    mu: Any
+    nu: Any
+    scratch: Any = None   # reused updates buffer (inplace=True only)
+
+
+def adam(lr, *, b1=0.9, b2=0.999, eps=1e-8, weight_decay=0.0, inplace=False):
+    """Adam; with ``weight_decay > 0`` the decoupled AdamW of Loshchilov & Hutter.
+
+    ``m_t = b1 m + (1-b1) g``, ``v_t = b2 v + (1-b2) g^2``,
+    ``update = -lr_t * (m_hat / (sqrt(v_hat) + eps) + weight_decay * theta)`` with
+    ``m_hat = m_t / (1 - b1^t)``, ``v_hat = v_t / (1 - b2^t)``.  The decay is multiplied by the
+    (scheduled) learning rate, as in PyTorch's ``AdamW`` and optax's ``adamw``.  From a zero
+    state with ``eps = 0`` the first update is ``-lr (sign g + weight_decay theta)``.
+
+    Parameters
+    ----------
+    lr : float or callable
+        Learning rate or schedule ``step -> lr`` (step counts from 0).
+    b1, b2 : float in [0, 1)
+        Decay rates of the first and second moments.
+    eps : float >= 0
+        Added to ``sqrt(v_hat)``.
+    weight_decay : float >= 0
+        Decoupled decay coefficient.
+    inplace : bool
+        Reuse buffers: ``update`` overwrites the moments of the ``state`` it is given and
+        returns ``updates`` in a buffer that the next call overwrites (pair it with
+        ``apply_updates(..., inplace=True)``).  Saves the allocation (and page faults) of
+        fresh arrays every step; needs mutable arrays (NumPy, CuPy, array_api_strict).
+    """
+    sched = as_schedule(lr)
+    b1 = check_probability(b1, "b1", open_right=True)
+    b2 = check_probability(b2, "b2", open_right=True)
+    eps = check_nonnegative(eps, "eps")
+    wd = check_nonnegative(weight_decay, "weight_decay")
+
+    def init(params):
+        return AdamState(count=0, mu=zeros_like_tree(params), nu=zeros_like_tree(params),
+                         scratch=zeros_like_tree(params) if inplace else None)
+
+    def update(grads, state, params):
+        pl, gl, _, td = check_leaves(grads, params)
+        ml, _, _ = flatten(state.mu, "state.mu")
+        vl, _, _ = flatten(state.nu, "state.nu")
+        sl = flatten(state.scratch, "state.scratch")[0] if inplace else [None] * len(pl)
+        t = state.count + 1
+        a = sched(state.count)
+        c1 = 1.0 - b1 ** t
+        c2 = 1.0 - b2 ** t
+        ups, mus, nus = [], [], []
+        for p, g, m, v, buf in zip(pl, gl, ml, vl, sl):
+            xp = array_namespace(p)
+            rung = backend_for(xp)
+            if rung == "numba" and _nb().usable(p, g, m, v):
+                k = _nb()
+                if inplace:
+                    u, mo, vo = buf, m, v
+                    k.adam_step_inplace(k.flat(p), k.flat(g), k.flat(m), k.flat(v), k.flat(u),
+                                        b1, b2, c1, c2, a, eps, wd)
+                else:
+                    u, mo, vo = (xp.empty_like(p) for _ in range(3))
+                    k.adam_step(k.flat(p), k.flat(g), k.flat(m), k.flat(v), k.flat(u), k.flat(mo),
+                                k.flat(vo), b1, b2, c1, c2, a, eps, wd)
+            elif rung == "cupy" and _cu().usable(p, g, m, v):
+                u, mo, vo = (buf, m, v) if inplace else (xp.empty_like(p) for _ in range(3))
+                _cu().adam_step(p, g, m, v, u, mo, vo, b1, b2, c1, c2, a, eps, wd)
+            else:
+                mo = b1 * m + (1.0 - b1) * g
+                vo = b2 * v + (1.0 - b2) * (g * g)
+                step = (mo / c1) / (xp.sqrt(vo / c2) + eps)
+                u = -a * (step + wd * p) if wd else -a * step
+                if inplace:
+                    mo, vo, u = store(m, mo), store(v, vo), store(buf, u)
+            ups.append(u)
+            mus.append(mo)
+            nus.append(vo)
+        return unflatten(td, ups), AdamState(t, unflatten(td, mus), unflatten(td, nus),
+                                             state.scratch)
+
+    return Optimizer(init, update)
+
+
+def _nb():
+    from . import _kernels_numba
+    return _kernels_numba
+
+
+def _cu():
+    from . import _kernels_cupy
+    return _kernels_cupy

@@ -1,0 +1,116 @@
+"""Batch size vs learning rate for SGD (McCandlish et al. 2018; Su, kexue.fm/archives/10542)."""
+from __future__ import annotations
+
+from probspace import array_namespace, as_float_array
+from probspace._validation import check_int
+
+__all__ = ["optimal_lr", "lr_max", "b_noise", "b_simple", "check_quadratic_model"]
+
+
+def check_quadratic_model(grad, hessian, cov=None):
+    """Validate ``grad (d,)``, ``hessian (d, d)`` and ``cov (d, d)``; returns them and ``xp``."""
+    xp = array_namespace(grad, hessian, cov)
+    grad = as_float_array(grad, "grad", xp)
+    hessian = as_float_array(hessian, "hessian", xp)
+    if grad.ndim != 1:
+        raise ValueError(f"grad must be 1-D, got shape {tuple(grad.shape)}")
+    d = grad.shape[0]
+    if tuple(hessian.shape) != (d, d):
+        raise ValueError(f"hessian must have shape ({d}, {d}), got {tuple(hessian.shape)}")
+    if cov is not None:
+        cov = as_float_array(cov, "cov", xp)
+        if tuple(cov.shape) != (d, d):
+            raise ValueError(f"cov must have shape ({d}, {d}), got {tuple(cov.shape)}")
+    return xp, grad, hessian, cov
+
+
+def _curv(xp, g, h):
+    ghg = xp.sum(g * (h @ g))
+    if not bool(ghg > 0):
+        raise ValueError("grad^T hessian grad must be positive (the model needs positive curvature "
+                         "along the gradient)")
+    return ghg
+
+
+def lr_max(grad, hessian):
+    """Noise-free optimal SGD step along the gradient, ``g^T g / g^T H g``.
+
+    Parameters
+    ----------
+    grad : array (d,)
+        True (full-batch) gradient ``g``.
+    hessian : array (d, d)
+        Hessian ``H``.
+
+    Returns
+    -------
+    0-d array
+    """
+    xp, g, h, _ = check_quadratic_model(grad, hessian)
+    return xp.sum(g * g) / _curv(xp, g, h)
+
+
+def b_noise(grad, hessian, cov):
+    """Critical ("noise") batch size ``B_noise = tr(Sigma H) / g^T H g``.
+
+    ``Sigma`` is the per-example gradient covariance; the minibatch gradient has covariance
+    ``Sigma / B``.  For the second-order model ``L(theta - eta G_B)`` the expected loss change is
+    ``-eta |g|^2 + eta^2/2 (g^T H g + tr(H Sigma)/B)``, minimised by
+    ``eta*(B) = lr_max / (1 + B_noise / B)`` (McCandlish et al., arXiv 1812.06162).
+    """
+    xp, g, h, c = check_quadratic_model(grad, hessian, cov)
+    return xp.sum(c * h.T) / _curv(xp, g, h)
+
+
+def optimal_lr(batch_size, lr_max, b_noise):
+    """``eta*(B) = lr_max / (1 + b_noise / B)`` (elementwise in ``batch_size``).
+
+    Parameters
+    ----------
+    batch_size : float or array, > 0
+    lr_max, b_noise : float or 0-d array
+        From :func:`lr_max` and :func:`b_noise` (or :func:`b_simple`).
+    """
+    xp = array_namespace(batch_size, lr_max, b_noise)
+    bs = as_float_array(batch_size, "batch_size", xp)
+    if not bool(xp.all(bs > 0)):
+        raise ValueError("batch_size must be positive")
+    lm = as_float_array(lr_max, "lr_max", xp)
+    bn = as_float_array(b_noise, "b_noise", xp)
+    if not bool(xp.all(lm > 0)):
+        raise ValueError("lr_max must be positive")
+    if not bool(xp.all(bn >= 0)):
+        raise ValueError("b_noise must be >= 0")
+    return lm / (1.0 + bn / bs)
+
+
+def b_simple(per_example_grads, *, unbiased=True):
+    """Simple noise scale ``B_simple = tr(Sigma) / |g|^2`` from per-example gradients.
+
+    Parameters
+    ----------
+    per_example_grads : array (n, ...)
+        ``n >= 2`` per-example gradients (trailing axes are flattened).
+    unbiased : bool
+        ``tr Sigma`` is the unbiased (``n - 1``) sample estimate.  With ``unbiased=True``,
+        ``|g|^2`` is estimated by ``|gbar|^2 - tr(Sigma)/n`` (``|gbar|^2`` alone is biased up by
+        ``tr(Sigma)/n``); if that is not positive the gradient is not resolved by ``n`` samples
+        and ``inf`` is returned.  With ``unbiased=False`` ``|gbar|^2`` is used.
+
+    Returns
+    -------
+    0-d array
+        Equals :func:`b_noise` when the Hessian is a multiple of the identity.
+    """
+    xp = array_namespace(per_example_grads)
+    G = as_float_array(per_example_grads, "per_example_grads", xp, ndim_min=1)
+    n = check_int(G.shape[0], "per_example_grads.shape[0]", minimum=2)
+    G = xp.reshape(G, (n, -1))
+    gbar = xp.mean(G, axis=0)
+    tr = xp.sum(xp.var(G, axis=0, correction=1))
+    g2 = xp.sum(gbar * gbar)
+    if unbiased:
+        g2 = g2 - tr / n
+    if not bool(g2 > 0):
+        return xp.asarray(float("inf"), dtype=G.dtype)
+    return tr / g2
