@@ -1,1 +1,2 @@
 """numopt package of probspace."""
+from . import losses
