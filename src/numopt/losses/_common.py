@@ -83,6 +83,9 @@ def class_targets(targets, logits, xp, name="targets", *, sum_to_one=True):
     t = _as_array(targets, xp)
     if is_integer_array(t, xp):
         return class_index_onehot(t, logits, xp, name)
+    if tuple(t.shape) == tuple(logits.shape[:-1]):
+        raise TypeError(f"{name} of shape {tuple(t.shape)} must be integer class indices, "
+                        f"got dtype {t.dtype}")
     if tuple(t.shape) != tuple(logits.shape):
         raise ValueError(f"{name} must be integer class indices of shape {tuple(logits.shape[:-1])} "
                          f"or class probabilities of shape {tuple(logits.shape)}, got dtype "
@@ -131,6 +134,15 @@ def logsumexp(z, xp, axis=-1, keepdims=False):
     m = xp.where(xp.isfinite(m), m, xp.zeros_like(m))
     out = xp.log(xp.sum(xp.exp(z - m), axis=axis, keepdims=True)) + m
     return out if keepdims else xp.squeeze(out, axis=axis)
+
+
+def cross_entropy_rows(z, t, xp):
+    """sum_i t_i (logsumexp(z) - z_i) along the last axis, on max-shifted logits so that the
+    large common offset cancels exactly (float32 logits of size 1e4 keep full precision)."""
+    m = xp.max(z, axis=-1, keepdims=True)
+    zs = z - m
+    lse = xp.log(xp.sum(xp.exp(zs), axis=-1))
+    return xp.sum(t, axis=-1) * lse - xp.sum(t * zs, axis=-1)
 
 
 def softmax(z, xp, axis=-1):

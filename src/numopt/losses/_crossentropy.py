@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from probspace._validation import check_probability
 
-from ._common import (as_logits, check_bool, check_nonempty, check_reduction, class_targets,
-                      finish, logsumexp, namespace, probability_targets, sigmoid, softmax,
+from ._common import (as_logits, cross_entropy_rows, check_bool, check_nonempty, check_reduction, class_targets,
+                      finish, namespace, probability_targets, sigmoid, softmax,
                       softplus)
 
 __all__ = ["sigmoid_cross_entropy", "softmax_cross_entropy"]
@@ -99,7 +99,6 @@ def softmax_cross_entropy(logits, targets, /, *, label_smoothing=0.0, reduction=
     C = z.shape[-1]
     if eps > 0:
         t = (1.0 - eps) * t + eps / C
-    lse = logsumexp(z, xp, axis=-1)
-    per = lse - xp.sum(t * z, axis=-1)
+    per = cross_entropy_rows(z, t, xp)
     grad = softmax(z, xp) - t if return_grad else None
     return finish(per, grad, reduction, return_grad, xp)

@@ -6,7 +6,7 @@ from probspace import as_float_array
 from probspace._validation import check_positive
 
 from ._common import (as_logits, check_bool, check_nonempty, check_reduction, class_targets,
-                      finish, logsumexp, namespace, softmax, softmax_backward)
+                      finish, cross_entropy_rows, namespace, softmax, softmax_backward)
 
 __all__ = ["emo"]
 
@@ -101,7 +101,7 @@ def emo(logits, targets, /, *, cost=None, embeddings=None, mix=None, mix_cap=3.0
     grad = softmax_backward(p, g_p, xp) if return_grad else None
     if mix is None:
         return finish(per, grad, reduction, return_grad, xp)
-    ce = logsumexp(z, xp, axis=-1) - xp.sum(tau * z, axis=-1)
+    ce = cross_entropy_rows(z, tau, xp)
     g_ce = p - tau if return_grad else None
     if mix == 1:
         pos = per > 0
