@@ -25,7 +25,17 @@ def check_bool(value, name):
 
 
 def as_logits(logits, xp, *, ndim_min=1):
-    return as_float_array(logits, "logits", xp, ndim_min=ndim_min)
+    z = as_float_array(logits, "logits", xp, ndim_min=ndim_min, allow_nan=True, allow_inf=True)
+    # one pass instead of separate NaN and inf scans
+    if not bool(xp.all(xp.isfinite(z))):
+        raise ValueError("logits contains NaN or infinite values")
+    return z
+
+
+def numba_rung(xp):
+    """True when the NumPy (Numba kernel) rung of the ladder serves namespace ``xp``."""
+    from probspace import backend_for
+    return backend_for(xp, available=("numba", "generic")) == "numba"
 
 
 def _as_array(x, xp):
@@ -42,8 +52,8 @@ def device_of(x):
     return array_api_compat.device(x)
 
 
-def class_index_onehot(targets, logits, xp, name="targets"):
-    """One-hot (dtype of ``logits``) of integer class indices of shape ``logits.shape[:-1]``."""
+def check_class_indices(targets, logits, xp, name="targets"):
+    """Validate integer class indices of shape ``logits.shape[:-1]``; returns the array."""
     C = logits.shape[-1]
     t = _as_array(targets, xp)
     if not is_integer_array(t, xp):
@@ -53,6 +63,13 @@ def class_index_onehot(targets, logits, xp, name="targets"):
                          f"got {tuple(t.shape)}")
     if t.size and (bool(xp.any(t < 0)) or bool(xp.any(t >= C))):
         raise ValueError(f"{name} must be class indices in [0, {C - 1}]")
+    return t
+
+
+def class_index_onehot(targets, logits, xp, name="targets"):
+    """One-hot (dtype of ``logits``) of integer class indices of shape ``logits.shape[:-1]``."""
+    C = logits.shape[-1]
+    t = check_class_indices(targets, logits, xp, name)
     classes = xp.arange(C, device=device_of(logits))
     return xp.astype(xp.expand_dims(t, axis=-1) == classes, logits.dtype)
 

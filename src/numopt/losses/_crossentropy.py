@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from probspace._validation import check_probability
 
-from ._common import (as_logits, cross_entropy_rows, check_bool, check_nonempty, check_reduction, class_targets,
+from ._common import (_as_array, as_logits, check_class_indices, cross_entropy_rows,
+                      grad_scale, is_integer_array, numba_rung, reduce, check_bool, check_nonempty, check_reduction, class_targets,
                       finish, namespace, probability_targets, sigmoid, softmax,
                       softplus)
 
@@ -94,11 +95,40 @@ def softmax_cross_entropy(logits, targets, /, *, label_smoothing=0.0, reduction=
     check_bool(return_grad, "return_grad")
     eps = check_probability(label_smoothing, "label_smoothing", open_right=True)
     z = as_logits(logits, xp, ndim_min=1)
+    C = z.shape[-1]
+    if numba_rung(xp):
+        return _softmax_ce_numba(z, targets, eps, reduction, return_grad, xp)
     t = class_targets(targets, z, xp)
     check_nonempty(z.shape[:-1])
-    C = z.shape[-1]
     if eps > 0:
         t = (1.0 - eps) * t + eps / C
     per = cross_entropy_rows(z, t, xp)
     grad = softmax(z, xp) - t if return_grad else None
     return finish(per, grad, reduction, return_grad, xp)
+
+
+def _softmax_ce_numba(z, targets, eps, reduction, return_grad, xp):
+    """NumPy rung: fused per-row kernels (``_kernels_numba``)."""
+    import numpy as np
+
+    from ._kernels_numba import softmax_ce_index, softmax_ce_prob
+    lead, C = tuple(z.shape[:-1]), z.shape[-1]
+    check_nonempty(lead)
+    t = _as_array(targets, xp)
+    z2 = np.ascontiguousarray(np.asarray(z)).reshape(-1, C)
+    scale = grad_scale(lead, reduction)
+    loss = np.empty(z2.shape[0], dtype=z2.dtype)
+    grad = np.empty_like(z2) if return_grad else np.empty((0, 0), dtype=z2.dtype)
+    if is_integer_array(t, xp) and eps == 0:
+        idx = np.asarray(check_class_indices(t, z, xp), dtype=np.int64).reshape(-1)
+        softmax_ce_index(z2, idx, scale, return_grad, loss, grad)
+    else:
+        tt = class_targets(t, z, xp)
+        if eps > 0:
+            tt = (1.0 - eps) * tt + eps / C
+        t2 = np.ascontiguousarray(np.asarray(tt, dtype=z2.dtype)).reshape(-1, C)
+        softmax_ce_prob(z2, t2, scale, return_grad, loss, grad)
+    value = reduce(xp.asarray(loss.reshape(lead)), reduction, xp)
+    if not return_grad:
+        return value
+    return value, xp.asarray(grad.reshape(z.shape))

@@ -29,9 +29,9 @@ import math
 
 import numpy as np
 
-from probspace._validation import check_choice, check_int, check_positive
+from probspace._validation import check_int, check_positive
 
-from ._common import (_as_array, as_logits, check_bool, check_nonempty, check_reduction,
+from ._common import (_as_array, as_logits, check_class_indices, numba_rung, check_bool, check_nonempty, check_reduction,
                       class_index_onehot, grad_scale, is_integer_array, namespace,
                       probability_targets, reduce)
 from ._special import log_ndtr, log_norm_pdf, ndtr
@@ -124,8 +124,10 @@ def exact(logits, targets, /, *, sigma=1.0, n_points=32, reduction="mean", retur
             raise ValueError("targets must have the shape of logits (binary labels or "
                              "probabilities) or be integer class indices of shape "
                              "logits.shape[:-1] (multiclass)")
-        onehot = class_index_onehot(t, z, xp)
         check_nonempty(z.shape[:-1])
+        if numba_rung(xp):
+            return _exact_numba(z, t, sig, n, reduction, return_grad, return_error, xp)
+        onehot = class_index_onehot(t, z, xp)
         z64 = xp.astype(z, f64)
         oh64 = xp.astype(onehot, f64)
         per, grad = _multiclass(z64, oh64, sig, n, return_grad, xp)
@@ -180,3 +182,27 @@ def _multiclass(z, onehot, sigma, n, return_grad, xp):
 def _device(x):
     from ._common import device_of
     return device_of(x)
+
+
+def _exact_numba(z, t, sigma, n, reduction, return_grad, return_error, xp):
+    """NumPy rung: one fused kernel per call (``_kernels_numba.exact_multiclass``)."""
+    from ._kernels_numba import exact_multiclass
+    lead, C = tuple(z.shape[:-1]), z.shape[-1]
+    idx = np.asarray(check_class_indices(t, z, xp), dtype=np.int64).reshape(-1)
+    z2 = np.ascontiguousarray(np.asarray(z, dtype=np.float64)).reshape(-1, C)
+    nodes, weights = (np.asarray(v) for v in _gauss_hermite(n))
+    scale = grad_scale(lead, reduction)
+    loss = np.empty(z2.shape[0])
+    grad = np.empty_like(z2) if return_grad else np.empty((0, 0))
+    exact_multiclass(z2, idx, sigma, nodes, weights, scale, return_grad, loss, grad)
+    dt = z.dtype
+    outs = [xp.asarray(reduce(loss.reshape(lead), reduction, np), dtype=dt)]
+    if return_grad:
+        outs.append(xp.asarray(grad.reshape(z.shape), dtype=dt))
+    if return_error:
+        n2, w2 = (np.asarray(v) for v in _gauss_hermite(2 * n))
+        loss2 = np.empty_like(loss)
+        exact_multiclass(z2, idx, sigma, n2, w2, 1.0, False, loss2, np.empty((0, 0)))
+        outs.append(xp.asarray(reduce(np.abs(loss - loss2).reshape(lead), reduction, np),
+                               dtype=dt))
+    return outs[0] if len(outs) == 1 else tuple(outs)
