@@ -32,7 +32,7 @@ import numpy as np
 from probspace._validation import check_int, check_positive
 
 from ._common import (_as_array, as_logits, check_class_indices, numba_rung, check_bool, check_nonempty, check_reduction,
-                      class_index_onehot, grad_scale, is_integer_array, namespace,
+                      class_index_onehot, device_of, grad_scale, is_integer_array, namespace,
                       probability_targets, reduce)
 from ._special import log_ndtr, log_norm_pdf, ndtr
 
@@ -160,7 +160,7 @@ def _multiclass(z, onehot, sigma, n, return_grad, xp):
     zero = xp.zeros_like(z)
     a = xp.where(is_y, zero, (zy - z) / sigma)
     nodes, weights = _gauss_hermite(n)
-    loss = xp.zeros(z.shape[:-1], dtype=z.dtype, device=_device(z))
+    loss = xp.zeros(z.shape[:-1], dtype=z.dtype, device=device_of(z))
     dp = xp.zeros_like(z) if return_grad else None
     for x, w in zip(nodes, weights):
         lphi = xp.where(is_y, zero, log_ndtr(a + x, xp))
@@ -177,11 +177,6 @@ def _multiclass(z, onehot, sigma, n, return_grad, xp):
         g = dp / sigma
         grad = g - onehot * xp.sum(g, axis=-1, keepdims=True)
     return loss, grad
-
-
-def _device(x):
-    from ._common import device_of
-    return device_of(x)
 
 
 def _exact_numba(z, t, sigma, n, reduction, return_grad, return_error, xp):

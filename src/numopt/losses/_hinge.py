@@ -4,7 +4,7 @@ from __future__ import annotations
 from probspace._validation import check_choice, check_nonnegative
 
 from ._common import (_as_array, as_logits, check_bool, check_nonempty, check_reduction,
-                      class_index_onehot, finish, is_integer_array, namespace)
+                      class_index_onehot, device_of, finish, is_integer_array, namespace)
 
 __all__ = ["hinge"]
 
@@ -91,12 +91,8 @@ def hinge(logits, targets, /, *, multiclass="crammer_singer", margin=1.0, reduct
     if return_grad:
         C = z.shape[-1]
         idx = xp.argmax(other, axis=-1)
-        sel = xp.astype(xp.expand_dims(idx, axis=-1) == xp.arange(C, device=_dev(z)), z.dtype)
+        sel = xp.astype(xp.expand_dims(idx, axis=-1) == xp.arange(C, device=device_of(z)),
+                        z.dtype)
         on = xp.expand_dims(xp.astype(worst > 0, z.dtype), axis=-1)
         grad = on * (sel - onehot)
     return finish(per, grad, reduction, return_grad, xp)
-
-
-def _dev(x):
-    from ._common import device_of
-    return device_of(x)

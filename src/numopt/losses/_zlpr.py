@@ -6,7 +6,7 @@ import math
 
 from probspace._validation import check_choice, check_int, check_probability
 
-from ._common import (_as_array, as_logits, check_bool, check_nonempty, check_reduction,
+from ._common import (as_logits, check_bool, check_nonempty, check_reduction,
                       device_of, finish, logsumexp, namespace, probability_targets)
 
 __all__ = ["zlpr", "zlpr_soft"]
