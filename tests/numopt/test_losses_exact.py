@@ -220,3 +220,20 @@ def test_numba_rung_matches_generic(dtype):
             assert a.dtype == b.dtype == dtype
             np.testing.assert_allclose(a, b, rtol=1e-12 if dtype == np.float64 else 1e-6,
                                        atol=1e-15 if dtype == np.float64 else 1e-7)
+
+
+def test_parallel_drivers_match_serial(monkeypatch):
+    # Force the prange drivers (normally only for large batches) and compare with the serial.
+    from numopt.losses import _kernels_numba, softmax_cross_entropy
+    rng = np.random.default_rng(8)
+    z = rng.normal(size=(64, 9)) * 2
+    y = rng.integers(0, 9, size=64)
+    tp = rng.dirichlet(np.ones(9), size=64)
+    calls = [lambda: exact(z, y, reduction="none", return_grad=True, return_error=True),
+             lambda: softmax_cross_entropy(z, y, reduction="none", return_grad=True),
+             lambda: softmax_cross_entropy(z, tp, reduction="none", return_grad=True)]
+    serial = [c() for c in calls]
+    monkeypatch.setattr(_kernels_numba, "PARALLEL_MIN_WORK", 0)
+    for c, ref in zip(calls, serial):
+        for a, b in zip(c(), ref):
+            np.testing.assert_array_equal(a, b)

@@ -111,7 +111,7 @@ def _softmax_ce_numba(z, targets, eps, reduction, return_grad, xp):
     """NumPy rung: fused per-row kernels (``_kernels_numba``)."""
     import numpy as np
 
-    from ._kernels_numba import softmax_ce_index, softmax_ce_prob
+    from ._kernels_numba import pick
     lead, C = tuple(z.shape[:-1]), z.shape[-1]
     check_nonempty(lead)
     t = _as_array(targets, xp)
@@ -121,13 +121,13 @@ def _softmax_ce_numba(z, targets, eps, reduction, return_grad, xp):
     grad = np.empty_like(z2) if return_grad else np.empty((0, 0), dtype=z2.dtype)
     if is_integer_array(t, xp) and eps == 0:
         idx = np.asarray(check_class_indices(t, z, xp), dtype=np.int64).reshape(-1)
-        softmax_ce_index(z2, idx, scale, return_grad, loss, grad)
+        pick("softmax_ce_index", z2.size)(z2, idx, scale, return_grad, loss, grad)
     else:
         tt = class_targets(t, z, xp)
         if eps > 0:
             tt = (1.0 - eps) * tt + eps / C
         t2 = np.ascontiguousarray(np.asarray(tt, dtype=z2.dtype)).reshape(-1, C)
-        softmax_ce_prob(z2, t2, scale, return_grad, loss, grad)
+        pick("softmax_ce_prob", z2.size)(z2, t2, scale, return_grad, loss, grad)
     value = reduce(xp.asarray(loss.reshape(lead)), reduction, xp)
     if not return_grad:
         return value
