@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from probspace._validation import check_probability
 
-from ._common import (_as_array, as_logits, check_class_indices, cross_entropy_rows,
-                      grad_scale, is_integer_array, numba_rung, reduce, check_bool, check_nonempty, check_reduction, class_targets,
-                      finish, namespace, probability_targets, sigmoid, softmax,
-                      softplus)
+from ._common import (_as_array, as_logits, check_bool, check_class_indices, check_nonempty,
+                      check_reduction, class_targets, cross_entropy_rows, finish, grad_scale,
+                      is_integer_array, namespace, numba_rung, probability_targets, reduce,
+                      softmax)
 
 __all__ = ["sigmoid_cross_entropy", "softmax_cross_entropy"]
 
@@ -51,8 +51,13 @@ def sigmoid_cross_entropy(logits, targets, /, *, reduction="mean", return_grad=F
     z = as_logits(logits, xp, ndim_min=0)
     t = probability_targets(targets, z.shape, z.dtype, xp)
     check_nonempty(z.shape)
-    per = softplus(z, xp) - t * z
-    grad = sigmoid(z, xp) - t if return_grad else None
+    # One exponential serves both the loss and the gradient.
+    e = xp.exp(-xp.abs(z))
+    per = xp.maximum(z, xp.zeros_like(z)) - t * z + xp.log1p(e)
+    grad = None
+    if return_grad:
+        r = 1.0 / (1.0 + e)
+        grad = xp.where(z >= 0, r, e * r) - t
     return finish(per, grad, reduction, return_grad, xp)
 
 

@@ -19,8 +19,9 @@ def _lse_with_zero(u, xp):
     where weights = exp(u - value) = d value / d u."""
     m = xp.max(u, axis=-1, keepdims=True)
     m = xp.maximum(m, xp.zeros_like(m))          # includes the constant term e^0
-    val = m + xp.log(xp.exp(-m) + xp.sum(xp.exp(u - m), axis=-1, keepdims=True))
-    return xp.squeeze(val, axis=-1), xp.exp(u - val)
+    e = xp.exp(u - m)
+    S = xp.exp(-m) + xp.sum(e, axis=-1, keepdims=True)
+    return xp.squeeze(m + xp.log(S), axis=-1), e / S
 
 
 def _binary_targets(targets, z, xp):
