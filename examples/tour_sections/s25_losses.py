@@ -61,7 +61,8 @@ def run(outdir: pathlib.Path) -> None:
     print(f"  ZLPR s={s.tolist()}, y={y.tolist()}: {float(zlpr(s, y)):.6f} (0.903969)")
     tt = np.array([0.1, 0.5, 0.9, 0.3])
     res = so.minimize(lambda x: float(zlpr_soft(x, tt)), np.zeros(4),
-                      jac=lambda x: zlpr_soft(x, tt, return_grad=True)[1], method="BFGS")
+                      jac=lambda x: zlpr_soft(x, tt, return_grad=True)[1], method="BFGS",
+                      options={"gtol": 1e-10})
     print(f"  soft ZLPR optimum for t={tt.tolist()}: s = {np.round(res.x, 4).tolist()} "
           f"(logit(t)/2 = {np.round(np.log(tt / (1 - tt)) / 2, 4).tolist()})")
     z = np.array([[1.0, 2.0, 0.5]])
