@@ -16,6 +16,7 @@ _INV_SQRT2 = 1.0 / math.sqrt(2.0)
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 _HALF_LOG_PI = 0.5 * math.log(math.pi)
 _LOG2 = math.log(2.0)
+_SATURATE = 38.5
 PARALLEL_MIN_WORK = 1 << 18   # elementary steps per call before threads pay off
 
 _jit = numba.njit(cache=True, nogil=True)
@@ -103,15 +104,19 @@ def _exact_row(z, y, sigma, nodes, weights, scale, want_grad, loss, grad, i):
         s = 0.0
         for j in range(C):
             if j != yi:
-                lp = log_ndtr(a[j] + x)
+                u = a[j] + x
+                # Phi(u) = 1 - O(1e-316) beyond 38: log Phi(u) and phi(u) are 0 in double.
+                lp = log_ndtr(u) if u < _SATURATE else 0.0
                 lphi[j] = lp
                 s += lp
         total += weights[k] * (-math.expm1(s))
-        if want_grad:
+        if want_grad and s > -800.0:   # below, every gradient term underflows to 0
             for j in range(C):
                 if j != yi:
                     u = a[j] + x
-                    dp[j] += weights[k] * math.exp(s - 0.5 * u * u - _LOG_SQRT_2PI - lphi[j])
+                    if u < _SATURATE:
+                        dp[j] += weights[k] * math.exp(s - 0.5 * u * u - _LOG_SQRT_2PI
+                                                       - lphi[j])
     loss[i] = total
     if want_grad:
         acc = 0.0
