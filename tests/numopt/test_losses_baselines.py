@@ -9,9 +9,21 @@ import scipy.special as sc
 import sympy as sp
 
 from numopt.losses import hinge, sigmoid_cross_entropy, softmax_cross_entropy
-from probspace.testing import xp_assert_close
+from probspace.testing import finite_difference_grad, xp_assert_close
 
-from _loss_helpers import fd_grad, sympy_value_grad
+
+def sympy_value_grad(expr, syms, values):
+    """Value and gradient of sympy ``expr`` at ``values`` (high-precision evalf)."""
+    subs = {s: sp.Float(float(v), 30) for s, v in zip(syms, values)}
+    val = float(expr.evalf(30, subs=subs))
+    grad = np.array([float(sp.diff(expr, s).evalf(30, subs=subs)) for s in syms])
+    return val, grad
+
+
+def fd_grad(loss, z, *args, **kw):
+    """Central differences of the scalar ``loss(z, *args, **kw)`` (float64)."""
+    return finite_difference_grad(lambda zz: float(loss(zz, *args, **kw)), np.array(z, float))
+
 
 # The toy data of kexue.fm 9098: x = -0.25, 0, 0.25 with labels -1, -1, +1; f(x) = x - b.
 X = np.array([-0.25, 0.0, 0.25])
