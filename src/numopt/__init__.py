@@ -11,7 +11,8 @@
 from ._simplex import (project_simplex, project_simplex_jvp, sparsemax, entropic_argmin, eg_step,
                        optimality_gap)
 from ._minimize_simplex import minimize_simplex, SimplexResult
-from . import optim, estimators, scaling  # noqa: E402,F401
+from . import optim, estimators, scaling, losses  # noqa: E402,F401
 
 __all__ = ["project_simplex", "project_simplex_jvp", "sparsemax", "entropic_argmin", "eg_step",
-           "optimality_gap", "minimize_simplex", "SimplexResult", "optim", "estimators", "scaling"]
+           "optimality_gap", "minimize_simplex", "SimplexResult", "optim", "estimators", "scaling",
+           "losses"]

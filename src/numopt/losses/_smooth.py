@@ -1,0 +1,157 @@
+"""Smoothed accuracy and smoothed F1 (Su, kexue.fm 6620 and 9098): replace argmax by softmax."""
+from __future__ import annotations
+
+from probspace._validation import check_positive
+
+from ._common import (_as_array, as_logits, check_bool, check_nonempty, check_reduction,
+                      class_targets, finish, namespace, probability_targets, sigmoid, softmax,
+                      softmax_backward)
+
+__all__ = ["smoothed_accuracy", "smoothed_f1"]
+
+
+def smoothed_accuracy(logits, targets, /, *, temperature=1.0, reduction="mean",
+                      return_grad=False):
+    r"""Smoothed-accuracy loss, ``1 - <t, softmax(z / temperature)>``.
+
+    Accuracy is ``<onehot(y), onehot(argmax z)>``; replacing ``onehot(argmax)`` by
+    ``softmax(z / T)`` gives a differentiable accuracy, and this function returns the loss
+    ``1 - smoothed accuracy`` (to be minimised).  ``T -> 0`` recovers the 0/1 error.
+
+    Parameters
+    ----------
+    logits : array
+        Binary: scores of shape ``(n,)`` (the smooth prediction is ``sigmoid(z / T)``).
+        Multiclass: ``(..., C)`` with at least two axes (a single sample is ``(1, C)``).
+    targets : array
+        Binary (same shape as ``logits``): labels in {0, 1} or probabilities.  Multiclass:
+        integer class indices of shape ``logits.shape[:-1]`` or class probabilities of shape
+        ``logits.shape``.
+    temperature : float > 0
+    reduction : {"mean", "sum", "none"}
+    return_grad : bool
+        Also return the gradient with respect to ``logits``.
+
+    Returns
+    -------
+    value : array
+    grad : array, optional
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from numopt.losses import smoothed_accuracy
+    >>> float(smoothed_accuracy(np.array([[0.0, 0.0]]), np.array([1])))
+    0.5
+    """
+    xp = namespace(logits, targets)
+    check_reduction(reduction)
+    check_bool(return_grad, "return_grad")
+    T = check_positive(temperature, "temperature")
+    z = as_logits(logits, xp, ndim_min=0)
+    t = _as_array(targets, xp)
+    if _is_binary(z, t):
+        return _binary_smoothed(z, t, T, reduction, return_grad, xp)
+    if z.ndim < 1:
+        raise ValueError("multiclass logits need a class axis")
+    tt = class_targets(t, z, xp)
+    check_nonempty(z.shape[:-1])
+    p = softmax(z / T, xp)
+    per = 1.0 - xp.sum(tt * p, axis=-1)
+    grad = softmax_backward(p, -tt, xp) / T if return_grad else None
+    return finish(per, grad, reduction, return_grad, xp)
+
+
+def _is_binary(z, t):
+    """The shape rule: 1-D (or 0-D) logits with targets of the same shape are binary; otherwise
+    the last axis of ``logits`` holds the classes."""
+    return tuple(t.shape) == tuple(z.shape) and z.ndim <= 1
+
+
+def _binary_smoothed(z, t, T, reduction, return_grad, xp):
+    t = probability_targets(t, z.shape, z.dtype, xp)
+    check_nonempty(z.shape)
+    p = sigmoid(z / T, xp)
+    q = sigmoid(-z / T, xp)
+    per = t * q + (1.0 - t) * p
+    grad = (1.0 - 2.0 * t) * p * q / T if return_grad else None
+    return finish(per, grad, reduction, return_grad, xp)
+
+
+def smoothed_f1(logits, targets, /, *, temperature=1.0, reduction="mean", return_grad=False):
+    r"""Smoothed-F1 loss, ``1 - 2 sum(t p) / sum(t + p)`` with ``p`` the soft prediction.
+
+    F1 = 2 TP / (2 TP + FP + FN) = 2 sum(t * yhat) / (sum t + sum yhat) for 0/1 predictions;
+    the smooth version puts ``p = sigmoid(z / T)`` (binary) or ``softmax(z / T)`` (multiclass)
+    in place of ``yhat``.  F1 is a batch-level quantity: the sums run over the whole batch.
+
+    Parameters
+    ----------
+    logits : array
+        Binary: scores of shape ``(n,)``.  Multiclass: ``(..., C)`` with at least two axes; one
+        F1 per class, pooled over the leading axes.
+    targets : array
+        Binary: labels in {0, 1} or probabilities of the shape of ``logits``.  Multiclass:
+        integer class indices of shape ``logits.shape[:-1]`` or class probabilities of shape
+        ``logits.shape``.
+    temperature : float > 0
+    reduction : {"mean", "sum", "none"}
+        Multiclass: ``"mean"`` is the macro average of the per-class losses ``1 - F1_c``,
+        ``"sum"`` their sum, ``"none"`` the array of shape ``(C,)``.  Binary: a scalar in every
+        case (the positive class's F1).
+    return_grad : bool
+
+    Returns
+    -------
+    value : array
+    grad : array, optional
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from numopt.losses import smoothed_f1
+    >>> z = np.array([50.0, -50.0, 50.0]); t = np.array([1, 0, 0])
+    >>> round(float(smoothed_f1(z, t)), 6)  # hard F1 = 2*1/(1+2) = 2/3
+    0.333333
+    """
+    xp = namespace(logits, targets)
+    check_reduction(reduction)
+    check_bool(return_grad, "return_grad")
+    T = check_positive(temperature, "temperature")
+    z = as_logits(logits, xp, ndim_min=0)
+    t = _as_array(targets, xp)
+    if _is_binary(z, t):
+        t = probability_targets(t, z.shape, z.dtype, xp)
+        check_nonempty(z.shape)
+        p = sigmoid(z / T, xp)
+        q = sigmoid(-z / T, xp)
+        A = xp.sum(t * p)
+        B = xp.sum(t) + xp.sum(p)
+        value = 1.0 - 2.0 * A / B
+        if not return_grad:
+            return value
+        dF_dp = 2.0 * t / B - 2.0 * A / (B * B)
+        return value, -dF_dp * p * q / T
+    if z.ndim < 1:
+        raise ValueError("multiclass logits need a class axis")
+    tt = class_targets(t, z, xp)
+    check_nonempty(z.shape[:-1])
+    p = softmax(z / T, xp)
+    lead = tuple(range(z.ndim - 1))
+    A = xp.sum(tt * p, axis=lead)
+    B = xp.sum(tt, axis=lead) + xp.sum(p, axis=lead)
+    per = 1.0 - 2.0 * A / B
+    if reduction == "none":
+        value = per
+        scale = 1.0
+    elif reduction == "sum":
+        value = xp.sum(per)
+        scale = 1.0
+    else:
+        value = xp.mean(per)
+        scale = 1.0 / z.shape[-1]
+    if not return_grad:
+        return value
+    dF_dp = 2.0 * tt / B - 2.0 * A / (B * B)
+    grad = softmax_backward(p, -scale * dF_dp, xp) / T
+    return value, grad
