@@ -199,7 +199,7 @@ def solve_ode(f, t_span, y0, /, *, method="dopri5", dt0=None, rtol=1e-6, atol=1e
     out = None
     used = "generic"
     if sym is not None:
-        if rung == "cupy":
+        if rung == "cupy" and events is None:  # events: generic rung on CuPy arrays
             from ._ode_cupy import integrate_cupy
             out = integrate_cupy(sym, t0, t1, y0, tab, dt0=dt0, rtol=rtol, atol=atol, t_out=t_out,
                                  args=args, max_steps=max_steps, max_step=max_step, xp=xp,
