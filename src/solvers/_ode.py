@@ -206,7 +206,7 @@ def solve_ode(f, t_span, y0, /, *, method="dopri5", dt0=None, rtol=1e-6, atol=1e
                                  events=events)
             used = "cupy"
         elif rung == "numba" and numba is not False:
-            f_member = sym.numba_function()
+            f_member = sym.numba_function(inplace=True)
             used = "numba"
         f_vec = sym.vectorized(xp)
     else:
@@ -218,7 +218,8 @@ def solve_ode(f, t_span, y0, /, *, method="dopri5", dt0=None, rtol=1e-6, atol=1e
         if f_member is not None:
             out = integrate_numba(f_member, t0, t1, to_numpy(y0), tab, dt0=dt0, rtol=rtol,
                                   atol=atol, t_out=t_out, args=args, max_steps=max_steps,
-                                  events=events, max_step=max_step, batch=batch)
+                                  events=events, max_step=max_step, batch=batch,
+                                  inplace=sym is not None)
             used = "numba"
     elif numba is True and out is None and rung != "numba":
         raise TypeError("numba=True needs NumPy input (the compiled rung runs on the host)")

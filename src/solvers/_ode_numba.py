@@ -133,21 +133,7 @@ def compile_member_function(f, t0, y0, args, batch, *, required):
 _HELPERS = '''
 @numba.njit(cache=False, fastmath=False, inline="always")
 def _dense_into(y, hs, k, P, theta, out):
-    S = k.shape[0]
-    d = y.shape[0]
-    m = P.shape[1]
-    for q in range(d):
-        out[q] = 0.0
-    for s in range(S):
-        w = 0.0
-        for j in range(m - 1, -1, -1):
-            w = w * theta + P[s, j]
-        w = w * theta
-        if w != 0.0:
-            for q in range(d):
-                out[q] += w * k[s, q]
-    for q in range(d):
-        out[q] = y[q] + hs * out[q]
+{DENSE}
 '''
 
 _FIXED = '''
@@ -169,23 +155,10 @@ def kernel(lo, hi, y0, ts, hs, ks_out, n_start, cA, aA, bA, yout, status, nfev, 
         for n in range(ts.shape[0]):
             t = ts[n]
             h = hs[n]
-            for s in range(S):
-                for q in range(d):
-                    acc = 0.0
-                    for j in range(s):
-                        if aA[s, j] != 0.0:
-                            acc += aA[s, j] * k[j, q]
-                    ytmp[q] = y[q] + h * acc
-                fv = f(t + cA[s] * h, ytmp{call})
-                for q in range(d):
-                    k[s, q] = fv[q]
+{FIXED_STAGES}
             good = True
             for q in range(d):
-                acc = 0.0
-                for s in range(S):
-                    if bA[s] != 0.0:
-                        acc += bA[s] * k[s, q]
-                ytmp[q] = y[q] + h * acc
+                ytmp[q] = y[q] + h * ({BSUM})
                 if not np.isfinite(ytmp[q]):
                     good = False
             if not good:
@@ -231,11 +204,10 @@ def kernel(lo, hi, y0, t0, t1, t_out, n_start, cA, aA, bA, eA, P, rtol, atol, dt
                 yout[i, kk, q] = y[q]
         ptr = n_start
         t = t0
-        fv = f(t, y{call})
+{FIRST_EVAL}
         fin = True
         for q in range(d):
-            k[0, q] = fv[q]
-            if not np.isfinite(fv[q]):
+            if not np.isfinite(k[0, q]):
                 fin = False
         nf = 1
         ns = 0
@@ -262,7 +234,7 @@ def kernel(lo, hi, y0, t0, t1, t_out, n_start, cA, aA, bA, eA, P, rtol, atol, dt
             h0 = min(h0, t1 - t0)
             for q in range(d):
                 ytmp[q] = y[q] + h0 * k[0, q]
-            f1 = f(t0 + h0, ytmp{call})
+{HINIT_EVAL}
             nf += 1
             d2 = 0.0
             for q in range(d):
@@ -290,27 +262,13 @@ def kernel(lo, hi, y0, t0, t1, t_out, n_start, cA, aA, bA, eA, P, rtol, atol, dt
             remaining = t1 - t
             last = h >= remaining - 16.0 * eps * max(abs(t1), 1.0)
             hs = remaining if last else h
-            for s in range(1, S):
-                for q in range(d):
-                    acc = 0.0
-                    for j in range(s):
-                        if aA[s, j] != 0.0:
-                            acc += aA[s, j] * k[j, q]
-                    ytmp[q] = y[q] + hs * acc
-                fv = f(t + cA[s] * hs, ytmp{call})
-                for q in range(d):
-                    k[s, q] = fv[q]
+{ADAPT_STAGES}
             nf += S - 1
             errn = 0.0
             finite = True
             for q in range(d):
-                acc = 0.0
-                acce = 0.0
-                for s in range(S):
-                    if bA[s] != 0.0:
-                        acc += bA[s] * k[s, q]
-                    if eA[s] != 0.0:
-                        acce += eA[s] * k[s, q]
+                acc = {BSUM}
+                acce = {ESUM}
                 ynew[q] = y[q] + hs * acc
                 sc = atol + rtol * max(abs(y[q]), abs(ynew[q]))
                 errn += (hs * acce / sc) ** 2
@@ -459,16 +417,72 @@ _EV_RECORD = '''
 '''
 
 
-def _build(kind, f, nargs_flags, ev=None):
+def _lin(coefs, rows, col="q"):
+    """Source of sum_j coefs[j] * k[j, q] over the nonzero coefficients (literal floats)."""
+    terms = [f"{float(cf)!r} * k[{jj}, {col}]" for jj, cf in zip(rows, coefs) if cf != 0.0]
+    return " + ".join(terms) if terms else "0.0"
+
+
+def _eval(target_row, t_expr, y_expr, call, inplace, indent):
+    """Source that evaluates f at (t_expr, y_expr) into row ``target_row`` of k."""
+    pad = " " * indent
+    if inplace:
+        return f"{pad}f({t_expr}, {y_expr}, k[{target_row}]{call})"
+    return (f"{pad}fv = f({t_expr}, {y_expr}{call})\n"
+            f"{pad}for q in range(d):\n{pad}    k[{target_row}, q] = fv[q]")
+
+
+def _stages_src(tab, call, inplace, indent, first, hname):
+    """Unrolled stage evaluations with the tableau's coefficients baked in as literals."""
+    c, a, _, _, _ = tab.arrays()
+    pad = " " * indent
+    out = []
+    for s_ in range(first, tab.stages):
+        if s_ == 0:
+            out.append(_eval(0, "t", "y", call, inplace, indent))
+            continue
+        out.append(f"{pad}for q in range(d):\n{pad}    ytmp[q] = y[q] + {hname} * ("
+                   f"{_lin(a[s_, :s_], range(s_))})")
+        out.append(_eval(s_, f"t + {float(c[s_])!r} * {hname}", "ytmp", call, inplace, indent))
+    return "\n".join(out)
+
+
+def _dense_src(tab):
+    """Body of _dense_into(y, hs, k, P, theta, out) with the continuous extension unrolled."""
+    _, _, _, _, P = tab.arrays()
+    lines = ["    d = y.shape[0]"]
+    ws = []
+    for s_ in range(P.shape[0]):
+        if not np.any(P[s_] != 0.0):
+            continue
+        expr = f"{float(P[s_, -1])!r}"
+        for jj in range(P.shape[1] - 2, -1, -1):
+            expr = f"({expr}) * theta + {float(P[s_, jj])!r}"
+        lines.append(f"    w{s_} = ({expr}) * theta")
+        ws.append(s_)
+    terms = " + ".join(f"w{s_} * k[{s_}, q]" for s_ in ws) or "0.0"
+    lines.append(f"    for q in range(d):\n        out[q] = y[q] + hs * ({terms})")
+    return "\n".join(lines)
+
+
+def _build(kind, f, nargs_flags, ev=None, tab=None, inplace=False):
     import numba
     flags = nargs_flags
     argdefs = "".join(f", a{j}" for j in range(len(flags)))
     call = "".join(f", a{j}[i]" if fl else f", a{j}" for j, fl in enumerate(flags))
+    _, _, b, e, _ = tab.arrays()
+    S = tab.stages
     fmt = dict(argdefs=argdefs, call=call, NONFINITE=STATUS_NONFINITE, MAXSTEPS=STATUS_MAX_STEPS,
                RUNNING=99, SUCCESS=STATUS_SUCCESS, EVENT=STATUS_EVENT, UNDERFLOW=STATUS_UNDERFLOW,
                BETA=repr(BETA), SAFE=repr(SAFE), FAC_MAX=repr(FAC_MAX), FAC_MIN=repr(FAC_MIN),
-               SHRINK=repr(NONFINITE_SHRINK), ORDER=5)
-    ns = {"np": np, "math": math, "numba": numba, "prange": numba.prange, "f": f}
+               SHRINK=repr(NONFINITE_SHRINK), ORDER=5,
+               BSUM=_lin(b, range(S)), ESUM=_lin(e, range(S)),
+               FIXED_STAGES=_stages_src(tab, call, inplace, 12, 0, "h"),
+               ADAPT_STAGES=_stages_src(tab, call, inplace, 12, 1, "hs"),
+               FIRST_EVAL=_eval(0, "t", "y", call, inplace, 8),
+               HINIT_EVAL=("            f1 = np.empty(d)\n            f(t0 + h0, ytmp, f1" + call + ")"
+                           if inplace else "            f1 = f(t0 + h0, ytmp" + call + ")"))
+    ns = {"np": np, "math": math, "numba": numba, "f": f}
     if kind == "fixed":
         src = _FIXED.format(**fmt)
     else:
@@ -486,16 +500,17 @@ def _build(kind, f, nargs_flags, ev=None):
             fmt["EV_INIT"] = "pass"
             fmt["EV_STEP"] = "pass"
         src = _ADAPTIVE.format(**fmt)
-    exec(compile(_HELPERS, "<solve_ode numba helpers>", "exec"), ns)
+    exec(compile(_HELPERS.format(DENSE=_dense_src(tab)), "<solve_ode numba helpers>", "exec"), ns)
     exec(compile(src, f"<solve_ode numba {kind} kernel>", "exec"), ns)
     return numba.njit(cache=False, nogil=True)(ns["kernel"])
 
 
-def _kernel(kind, f, flags, ev=None):
-    key = (kind, f, flags, None if ev is None else (ev.funcs, ev.terminal, ev.directions))
+def _kernel(kind, f, flags, ev=None, tab=None, inplace=False):
+    key = (kind, tab.name, inplace, f, flags,
+           None if ev is None else (ev.funcs, ev.terminal, ev.directions))
     kern = _KERNELS.get(key)
     if kern is None:
-        kern = _build(kind, f, flags, ev)
+        kern = _build(kind, f, flags, ev, tab, inplace)
         _KERNELS[key] = kern
     return kern
 
@@ -559,8 +574,9 @@ def _run_chunks(kern, B, args):
 
 
 def integrate_numba(f, t0, t1, y0, tab, *, dt0, rtol, atol, t_out, args, max_steps, events,
-                    max_step, batch):
-    """Run the fused kernel; ``y0`` is a NumPy array (*batch, d)."""
+                    max_step, batch, inplace=False):
+    """Run the fused kernel; ``y0`` is a NumPy array (*batch, d).  ``inplace``: ``f`` has the
+    signature ``f(t, y, out, *member_args)`` and writes the derivative into ``out``."""
     d = y0.shape[-1]
     y0f = np.ascontiguousarray(np.asarray(y0, dtype=np.float64).reshape(-1, d))
     B = y0f.shape[0]
@@ -580,7 +596,7 @@ def integrate_numba(f, t0, t1, y0, tab, *, dt0, rtol, atol, t_out, args, max_ste
         ts, hs, ks_out, n_start = fixed_grid(t0, t_out, dt0)
         hit_max = ts.size > max_steps
         ts, hs, ks_out = ts[:max_steps], hs[:max_steps], ks_out[:max_steps]
-        kern = _kernel("fixed", f, flags)
+        kern = _kernel("fixed", f, flags, tab=tab, inplace=inplace)
         _run_chunks(kern, B, (y0f, ts, hs, ks_out, n_start, c, a, b, yout, status, nfev, nsteps,
                               t_final, y_final, hit_max, *prepared))
     else:
@@ -588,7 +604,7 @@ def integrate_numba(f, t0, t1, y0, tab, *, dt0, rtol, atol, t_out, args, max_ste
         ev = _compile_events(events, y0, t0, args, batch) if events is not None else None
         nev = 0 if ev is None else len(ev.funcs)
         n_start = int(np.sum(t_out <= t0))
-        kern = _kernel("adaptive", f, flags, ev)
+        kern = _kernel("adaptive", f, flags, ev, tab=tab, inplace=inplace)
         expo1 = Controller(tab.error_order).expo1
         cap = 8 if nev else 0
         while True:

@@ -120,28 +120,35 @@ class SympyODE:
         return self._vec[key]
 
     # ------------------------------------------------------------------ Numba rung
-    def python_source(self, name="rhs"):
-        """Source of a per-member function ``name(t, y, p0, ...)`` returning an array (d,)."""
+    def python_source(self, name="rhs", inplace=False):
+        """Source of a per-member function ``name(t, y, p0, ...)`` returning an array (d,), or
+        with ``inplace`` ``name(t, y, out, p0, ...)`` writing into ``out``."""
         from sympy.printing.pycode import pycode
         pnames = [str(p) for p in self._ps]
-        lines = [f"def {name}(t_, y, {', '.join(pnames)}):" if pnames else f"def {name}(t_, y):"]
+        head = ["t_", "y"] + (["out"] if inplace else []) + pnames
+        lines = [f"def {name}({', '.join(head)}):"]
         for i in range(self.d):
             lines.append(f"    y{i}_ = y[{i}]")
-        lines.append(f"    out = np.empty({self.d})")
+        if not inplace:
+            lines.append(f"    out = np.empty({self.d})")
         for i, e in enumerate(self._clean):
-            lines.append(f"    out[{i}] = {pycode(sp.Float(1.0) * e if e.is_number else e, fully_qualified_modules=True)}")
-        lines.append("    return out")
+            code = pycode(sp.Float(1.0) * e if e.is_number else e, fully_qualified_modules=True)
+            lines.append(f"    out[{i}] = {code}")
+        lines.append("    return out" if not inplace else "    return None")
         return "\n".join(lines)
 
-    def numba_function(self):
-        """The per-member right-hand side as a Numba-compiled function."""
+    def numba_function(self, inplace=False):
+        """The per-member right-hand side as a Numba-compiled function (see python_source)."""
+        key = "inplace" if inplace else "return"
         if self._numba is None:
+            self._numba = {}
+        if key not in self._numba:
             import math
             import numba
             ns = {"np": np, "math": math, "numpy": np}
-            exec(compile(self.python_source(), "<ode_from_sympy>", "exec"), ns)
-            self._numba = numba.njit(cache=False, fastmath=False)(ns["rhs"])
-        return self._numba
+            exec(compile(self.python_source(inplace=inplace), "<ode_from_sympy>", "exec"), ns)
+            self._numba[key] = numba.njit(cache=False)(ns["rhs"])
+        return self._numba[key]
 
     # ------------------------------------------------------------------ CuPy rung
     def cuda_statements(self, out="k", y="y", t="t", params="p"):
