@@ -1,8 +1,8 @@
 """``solve_ode``: explicit Runge-Kutta integration of batches of ODE initial-value problems.
 
 Every member of a batch has its own adaptive step size, its own status and its own events.
-Rungs of the kernel ladder: a fused Numba kernel (one compiled loop per member, ``prange``
-over members) when the right-hand side compiles with Numba and the input is NumPy; a fused
+Rungs of the kernel ladder: a fused Numba kernel (one compiled loop per member, members
+spread over threads) when the right-hand side compiles with Numba and the input is NumPy; a fused
 CuPy kernel for right-hand sides given as sympy expressions on CuPy input; otherwise the
 generic array-API rung (vectorized steps over the batch, finished members masked).
 """
@@ -13,7 +13,7 @@ import numbers
 
 import numpy as np
 
-from probspace import Result, array_namespace, as_float_array, backend_for, to_numpy
+from probspace import Result, array_namespace, as_float_array, backend_for, get_backend, to_numpy
 from probspace._validation import check_choice, check_int
 
 from ._ode_common import MESSAGES, EventSpec, messages_for
@@ -22,6 +22,9 @@ from ._ode_tableaus import ADAPTIVE_METHODS, FIXED_METHODS, TABLEAUS
 __all__ = ["solve_ode", "ODEResult"]
 
 METHODS = tuple(TABLEAUS)
+# with numba="auto", a plain Python f is compiled only for batches at least this large (or when
+# the "numba" backend is forced): compiling the fused kernel for a new f takes seconds
+AUTO_NUMBA_MIN_MEMBERS = 16
 
 
 class ODEResult(Result):
@@ -129,10 +132,15 @@ def solve_ode(f, t_span, y0, /, *, method="dopri5", dt0=None, rtol=1e-6, atol=1e
     max_step : float, optional
         Upper bound on the adaptive step size.
     numba : {"auto", True, False}
-        The compiled rung (NumPy input only).  ``"auto"`` compiles ``f`` with Numba when it
-        can and checks the compiled per-member ``f`` against one vectorized call of ``f``
-        at ``(t0, y0)``, falling back to the generic rung on failure or mismatch;
-        ``True`` requires the compiled rung; ``False`` uses the generic rung.
+        The compiled rung (NumPy input only).  ``"auto"``: Numba-compiled functions and
+        :func:`ode_from_sympy` right-hand sides always use it; a plain Python ``f`` is
+        compiled when the batch has at least 16 members (or under
+        ``probspace.use_backend("numba")``), and the compiled per-member ``f`` is checked
+        against one vectorized call of ``f`` at ``(t0, y0)``: if ``f`` does not compile the
+        generic rung runs, if the two disagree a ``ValueError`` asks for an explicit choice.
+        Compiling the fused kernel for a new ``f`` takes a few seconds once per process
+        (keep ``f`` a module-level function so repeated solves reuse it).  ``True``
+        requires the compiled rung; ``False`` uses the generic rung.
 
     Returns
     -------
@@ -196,24 +204,26 @@ def solve_ode(f, t_span, y0, /, *, method="dopri5", dt0=None, rtol=1e-6, atol=1e
 
     batch = tuple(y0.shape[:-1])
     rung = backend_for(xp, available=("numba", "cupy", "generic"))
-    out = None
-    used = "generic"
-    if sym is not None:
-        if rung == "cupy" and events is None:  # events: generic rung on CuPy arrays
-            from ._ode_cupy import integrate_cupy
-            out = integrate_cupy(sym, t0, t1, y0, tab, dt0=dt0, rtol=rtol, atol=atol, t_out=t_out,
-                                 args=args, max_steps=max_steps, max_step=max_step, xp=xp,
-                                 events=events)
-            used = "cupy"
-        elif rung == "numba" and numba is not False:
+    if numba is True and rung != "numba":
+        raise TypeError("numba=True needs NumPy input (the compiled rung runs on the host) and "
+                        "no other forced backend")
+    out, used = None, "generic"
+    f_vec = sym.vectorized(xp) if sym is not None else f
+    if sym is not None and rung == "cupy" and events is None:  # events: generic rung on CuPy
+        from ._ode_cupy import integrate_cupy
+        out = integrate_cupy(sym, t0, t1, y0, tab, dt0=dt0, rtol=rtol, atol=atol, t_out=t_out,
+                             args=args, max_steps=max_steps, max_step=max_step, xp=xp)
+        used = "cupy"
+    elif rung == "numba" and numba is not False:
+        from ._ode_numba import compile_member_function, integrate_numba, is_numba_function
+        n_members = math.prod(batch) if batch else 1
+        # compiling a kernel for a new f costs seconds: in auto mode only when it can pay
+        worth = (numba is True or get_backend() == "numba" or sym is not None
+                 or is_numba_function(f) or n_members >= AUTO_NUMBA_MIN_MEMBERS)
+        f_member = None
+        if sym is not None:
             f_member = sym.numba_function(inplace=True)
-            used = "numba"
-        f_vec = sym.vectorized(xp)
-    else:
-        f_vec = f
-    if out is None and rung == "numba" and numba is not False and (sym is None or used == "numba"):
-        from ._ode_numba import integrate_numba, compile_member_function
-        if sym is None:
+        elif worth:
             f_member = compile_member_function(f, t0, y0, args, batch, required=numba is True)
         if f_member is not None:
             out = integrate_numba(f_member, t0, t1, to_numpy(y0), tab, dt0=dt0, rtol=rtol,
@@ -221,8 +231,6 @@ def solve_ode(f, t_span, y0, /, *, method="dopri5", dt0=None, rtol=1e-6, atol=1e
                                   events=events, max_step=max_step, batch=batch,
                                   inplace=sym is not None)
             used = "numba"
-    elif numba is True and out is None and rung != "numba":
-        raise TypeError("numba=True needs NumPy input (the compiled rung runs on the host)")
     if out is None:
         from ._ode_generic import integrate_generic
         out = integrate_generic(f_vec, t0, t1, y0, tab, dt0=dt0, rtol=rtol, atol=atol, t_out=t_out,

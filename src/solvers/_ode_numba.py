@@ -2,8 +2,10 @@
 
 The kernel is generated for the user's right-hand side (a Numba-compiled per-member
 function ``f(t, y, *member_args) -> (d,)``), the number of its arguments (which of them are
-per-member arrays), and the event functions.  Members run in a ``prange`` loop; each member
-adapts its own step, evaluates the dense output at ``t_eval`` and locates its events
+per-member arrays), the tableau (coefficients baked in as literals) and the event functions.
+The kernel loops over a range of members and releases the GIL; chunks of members run on
+``numba.get_num_threads()`` threads (this compiles several times faster than a
+``parallel=True``/``prange`` kernel and scales the same way).  Each member adapts its own step, evaluates the dense output at ``t_eval`` and locates its events
 inside the loop, so nothing leaves the compiled code until every member has finished.
 The arithmetic mirrors the generic rung (``_ode_generic``) step for step.
 """
@@ -23,6 +25,7 @@ __all__ = ["integrate_numba", "compile_member_function", "is_numba_function"]
 _KERNELS: dict = {}
 # user function -> its njit dispatcher, so that repeated solves reuse the compiled kernels
 _JITTED = weakref.WeakKeyDictionary()
+_FAILED = object()
 
 
 def _jit_cached(f):
@@ -83,6 +86,10 @@ def compile_member_function(f, t0, y0, args, batch, *, required):
     """
     import numba
     fj = f if is_numba_function(f) else _jit_cached(f)
+    if fj is _FAILED:
+        if not required:
+            return None
+        fj = None  # numba=True: try again (and report the error)
     if fj is None:
         try:
             fj = numba.njit(cache=False)(f)
@@ -106,6 +113,8 @@ def compile_member_function(f, t0, y0, args, batch, *, required):
                                  f"({y0n.shape[-1]},)")
             rows.append(r)
     except Exception as exc:
+        if not is_numba_function(f):
+            _remember_jit(f, _FAILED)  # do not pay for a failed compilation twice
         if required:
             raise TypeError(f"numba=True but f does not compile/run as a per-member Numba "
                             f"function f(t: float, y: (d,), *member_args) -> (d,): {exc}") from exc

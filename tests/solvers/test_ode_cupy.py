@@ -96,6 +96,7 @@ def test_host_emulation_fixed_matches_numba(tmp_path):
     B, d = y0.shape
     t_out = np.linspace(0.0, 1.0, 11)
     ref = solve_ode(LORENZ, (0.0, 1.0), y0, args=(rho,), method="rk4", dt0=0.01, t_eval=t_out)
+    assert ref.backend == "numba"
     ts, hs, ks, n_start = fixed_grid(0.0, t_out, 0.01)
     yout = np.full((B, t_out.size, d), np.nan)
     status = np.zeros(B, dtype=np.int32)

@@ -49,7 +49,8 @@ numba = pytest.importorskip("numba")
 
 
 def _both(f, *a, **k):
-    r = solve_ode(f, *a, **k)
+    with use_backend("numba"):
+        r = solve_ode(f, *a, **k)
     with use_backend("generic"):
         g = solve_ode(f, *a, **k)
     assert r.backend == "numba" and g.backend == "generic"
@@ -77,10 +78,15 @@ def test_numba_matches_generic_adaptive_lorenz_ensemble():
 
 
 def test_numba_auto_compiles_component_form():
-    # the same component-form f runs on both rungs; auto mode picks Numba for NumPy input
-    y0 = np.array([[1.0], [2.0], [0.5]])
+    # the same component-form f runs on both rungs; auto mode picks Numba for a NumPy batch
+    # of >= 16 members, the generic rung for a small one (compilation would not pay)
+    y0 = np.linspace(0.5, 2.0, 16)[:, None]
     te = np.linspace(0, 3, 7)
-    r, g = _both(f_cos, (0.0, 3.0), y0, t_eval=te, rtol=1e-9, atol=1e-12)
+    r = solve_ode(f_cos, (0.0, 3.0), y0, t_eval=te, rtol=1e-9, atol=1e-12)
+    with use_backend("generic"):
+        g = solve_ode(f_cos, (0.0, 3.0), y0, t_eval=te, rtol=1e-9, atol=1e-12)
+    assert r.backend == "numba" and g.backend == "generic"
+    assert solve_ode(f_cos, (0.0, 3.0), y0[:3], t_eval=te).backend == "generic"
     np.testing.assert_allclose(r.y, g.y, rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(r.y[..., 0], y0 * np.exp(np.sin(te)), rtol=1e-7)
     np.testing.assert_array_equal(r.nsteps, g.nsteps)
@@ -127,7 +133,7 @@ def test_numba_many_events_grow_buffer():
 
     w = np.array([1.0, 3.0, 6.0])
     y0 = np.tile([1.0, 0.0], (3, 1))
-    r = solve_ode(f, (0.0, 10.0), y0, args=(w,), events=g, rtol=1e-10, atol=1e-12)
+    r = solve_ode(f, (0.0, 10.0), y0, args=(w,), events=g, rtol=1e-10, atol=1e-12, numba=True)
     assert r.backend == "numba"
     for i, wi in enumerate(w):
         want = (np.pi / 2 + np.pi * np.arange(100)) / wi
@@ -168,7 +174,7 @@ def test_numba_ambiguous_f_is_rejected():
     def f(t, y):
         return -y * np.sum(y)
 
-    with pytest.raises(ValueError, match="different results"):
+    with pytest.raises(ValueError, match="different results"), use_backend("numba"):
         solve_ode(f, (0.0, 1.0), np.array([[1.0, 2.0], [3.0, 4.0]]))
     r = solve_ode(f, (0.0, 1.0), np.array([[1.0, 2.0], [3.0, 4.0]]), numba=False)
     assert r.backend == "generic"
@@ -179,6 +185,7 @@ def test_numba_fallback_when_f_does_not_compile():
         def __call__(self, t, y):
             return -y
 
-    r = solve_ode(Op(), (0.0, 1.0), np.array([[1.0], [2.0]]), t_eval=[1.0])
+    with use_backend("numba"):
+        r = solve_ode(Op(), (0.0, 1.0), np.array([[1.0], [2.0]]), t_eval=[1.0])
     assert r.backend == "generic"
     np.testing.assert_allclose(r.y[:, 0, 0], np.exp(-1.0) * np.array([1.0, 2.0]), rtol=1e-6)
