@@ -393,3 +393,24 @@ def test_bad_inputs():
         solve_ode(3.0, (0.0, 1.0), np.array([1.0, 0.0]))
     with pytest.raises(ValueError, match="f returned shape"):
         solve_ode(lambda t, y: y[..., :1], (0.0, 1.0), np.array([1.0, 0.0]), numba=False)
+
+
+def test_events_array_api(xp):
+    # terminal event on any namespace: y' = -1 from y0, zero at t = y0
+    def f(t, y):
+        return -xp.ones_like(y)
+
+    def g(t, y):
+        return y[..., 0]
+
+    g.terminal = True
+    y0 = xp.asarray([[0.5], [1.5], [3.0]])
+    r = solve_ode(f, (0.0, 2.0), y0, events=g, t_eval=xp.asarray([0.25, 1.0, 2.0]))
+    assert r.t_events[0].shape == (3, 1)
+    xp_assert_close(r.t_events[0][:, 0], xp.asarray([0.5, 1.5, math.nan]), rtol=1e-12)
+    xp_assert_close(r.n_events[0], xp.asarray([1, 1, 0], dtype=r.n_events[0].dtype))
+    xp_assert_close(r.status, xp.asarray([1, 1, 0], dtype=r.status.dtype))
+    xp_assert_close(r.t_final, xp.asarray([0.5, 1.5, 2.0]), rtol=1e-12)
+    # outputs after the event are NaN, before it exact
+    want = np.array([[0.25, np.nan, np.nan], [1.25, 0.5, np.nan], [2.75, 2.0, 1.0]])
+    xp_assert_close(r.y[..., 0], xp.asarray(want), rtol=1e-12)
