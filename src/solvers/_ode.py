@@ -106,9 +106,11 @@ def solve_ode(f, t_span, y0, /, *, method="dopri5", dt0=None, rtol=1e-6, atol=1e
         Integration interval, ``t1 > t0``.
     y0 : array, shape (*batch, d)
         Initial states; leading dimensions form the batch.
-    method : {"dopri5", "rk4", "heun", "euler"}
+    method : {"dopri5", "tsit5", "rk4", "heun", "euler"}
         ``"dopri5"``: Dormand-Prince 5(4) with PI step-size control and 4th-order dense
-        output.  The others are fixed-step and need ``dt0``.
+        output (Shampine's continuous extension).  ``"tsit5"``: Tsitouras' 5(4) pair, same
+        cost per step, typically ~10% fewer steps and smaller errors at equal tolerance,
+        with its own 4th-order interpolant.  The others are fixed-step and need ``dt0``.
     dt0 : float, optional
         Step size for fixed-step methods (equal steps no longer than ``dt0`` between
         consecutive output times); the first step for ``dopri5`` (chosen by Hairer's
@@ -127,8 +129,10 @@ def solve_ode(f, t_span, y0, /, *, method="dopri5", dt0=None, rtol=1e-6, atol=1e
     events : callable or sequence of callables, optional
         ``g(t, y, *args)`` (same calling convention as ``f``) with optional attributes
         ``terminal`` (bool) and ``direction`` (-1, 0, 1) as in scipy.  Zero crossings within
-        an accepted step are located on the dense output by the Illinois method to near
-        machine precision in ``t``.  Adaptive methods only.
+        an accepted step are located on the dense output by the Illinois method (the root of
+        the interpolant to near machine precision; the interpolant itself is accurate to the
+        tolerance).  Adaptive methods only.  One root per event function and step is found
+        (a sign change between the step's ends), as in scipy.
     max_step : float, optional
         Upper bound on the adaptive step size.
     numba : {"auto", True, False}
@@ -188,7 +192,7 @@ def solve_ode(f, t_span, y0, /, *, method="dopri5", dt0=None, rtol=1e-6, atol=1e
         raise ValueError(f"numba must be 'auto', True or False, got {numba!r}")
     if events is not None:
         if not tab.adaptive:
-            raise ValueError(f"events need a method with dense output (dopri5), got {method!r}")
+            raise ValueError(f"events need a method with dense output (dopri5, tsit5), got {method!r}")
         if EventSpec.from_user(events) is None:
             events = None
 

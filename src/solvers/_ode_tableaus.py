@@ -71,7 +71,8 @@ def _lower(rows, s):
     out = []
     for i in range(s):
         row = list(rows[i]) if i < len(rows) else []
-        out.append(tuple(row + [F(0)] * (s - len(row))))
+        zero = row[0] * 0 if row else F(0)
+        out.append(tuple(row + [zero] * (s - len(row))))
     return tuple(out)
 
 
@@ -120,6 +121,51 @@ DOPRI5 = Tableau(
     error_order=4,
 )
 
-TABLEAUS = {t.name: t for t in (EULER, HEUN, RK4, DOPRI5)}
+
+def _tsit5():
+    """Tsitouras' 5(4) pair (Comput. Math. Appl. 62, 2011), FSAL, with its 4th-order
+    continuous extension.  Coefficients are published as decimals (not fractions); the
+    tests check the order conditions to rounding."""
+    c = (0.0, 0.161, 0.327, 0.9, 0.9800255409045096857, 1.0, 1.0)
+    b = (0.09646076681806522951816731, 0.01, 0.4798896504144995747752495,
+         1.379008574103741893192275, -3.290069515436080679901048, 2.324710524099773982415356,
+         0.0)
+    bhat = (0.09468075576583945807478876, 0.009183565540343253096776364,
+            0.4877705284247615707855643, 1.234297566930478985655110, -2.707712349983525454881110,
+            1.866628418170587035753719, 1.0 / 66.0)
+    a = [
+        [],
+        [0.161],
+        [-0.008480655492356988544426874, 0.3354806554923569885444269],
+        [2.897153057105493432130433, -6.359448489975074843148160, 4.362295432869581411017727],
+        [5.325864828439256604428878, -11.74888356406282787774717, 7.495539342889836208304605,
+         -0.09249506636175524925650208],
+        [5.861455442946420028659251, -12.92096931784710929170612, 8.159367898576158643180401,
+         -0.07158497328140099722453054, -0.02826905039406838290900306],
+        list(b[:6]),
+    ]
+    # stage weights of the interpolant as polynomials in theta, from their factored forms
+    P = np.polynomial.polynomial
+    w = [
+        P.polymul(P.polymul([0.0, -1.0530884977290216], [-1.3299890189751412, 1.0]),
+                  [0.7139816917074209, -1.4364028541716351, 1.0]),
+        P.polymul([0.0, 0.0, 0.1017], [1.2949852507374631, -2.1966568338249754, 1.0]),
+        P.polymul([0.0, 0.0, 2.490627285651252793], [1.57803468208092486, -2.38535645472061657, 1.0]),
+        P.polymul(P.polymul([0.0, 0.0, -16.54810288924490272], [-1.21712927295533244, 1.0]),
+                  [-0.61620406037800089, 1.0]),
+        P.polymul(P.polymul([0.0, 0.0, 47.37952196281928122], [-1.203071208372362603, 1.0]),
+                  [-0.658047292653547382, 1.0]),
+        P.polymul(P.polymul([0.0, 0.0, -34.87065786149660974], [-1.2, 1.0]),
+                  [-0.666666666666666667, 1.0]),
+        P.polymul(P.polymul([0.0, 0.0, 2.5], [-1.0, 1.0]), [-0.6, 1.0]),
+    ]
+    dense = tuple(tuple(float(v) for v in np.pad(wi, (0, 5 - len(wi)))[1:5]) for wi in w)
+    return Tableau("tsit5", 5, c, _lower([[float(v) for v in row] for row in a], 7), b,
+                   tuple(x - y for x, y in zip(b, bhat)), dense, fsal=True, error_order=4)
+
+
+TSIT5 = _tsit5()
+
+TABLEAUS = {t.name: t for t in (EULER, HEUN, RK4, DOPRI5, TSIT5)}
 FIXED_METHODS = tuple(n for n, t in TABLEAUS.items() if not t.adaptive)
 ADAPTIVE_METHODS = tuple(n for n, t in TABLEAUS.items() if t.adaptive)

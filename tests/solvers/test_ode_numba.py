@@ -57,15 +57,17 @@ def _both(f, *a, **k):
     return r, g
 
 
-def test_numba_matches_generic_adaptive_lorenz_ensemble():
+@pytest.mark.parametrize("method", ["dopri5", "tsit5"])
+def test_numba_matches_generic_adaptive_lorenz_ensemble(method):
     # chaotic system: compare over a short horizon where rounding differences stay tiny
     B = 64
     rho = np.linspace(5.0, 45.0, B)
     y0 = np.tile([1.0, 1.0, 1.0], (B, 1)) + 0.01 * np.arange(B)[:, None]
     te = np.linspace(0, 2, 21)
-    r = solve_ode(lorenz_member, (0.0, 2.0), y0, args=(rho,), t_eval=te, rtol=1e-8, atol=1e-10)
+    r = solve_ode(lorenz_member, (0.0, 2.0), y0, args=(rho,), t_eval=te, rtol=1e-8, atol=1e-10,
+                  method=method)
     g = solve_ode(lorenz_vec, (0.0, 2.0), y0, args=(rho,), t_eval=te, rtol=1e-8, atol=1e-10,
-                  numba=False)
+                  numba=False, method=method)
     assert r.backend == "numba" and g.backend == "generic"
     np.testing.assert_array_equal(r.nsteps, g.nsteps)
     np.testing.assert_array_equal(r.nreject, g.nreject)
