@@ -65,9 +65,8 @@ def _check_tspan(t_span):
         raise ValueError(f"t_span must be a pair (t0, t1) of real numbers, got {t_span!r}") from None
     if not (math.isfinite(t0) and math.isfinite(t1)):
         raise ValueError(f"t_span must be finite, got {t_span!r}")
-    if not t1 > t0:
-        raise ValueError(f"t_span must satisfy t1 > t0 (backward integration is not supported), "
-                         f"got {t_span!r}")
+    if t1 == t0:
+        raise ValueError(f"t_span must have t1 != t0, got {t_span!r}")
     return t0, t1
 
 
@@ -77,10 +76,13 @@ def _check_teval(t_eval, t0, t1):
         raise ValueError(f"t_eval must be one-dimensional, got shape {te.shape}")
     if not np.all(np.isfinite(te)):
         raise ValueError("t_eval must be finite")
-    if te.size and (te[0] < t0 or te[-1] > t1):
+    lo, hi = min(t0, t1), max(t0, t1)
+    if te.size and (te.min() < lo or te.max() > hi):
         raise ValueError(f"t_eval must lie within t_span [{t0}, {t1}]")
-    if te.size > 1 and not np.all(np.diff(te) > 0):
-        raise ValueError("t_eval must be strictly increasing")
+    sgn = 1.0 if t1 > t0 else -1.0
+    if te.size > 1 and not np.all(sgn * np.diff(te) > 0):
+        raise ValueError("t_eval must be strictly monotonic in the direction of integration "
+                         "(increasing, or decreasing when t1 < t0)")
     return te
 
 
@@ -103,7 +105,8 @@ def solve_ode(f, t_span, y0, /, *, method="dopri5", dt0=None, rtol=1e-6, atol=1e
         ``out[..., i] = ...``, serves both rungs.  ``f`` may also be a ``numba.njit``
         function or the result of :func:`ode_from_sympy`.
     t_span : (t0, t1)
-        Integration interval, ``t1 > t0``.
+        Integration interval; ``t1 < t0`` integrates backward in time (``t_eval`` then
+        decreasing; event directions refer to the order of integration, as in scipy).
     y0 : array, shape (*batch, d)
         Initial states; leading dimensions form the batch.
     method : {"dopri5", "tsit5", "rk4", "heun", "euler"}
@@ -184,7 +187,7 @@ def solve_ode(f, t_span, y0, /, *, method="dopri5", dt0=None, rtol=1e-6, atol=1e
         raise ValueError(f"dt0 is required for the fixed-step method {method!r}")
     max_steps = check_int(max_steps, "max_steps", minimum=1)
     if max_step is None:
-        max_step = t1 - t0
+        max_step = abs(t1 - t0)
     elif isinstance(max_step, bool) or not isinstance(max_step, numbers.Real) or not max_step > 0:
         raise ValueError(f"max_step must be a positive number, got {max_step!r}")
     max_step = float(max_step)
@@ -200,11 +203,25 @@ def solve_ode(f, t_span, y0, /, *, method="dopri5", dt0=None, rtol=1e-6, atol=1e
         if tab.adaptive:
             t_out = np.array([t0, t1])
         else:
-            n = max(1, math.ceil((t1 - t0) / dt0 - 1e-9))
+            n = max(1, math.ceil(abs(t1 - t0) / dt0 - 1e-9))
             t_out = t0 + (t1 - t0) * np.arange(n + 1) / n
             t_out[-1] = t1
     else:
         t_out = _check_teval(t_eval, t0, t1)
+
+    # backward integration (t1 < t0): integrate tau = -t forward, dy/dtau = -f(-tau, y)
+    sgn = 1.0 if t1 > t0 else -1.0
+    t_phys = t_out
+    t0_user = t0
+    if sgn < 0:
+        from ._ode_common import reversed_events, reversed_vectorized
+        t0, t1, t_out = -t0, -t1, -t_out
+        if sym is not None:
+            sym = sym.time_reversed()
+        else:
+            f = reversed_vectorized(f)
+        if events is not None:
+            events = reversed_events(events)
 
     batch = tuple(y0.shape[:-1])
     rung = backend_for(xp, available=("numba", "cupy", "generic"))
@@ -228,12 +245,13 @@ def solve_ode(f, t_span, y0, /, *, method="dopri5", dt0=None, rtol=1e-6, atol=1e
         if sym is not None:
             f_member = sym.numba_function(inplace=True)
         elif worth:
-            f_member = compile_member_function(f, t0, y0, args, batch, required=numba is True)
+            f_member = compile_member_function(f.forward if sgn < 0 else f, t0_user, y0, args,
+                                               batch, required=numba is True)
         if f_member is not None:
             out = integrate_numba(f_member, t0, t1, to_numpy(y0), tab, dt0=dt0, rtol=rtol,
                                   atol=atol, t_out=t_out, args=args, max_steps=max_steps,
                                   events=events, max_step=max_step, batch=batch,
-                                  inplace=sym is not None)
+                                  inplace=sym is not None, reverse=sgn < 0 and sym is None)
             used = "numba"
     if out is None:
         from ._ode_generic import integrate_generic
@@ -241,7 +259,9 @@ def solve_ode(f, t_span, y0, /, *, method="dopri5", dt0=None, rtol=1e-6, atol=1e
                                 args=args, max_steps=max_steps, events=events,
                                 max_step=max_step, xp=xp)
         used = "generic"
-    return _pack(out, t_out, xp, y0, batch, used, events)
+    if sgn < 0:
+        out["t_final"] = -np.asarray(out["t_final"], dtype=np.float64)
+    return _pack(out, t_phys, xp, y0, batch, used, events, sgn)
 
 
 def _asx(a, xp, like, dtype=None):
@@ -251,7 +271,7 @@ def _asx(a, xp, like, dtype=None):
     return arr if dtype is None else xp.astype(arr, dtype)
 
 
-def _pack(out, t_out, xp, y0, batch, used, events):
+def _pack(out, t_out, xp, y0, batch, used, events, sgn=1.0):
     dtype = y0.dtype
     status = np.asarray(out["status"], dtype=np.int32)
     y = out["y"]
@@ -279,6 +299,7 @@ def _pack(out, t_out, xp, y0, batch, used, events):
         t_ev, y_ev, n_ev = [], [], []
         for recs in out["events"]:
             te, ye, cnt = _assemble_events(recs, batch, d)
+            te = sgn * te
             t_ev.append(_asx(te, xp, y0, dtype))
             y_ev.append(_asx(ye, xp, y0, dtype))
             n_ev.append(_asx(cnt, xp, y0))

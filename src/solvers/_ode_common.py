@@ -84,3 +84,29 @@ def messages_for(status):
     for code, msg in MESSAGES.items():
         out[status == code] = msg
     return out.astype(str) if out.size else np.empty(status.shape, dtype=str)
+
+
+class reversed_vectorized:
+    """``-f(-tau, y, *args)``: the right-hand side in reversed time tau = -t."""
+
+    def __init__(self, f):
+        self.forward = f
+
+    def __call__(self, tau, y, *args):
+        return -self.forward(-tau, y, *args)
+
+
+class _ReversedEvent:
+    def __init__(self, g):
+        self.forward = g
+        self.terminal = getattr(g, "terminal", False)
+        # direction refers to the order of integration, as in scipy: unchanged
+        self.direction = getattr(g, "direction", 0.0)
+
+    def __call__(self, tau, y, *args):
+        return self.forward(-tau, y, *args)
+
+
+def reversed_events(events):
+    funcs = [events] if callable(events) else list(events)
+    return [_ReversedEvent(g) for g in funcs]

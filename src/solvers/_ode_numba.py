@@ -530,9 +530,44 @@ def _compile_events(events, y0, t0, args, batch):
         return None
     funcs = []
     for g in ev.funcs:
-        gj = compile_member_function_event(g, t0, y0, args, batch)
+        fwd = getattr(g, "forward", None)  # a reversed-time wrapper (backward integration)
+        if fwd is not None:
+            gj = _reversed_event_member(compile_member_function_event(fwd, -t0, y0, args, batch))
+        else:
+            gj = compile_member_function_event(g, t0, y0, args, batch)
         funcs.append(gj)
     return EventSpec(funcs, ev.terminal, ev.directions)
+
+
+_REVERSED: dict = {}
+
+
+def _reversed_member(fj, inplace):
+    """A compiled ``-f(-tau, y, ...)`` around the compiled forward right-hand side."""
+    key = ("f", fj, inplace)
+    if key not in _REVERSED:
+        import numba
+        if inplace:
+            def fr(t, y, out, *args):
+                fj(-t, y, out, *args)
+                for q in range(out.shape[0]):
+                    out[q] = -out[q]
+        else:
+            def fr(t, y, *args):
+                return -fj(-t, y, *args)
+        _REVERSED[key] = numba.njit(cache=False)(fr)
+    return _REVERSED[key]
+
+
+def _reversed_event_member(gj):
+    key = ("g", gj)
+    if key not in _REVERSED:
+        import numba
+
+        def gr(t, y, *args):
+            return gj(-t, y, *args)
+        _REVERSED[key] = numba.njit(cache=False)(gr)
+    return _REVERSED[key]
 
 
 def compile_member_function_event(g, t0, y0, args, batch):
@@ -583,9 +618,11 @@ def _run_chunks(kern, B, args):
 
 
 def integrate_numba(f, t0, t1, y0, tab, *, dt0, rtol, atol, t_out, args, max_steps, events,
-                    max_step, batch, inplace=False):
+                    max_step, batch, inplace=False, reverse=False):
     """Run the fused kernel; ``y0`` is a NumPy array (*batch, d).  ``inplace``: ``f`` has the
     signature ``f(t, y, out, *member_args)`` and writes the derivative into ``out``."""
+    if reverse:  # f is already compiled for forward time; integrate tau = -t
+        f = _reversed_member(f, inplace)
     d = y0.shape[-1]
     y0f = np.ascontiguousarray(np.asarray(y0, dtype=np.float64).reshape(-1, d))
     B = y0f.shape[0]

@@ -93,6 +93,16 @@ class SympyODE:
         import array_api_compat.numpy as cnp
         return self.vectorized(cnp)(t, y, *args)
 
+    def time_reversed(self):
+        """The system in reversed time tau = -t: dy/dtau = -f(-tau, y)."""
+        if getattr(self, "_reversed", None) is None:
+            if self.t_symbol is not None:
+                exprs = [-e.xreplace({self.t_symbol: -self.t_symbol}) for e in self.exprs]
+            else:
+                exprs = [-e for e in self.exprs]
+            self._reversed = SympyODE(exprs, self.states, self.t_symbol, self.params)
+        return self._reversed
+
     # ------------------------------------------------------------------ generic rung
     def vectorized(self, xp):
         """``f(t, y, *params)`` acting on a batch ``y`` of shape (*batch, d) in namespace xp."""

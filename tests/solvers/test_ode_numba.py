@@ -191,3 +191,29 @@ def test_numba_fallback_when_f_does_not_compile():
         r = solve_ode(Op(), (0.0, 1.0), np.array([[1.0], [2.0]]), t_eval=[1.0])
     assert r.backend == "generic"
     np.testing.assert_allclose(r.y[:, 0, 0], np.exp(-1.0) * np.array([1.0, 2.0]), rtol=1e-6)
+
+
+def test_numba_backward_with_events_matches_generic():
+    def g(t, y, w):
+        return y[0] if y.ndim == 1 else y[..., 0]
+
+    def f(t, y, w):
+        return np.array([y[1], -w * w * y[0]])
+
+    def fv(t, y, w):
+        return np.stack([y[..., 1], -(w * w) * y[..., 0]], axis=-1)
+
+    w = np.array([1.0, 2.0])
+    y0 = np.stack([np.cos(w * 5.0), -w * np.sin(w * 5.0)], -1)
+    r = solve_ode(f, (5.0, 0.0), y0, args=(w,), events=g, rtol=1e-10, atol=1e-12, numba=True,
+                  t_eval=np.linspace(5.0, 0.0, 11))
+    gen = solve_ode(fv, (5.0, 0.0), y0, args=(w,), events=g, rtol=1e-10, atol=1e-12,
+                    numba=False, t_eval=np.linspace(5.0, 0.0, 11))
+    assert r.backend == "numba"
+    np.testing.assert_allclose(r.y, gen.y, rtol=1e-9, atol=1e-10)
+    np.testing.assert_allclose(r.y[:, -1], np.tile([1.0, 0.0], (2, 1)), atol=1e-8)
+    for i, wi in enumerate(w):
+        want = ((np.pi / 2 + np.pi * np.arange(10)) / wi)
+        want = want[want < 5.0][::-1]
+        np.testing.assert_allclose(r.t_events[0][i, :want.size], want, atol=1e-8)
+        np.testing.assert_allclose(gen.t_events[0][i, :want.size], want, atol=1e-8)
