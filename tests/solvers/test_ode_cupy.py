@@ -137,7 +137,9 @@ def test_sympy_backward_in_time():
     # the Lorenz flow contracts volume at rate 13.7 forward, so backward it amplifies the
     # forward error (~1e-11) by up to ~e^13.7: recovery to ~1e-4 is the expected accuracy
     np.testing.assert_allclose(back.y[:, -1], y0, rtol=1e-3, atol=1e-3)
-    np.testing.assert_allclose(back.y, back_g.y, rtol=1e-9, atol=1e-9)
+    np.testing.assert_array_equal(back.nsteps, back_g.nsteps)
+    # rungs differ by rounding only, amplified backward by the same factor
+    np.testing.assert_allclose(back.y, back_g.y, rtol=1e-6, atol=1e-6)
 
 
 def test_sympy_bad_symbols():
