@@ -42,7 +42,7 @@ def main():
     from solvers import ode_from_sympy, solve_ode
     import sympy as sp
 
-    rows, notes = [], []
+    notes = []
     threads = numba.get_num_threads()
 
     # --- ours, fused Numba rung (compile once, then time)
@@ -118,11 +118,9 @@ def main():
     peers = [("scipy solve_ivp(RK45) in a loop", t_scipy)]
 
     # --- diffrax vmap (CPU)
-    have_jax = True
-    try:
-        import jax  # noqa: F401
-        import diffrax  # noqa: F401
-    except ImportError:
+    import importlib.util
+    have_jax = all(importlib.util.find_spec(m) is not None for m in ("jax", "diffrax"))
+    if not have_jax:
         have_jax = pip_install("jax", "diffrax")
     if have_jax:
         try:

@@ -16,8 +16,8 @@ import numpy as np
 from probspace import Result, array_namespace, as_float_array, backend_for, get_backend, to_numpy
 from probspace._validation import check_choice, check_int
 
-from ._ode_common import MESSAGES, EventSpec, messages_for
-from ._ode_tableaus import ADAPTIVE_METHODS, FIXED_METHODS, TABLEAUS
+from ._ode_common import EventSpec, messages_for
+from ._ode_tableaus import TABLEAUS
 
 __all__ = ["solve_ode", "ODEResult"]
 

@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._ode_common import (BETA, FAC_MAX, FAC_MIN, NONFINITE_SHRINK, SAFE, STATUS_EVENT,
-                          STATUS_MAX_STEPS, STATUS_NONFINITE, STATUS_SUCCESS, STATUS_UNDERFLOW,
-                          Controller)
+from ._ode_common import (BETA, FAC_MAX, FAC_MIN, NONFINITE_SHRINK, SAFE, STATUS_MAX_STEPS,
+                          STATUS_NONFINITE, STATUS_SUCCESS, STATUS_UNDERFLOW, Controller)
 
 __all__ = ["cuda_source", "host_source", "integrate_cupy"]
 

@@ -178,11 +178,13 @@ def _dense_weights(P, theta, xp):
     """Stage weights of the continuous extension at theta (shape batch): list of arrays."""
     w = []
     for i in range(P.shape[0]):
-        acc = None
-        for j in range(P.shape[1] - 1, -1, -1):  # Horner in theta, times theta at the end
-            coef = float(P[i, j])
-            acc = coef if acc is None else acc * theta + coef
-        w.append(acc * theta if not isinstance(acc, float) else acc * theta)
+        if not np.any(P[i] != 0.0):
+            w.append(None)  # the stage does not enter the interpolant
+            continue
+        acc = float(P[i, -1])
+        for j in range(P.shape[1] - 2, -1, -1):  # Horner in theta, times theta at the end
+            acc = acc * theta + float(P[i, j])
+        w.append(acc * theta)
     return w
 
 
@@ -190,6 +192,8 @@ def _dense(y, h, ks, P, theta, xp):
     w = _dense_weights(P, theta, xp)
     acc = None
     for wi, k in zip(w, ks):
+        if wi is None:
+            continue
         term = wi[..., None] * k
         acc = term if acc is None else acc + term
     return y + h[..., None] * acc

@@ -10,8 +10,6 @@ accepts in place of ``f``.  From the same expressions it generates
 """
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import sympy as sp
 
