@@ -477,3 +477,21 @@ def test_backward_events_and_validation():
         solve_ode(f_osc, (10.0, 0.0), y10, t_eval=[1.0, 2.0])
     with pytest.raises(ValueError, match="t_span"):
         solve_ode(f_osc, (1.0, 1.0), y10)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_linear_systems_match_matrix_exponential(seed):
+    # y' = A y with a random (non-normal) A per member: y(t) = expm(A t) y0
+    linalg = pytest.importorskip("scipy.linalg")
+    rng = np.random.default_rng(seed)
+    B, d = 5, 4
+    A = rng.normal(size=(B, d, d)) - 1.5 * np.eye(d)
+    y0 = rng.normal(size=(B, d))
+    te = np.array([0.3, 1.0, 2.0])
+
+    def f(t, y, A):
+        return np.einsum("...ij,...j->...i", A, y)
+
+    r = solve_ode(f, (0.0, 2.0), y0, args=(A,), t_eval=te, rtol=1e-10, atol=1e-12, numba=False)
+    want = np.stack([[linalg.expm(A[b] * t) @ y0[b] for t in te] for b in range(B)])
+    np.testing.assert_allclose(r.y, want, rtol=1e-7, atol=1e-9 * np.abs(want).max())

@@ -57,7 +57,7 @@ def _both(f, *a, **k):
     return r, g
 
 
-@pytest.mark.parametrize("method", ["dopri5", "tsit5"])
+@pytest.mark.parametrize("method", ["dopri5"])  # tsit5: test_ode_cupy.py (sympy kernels)
 def test_numba_matches_generic_adaptive_lorenz_ensemble(method):
     # chaotic system: compare over a short horizon where rounding differences stay tiny
     B = 64
@@ -163,8 +163,9 @@ def test_numba_already_jitted_and_required():
     fj = numba.njit(lorenz_member)
     y0 = np.array([[1.0, 1.0, 1.0], [2.0, 1.0, 0.5]])
     rho = np.array([20.0, 28.0])
-    r = solve_ode(fj, (0.0, 1.0), y0, args=(rho,), numba=True)
-    g = solve_ode(lorenz_vec, (0.0, 1.0), y0, args=(rho,), numba=False)
+    # (a fixed-step method: its kernel compiles fastest)
+    r = solve_ode(fj, (0.0, 1.0), y0, args=(rho,), numba=True, method="rk4", dt0=0.01)
+    g = solve_ode(lorenz_vec, (0.0, 1.0), y0, args=(rho,), numba=False, method="rk4", dt0=0.01)
     assert r.backend == "numba"
     np.testing.assert_allclose(r.y, g.y, rtol=1e-9)
     with pytest.raises(TypeError, match="numba=True"):
