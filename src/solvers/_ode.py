@@ -135,14 +135,17 @@ def solve_ode(f, t_span, y0, /, *, method="dopri5", dt0=None, rtol=1e-6, atol=1e
         an accepted step are located on the dense output by the Illinois method (the root of
         the interpolant to near machine precision; the interpolant itself is accurate to the
         tolerance).  Adaptive methods only.  One root per event function and step is found
-        (a sign change between the step's ends), as in scipy.
+        (a sign change between the step's ends), as in scipy.  On the Numba rung event
+        functions are compiled like ``f`` (per member, returning a float); on CuPy input a
+        problem with events runs on the generic rung (the CUDA kernel has no events).
     max_step : float, optional
         Upper bound on the adaptive step size.
     numba : {"auto", True, False}
         The compiled rung (NumPy input only).  ``"auto"``: Numba-compiled functions and
         :func:`ode_from_sympy` right-hand sides always use it; a plain Python ``f`` is
-        compiled when the batch has at least 16 members (or under
-        ``probspace.use_backend("numba")``), and the compiled per-member ``f`` is checked
+        compiled when the batch has at least 16 members, when ``f`` fails on the whole batch
+        (a per-member function), or under ``probspace.use_backend("numba")``; the compiled
+        per-member ``f`` is checked
         against one vectorized call of ``f`` at ``(t0, y0)``: if ``f`` does not compile the
         generic rung runs, if the two disagree a ``ValueError`` asks for an explicit choice.
         Compiling the fused kernel for a new ``f`` takes a few seconds once per process
@@ -253,6 +256,9 @@ def solve_ode(f, t_span, y0, /, *, method="dopri5", dt0=None, rtol=1e-6, atol=1e
         # compiling a kernel for a new f costs seconds: in auto mode only when it can pay
         worth = (numba is True or get_backend() == "numba" or sym is not None
                  or is_numba_function(f) or n_members >= AUTO_NUMBA_MIN_MEMBERS)
+        if not worth and numba == "auto" and not _acts_on_batch(f.forward if sgn < 0 else f,
+                                                                 t0_user, y0, args, batch):
+            worth = True  # f only works per member: the compiled rung is the one that can run it
         f_member = None
         if sym is not None:
             f_member = sym.numba_function(inplace=True)
@@ -274,6 +280,15 @@ def solve_ode(f, t_span, y0, /, *, method="dopri5", dt0=None, rtol=1e-6, atol=1e
     if sgn < 0:
         out["t_final"] = -np.asarray(out["t_final"], dtype=np.float64)
     return _pack(out, t_phys, xp, y0, batch, used, events, sgn)
+
+
+def _acts_on_batch(f, t0, y0, args, batch):
+    """Does ``f`` accept the whole batch (one call at t0)?"""
+    try:
+        out = np.asarray(f(np.full(batch, t0, dtype=y0.dtype), np.asarray(y0).copy(), *args))
+    except Exception:
+        return False
+    return out.shape == tuple(y0.shape)
 
 
 def _asx(a, xp, like, dtype=None):

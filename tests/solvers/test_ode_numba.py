@@ -218,3 +218,19 @@ def test_numba_backward_with_events_matches_generic():
         want = want[want < 5.0][::-1]
         np.testing.assert_allclose(r.t_events[0][i, :want.size], want, atol=1e-8)
         np.testing.assert_allclose(gen.t_events[0][i, :want.size], want, atol=1e-8)
+
+
+def test_numba_multi_dim_batch_and_member_args():
+    # batch shape (2, 3): per-member parameters of shape (2, 3) arrive as scalars
+    rho = np.array([[10.0, 20.0, 28.0], [35.0, 40.0, 45.0]])
+    y0 = np.ones((2, 3, 3)) + 0.1 * np.arange(6).reshape(2, 3, 1)
+    te = np.linspace(0.0, 1.0, 6)
+    # auto mode: a small batch, but lorenz_member only works per member -> compiled rung
+    r = solve_ode(lorenz_member, (0.0, 1.0), y0, args=(rho,), t_eval=te, rtol=1e-8, atol=1e-10)
+    assert r.backend == "numba" and r.y.shape == (2, 3, 6, 3) and r.status.shape == (2, 3)
+    for i in range(2):
+        for j in range(3):
+            one = solve_ode(lorenz_vec, (0.0, 1.0), y0[i, j], args=(rho[i, j],), t_eval=te,
+                            rtol=1e-8, atol=1e-10, numba=False)
+            np.testing.assert_allclose(r.y[i, j], one.y, rtol=1e-10, atol=1e-10)
+            assert int(r.nsteps[i, j]) == int(one.nsteps)
