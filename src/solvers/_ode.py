@@ -255,7 +255,8 @@ def solve_ode(f, t_span, y0, /, *, method="dopri5", dt0=None, rtol=1e-6, atol=1e
         n_members = math.prod(batch) if batch else 1
         # compiling a kernel for a new f costs seconds: in auto mode only when it can pay
         worth = (numba is True or get_backend() == "numba" or sym is not None
-                 or is_numba_function(f) or n_members >= AUTO_NUMBA_MIN_MEMBERS)
+                 or is_numba_function(f.forward if sgn < 0 else f)
+                 or n_members >= AUTO_NUMBA_MIN_MEMBERS)
         if not worth and numba == "auto" and not _acts_on_batch(f.forward if sgn < 0 else f,
                                                                  t0_user, y0, args, batch):
             worth = True  # f only works per member: the compiled rung is the one that can run it
@@ -266,11 +267,17 @@ def solve_ode(f, t_span, y0, /, *, method="dopri5", dt0=None, rtol=1e-6, atol=1e
             f_member = compile_member_function(f.forward if sgn < 0 else f, t0_user, y0, args,
                                                batch, required=numba is True)
         if f_member is not None:
-            out = integrate_numba(f_member, t0, t1, to_numpy(y0), tab, dt0=dt0, rtol=rtol,
-                                  atol=atol, t_out=t_out, args=args, max_steps=max_steps,
-                                  events=events, max_step=max_step, batch=batch,
-                                  inplace=sym is not None, reverse=sgn < 0 and sym is None)
-            used = "numba"
+            from ._ode_numba import EventCompileError
+            try:
+                out = integrate_numba(f_member, t0, t1, to_numpy(y0), tab, dt0=dt0, rtol=rtol,
+                                      atol=atol, t_out=t_out, args=args, max_steps=max_steps,
+                                      events=events, max_step=max_step, batch=batch,
+                                      inplace=sym is not None, reverse=sgn < 0 and sym is None)
+                used = "numba"
+            except EventCompileError:
+                if numba is True:
+                    raise
+                out = None  # auto: event functions that only work vectorized -> generic rung
     if out is None:
         from ._ode_generic import integrate_generic
         out = integrate_generic(f_vec, t0, t1, y0, tab, dt0=dt0, rtol=rtol, atol=atol, t_out=t_out,

@@ -94,7 +94,8 @@ def compile_member_function(f, t0, y0, args, batch, *, required):
         try:
             fj = numba.njit(cache=False)(f)
             _remember_jit(f, fj)
-        except Exception as exc:  # pragma: no cover - njit is lazy, errors come at call time
+        except Exception as exc:  # not a function (njit of functions is lazy: errors come later)
+            _remember_jit(f, _FAILED)
             if required:
                 raise TypeError(f"numba=True but f could not be compiled: {exc}") from exc
             return None
@@ -570,20 +571,24 @@ def _reversed_event_member(gj):
     return _REVERSED[key]
 
 
+class EventCompileError(TypeError):
+    """An event function does not compile as a per-member Numba function."""
+
+
 def compile_member_function_event(g, t0, y0, args, batch):
     import numba
-    gj = g if is_numba_function(g) else _jit_cached(g)
-    if gj is None:
-        gj = numba.njit(cache=False)(g)
-        _remember_jit(g, gj)
     y0n = np.asarray(y0, dtype=np.float64).reshape(-1, np.shape(y0)[-1])
     flags, prepared = member_args(args, batch)
     try:
+        gj = g if is_numba_function(g) else _jit_cached(g)
+        if gj is None or gj is _FAILED:
+            gj = numba.njit(cache=False)(g)
+            _remember_jit(g, gj)
         v = gj(float(t0), y0n[0].copy(), *_member_view(prepared, flags, 0))
         float(v)
     except Exception as exc:
-        raise TypeError("on the compiled rung event functions must compile with Numba as "
-                        f"g(t: float, y: (d,), *member_args) -> float: {exc}") from exc
+        raise EventCompileError("on the compiled rung event functions must compile with Numba "
+                                f"as g(t: float, y: (d,), *member_args) -> float: {exc}") from exc
     return gj
 
 

@@ -234,3 +234,20 @@ def test_numba_multi_dim_batch_and_member_args():
                             rtol=1e-8, atol=1e-10, numba=False)
             np.testing.assert_allclose(r.y[i, j], one.y, rtol=1e-10, atol=1e-10)
             assert int(r.nsteps[i, j]) == int(one.nsteps)
+
+
+def test_numba_event_that_does_not_compile_falls_back():
+    class Ground:  # a callable object: Numba cannot compile it
+        terminal = True
+
+        def __call__(self, t, y, g):
+            return y[..., 0]
+
+    y0 = np.stack([np.full(16, 2.0), np.linspace(0.0, 15.0, 16)], -1)
+    r = solve_ode(_ballistic, (0.0, 10.0), y0, args=(9.81,), events=Ground())
+    assert r.backend == "generic"
+    v0 = y0[:, 1]
+    np.testing.assert_allclose(r.t_final, (v0 + np.sqrt(v0 ** 2 + 2 * 9.81 * 2.0)) / 9.81,
+                               rtol=1e-12)
+    with pytest.raises(TypeError, match="event functions"):
+        solve_ode(_ballistic, (0.0, 10.0), y0, args=(9.81,), events=Ground(), numba=True)
