@@ -302,7 +302,7 @@ def _asx(a, xp, like, dtype=None):
     import array_api_compat
     a = np.asarray(a)
     arr = xp.asarray(a if a.flags.c_contiguous else a.copy(), device=array_api_compat.device(like))
-    return arr if dtype is None else xp.astype(arr, dtype)
+    return arr if dtype is None or arr.dtype == dtype else xp.astype(arr, dtype)
 
 
 def _pack(out, t_out, xp, y0, batch, used, events, sgn=1.0):

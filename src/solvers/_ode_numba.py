@@ -161,6 +161,7 @@ def kernel(lo, hi, y0, ts, hs, ks_out, n_start, cA, aA, bA, yout, status, nfev, 
                 yout[i, kk, q] = y[q]
         st = 0
         ns = 0
+        wrote = n_start
         tf = ts[0] if ts.shape[0] > 0 else 0.0
         for n in range(ts.shape[0]):
             t = ts[n]
@@ -181,6 +182,11 @@ def kernel(lo, hi, y0, ts, hs, ks_out, n_start, cA, aA, bA, yout, status, nfev, 
             if ks_out[n] >= 0:
                 for q in range(d):
                     yout[i, ks_out[n], q] = y[q]
+                wrote = ks_out[n] + 1
+        # outputs never reached (failure or max_steps) are NaN; yout is not pre-filled
+        for kk in range(wrote, yout.shape[1]):
+            for q in range(d):
+                yout[i, kk, q] = np.nan
         if st == 0 and hit_max:
             st = {MAXSTEPS}
         status[i] = st
@@ -345,6 +351,9 @@ def kernel(lo, hi, y0, t0, t1, t_out, n_start, cA, aA, bA, eA, P, rtol, atol, dt
                     st = {NONFINITE} if last_nonfinite else {UNDERFLOW}
                     tf = t
                     break
+        for kk in range(ptr, nout):  # outputs never reached are NaN (yout is not pre-filled)
+            for q in range(d):
+                yout[i, kk, q] = np.nan
         if st != {EVENT}:
             for q in range(d):
                 y_final[i, q] = y[q]
@@ -634,7 +643,7 @@ def integrate_numba(f, t0, t1, y0, tab, *, dt0, rtol, atol, t_out, args, max_ste
     flags, prepared = member_args(args, batch)
     c, a, b, e, P = tab.arrays()
     nout = t_out.size
-    yout = np.full((B, nout, d), np.nan)
+    yout = np.empty((B, nout, d))  # every entry is written by the kernel (NaN if not reached)
     status = np.zeros(B, dtype=np.int32)
     nfev = np.zeros(B, dtype=np.int64)
     nsteps = np.zeros(B, dtype=np.int64)
@@ -670,7 +679,6 @@ def integrate_numba(f, t0, t1, y0, tab, *, dt0, rtol, atol, t_out, args, max_ste
             if need <= cap:
                 break
             cap = need  # rerun with room for every event (the run is deterministic)
-            yout[...] = np.nan
         if nev:
             evres = []
             for j in range(nev):
