@@ -2,3 +2,7 @@
 from ._wasserstein import wasserstein_1d, wasserstein_gaussian
 from ._fokker_planck import fokker_planck_1d
 from ._fokker_planck_2d import fokker_planck_2d
+from ._langevin import langevin
+from ._svgd import svgd, kde_probability_flow
+from ._jko import jko_1d, quantiles_from_density, density_from_quantiles
+from ._entropic_jko import entropic_jko, EntropicBlurWarning
