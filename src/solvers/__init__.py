@@ -1,4 +1,6 @@
 """solvers package of probspace."""
+from ._ode import solve_ode, ODEResult
+from ._ode_sympy import ode_from_sympy, SympyODE
 from ._wasserstein import wasserstein_1d, wasserstein_gaussian
 from ._fokker_planck import fokker_planck_1d
 from ._fokker_planck_2d import fokker_planck_2d
