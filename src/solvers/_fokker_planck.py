@@ -149,16 +149,16 @@ def fokker_planck_1d(drift, diffusion, grid, p0, t_eval, /, *, scheme="chang_coo
     for k in range(t.size):
         if nsub[k] > 0:
             tau = gaps[k] / nsub[k]
-            if time_scheme == "bdf2" and tau != last_tau:
-                prev = None  # restart BDF2 (one backward Euler step) when the step changes
-            last_tau = tau
+            if last_tau is None or abs(tau - last_tau) > 1e-12 * tau:
+                prev, last_tau = None, tau  # restart BDF2 (one Crank-Nicolson step)
+            tau = last_tau  # equal steps (up to round-off) keep their factorization
             for _ in range(nsub[k]):
-                if time_scheme == "backward_euler" or (time_scheme == "bdf2" and prev is None):
+                if time_scheme == "backward_euler":
                     key = ("be", tau)
                     if key not in facts:
                         facts[key] = _Tridiag(vol, lower, diag, upper, 1.0, tau)
                     new = facts[key].solve(vol * p)
-                elif time_scheme == "crank_nicolson":
+                elif time_scheme == "crank_nicolson" or prev is None:  # CN also starts BDF2
                     key = ("cn", tau)
                     if key not in facts:
                         facts[key] = _Tridiag(vol, lower, diag, upper, 1.0, tau / 2)

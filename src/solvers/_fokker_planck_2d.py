@@ -146,16 +146,16 @@ def fokker_planck_2d(drift, diffusion, grid_x, grid_y, p0, t_eval, /, *,
     for k in range(t.size):
         if nsub[k] > 0:
             tau = gaps[k] / nsub[k]
-            if tau != last_tau:
-                prev = None
-            last_tau = tau
+            if last_tau is None or abs(tau - last_tau) > 1e-12 * tau:
+                prev, last_tau = None, tau   # restart BDF2 when the step changes
+            tau = last_tau
             for _ in range(nsub[k]):
-                if time_scheme == "backward_euler" or (time_scheme == "bdf2" and prev is None):
+                if time_scheme == "backward_euler":
                     key = ("be", tau)
                     if key not in facts:
                         facts[key] = spla.splu(V - tau * K)
                     new = facts[key].solve(vol * pv)
-                elif time_scheme == "crank_nicolson":
+                elif time_scheme == "crank_nicolson" or prev is None:  # CN also starts BDF2
                     key = ("cn", tau)
                     if key not in facts:
                         facts[key] = spla.splu(V - tau / 2 * K)
