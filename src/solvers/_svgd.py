@@ -68,17 +68,17 @@ def svgd_direction(grad_log_density, x, bandwidth="median"):
     d2 = _sqdist(xp, x)
     if isinstance(bandwidth, str):
         h = _median_last2(xp, d2) / math.log(n + 1)
-        h = xp.where(h > 0, h, xp.ones_like(h))  # all particles equal: any h works
-        h = h[..., None, None]
+        h_out = xp.where(h > 0, h, xp.ones_like(h))  # all particles equal: any h works
+        h = h_out[..., None, None]
     else:
-        h = bandwidth
+        h = h_out = bandwidth
     K = xp.exp(-d2 / h)
     g = grad_log_density(x)
     if tuple(g.shape) != tuple(x.shape):
         raise ValueError(f"grad_log_density must return shape {tuple(x.shape)}, got {tuple(g.shape)}")
     drive = K @ g
     repulse = (2.0 / h) * (x * xp.sum(K, axis=-1)[..., None] - K @ x)
-    return (drive + repulse) / n, h
+    return (drive + repulse) / n, h_out
 
 
 def svgd(grad_log_density, particles, /, *, step, n_steps, bandwidth="median", thin=None):
@@ -135,7 +135,7 @@ def _silverman(xp, x):
     sd = xp.mean(xp.std(x, axis=-2, correction=1), axis=-1)
     sd = xp.where(sd > 0, sd, xp.ones_like(sd))
     fac = (4.0 / (d + 2)) ** (1.0 / (d + 4)) * n ** (-1.0 / (d + 4))
-    return (fac * sd)[..., None, None]
+    return fac * sd
 
 
 def kde_probability_flow(grad_log_density, particles, /, *, step, n_steps, bandwidth="silverman",
@@ -169,10 +169,11 @@ def kde_probability_flow(grad_log_density, particles, /, *, step, n_steps, bandw
     sigma = bw
     for k in range(1, n_steps + 1):
         sigma = _silverman(xp, x) if isinstance(bw, str) else bw
+        sig = sigma[..., None, None] if isinstance(bw, str) else sigma
         g = grad_log_density(x)
         if tuple(g.shape) != tuple(x.shape):
             raise ValueError(f"grad_log_density must return shape {tuple(x.shape)}, got {tuple(g.shape)}")
-        x = x + h * (g - kde_score(x, sigma))
+        x = x + h * (g - kde_score(x, sig))
         if thin and k % thin == 0:
             trace.append(x)
             times.append(k)
