@@ -51,14 +51,26 @@ def diffusion_matrix(diffusion, d):
 
 
 def _simplify_zero(expr, density):
-    """Simplify, trying the residual divided by the density first (kills common exp factors)."""
+    """Reduce a residual; exactly ``0`` when it vanishes identically.
+
+    The residual divided by the density is a rational function of the variables and of the
+    exponentials left after ``powsimp``; its expanded numerator is tried first (fast), then
+    ``simplify`` (for moderate sizes).  A nonzero residual comes back as
+    ``(simplified residual / density) * density``.
+    """
+    p = sp.sympify(density)
     try:
-        ratio = sp.simplify(sp.expand(sp.powsimp(expr / density, force=True)))
-        if ratio == 0:
+        ratio = sp.powsimp(sp.expand(expr / p), force=True)
+        num = sp.expand(sp.numer(sp.together(ratio)))
+        if num == 0:
             return sp.Integer(0)
-    except Exception:  # pragma: no cover - simplification is best effort
-        pass
-    return sp.simplify(expr)
+        if sp.count_ops(ratio) < 400:
+            ratio = sp.simplify(ratio)
+            if ratio == 0:
+                return sp.Integer(0)
+        return ratio * p
+    except Exception:  # pragma: no cover - fall back to plain simplification
+        return sp.simplify(expr)
 
 
 def fokker_planck_residual(drift, diffusion, density, x, t=None):
@@ -83,7 +95,7 @@ def fokker_planck_residual(drift, diffusion, density, x, t=None):
     Returns
     -------
     sympy expression
-        The simplified residual (``0`` for a solution).
+        ``0`` for a solution; otherwise the residual as ``(reduced residual / p) * p``.
 
     Examples
     --------
