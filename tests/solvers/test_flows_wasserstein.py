@@ -105,3 +105,17 @@ def test_gaussian_namespaces(xp):
     got = wasserstein_gaussian(xp.asarray([0.0, 1.0]), xp.asarray(C), xp.asarray([1.0, 1.0]),
                                xp.asarray(C))
     xp_assert_close(got, xp.asarray(1.0), rtol=1e-7)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_numba_rung_matches_generic(weighted):
+    import probspace
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(3, 41))
+    y = np.round(rng.normal(size=(3, 29)), 1)           # ties inside y and across x/y
+    kw = dict(x_weights=rng.random((3, 41)), y_weights=rng.random((3, 29))) if weighted else {}
+    for p in (1, 2, 2.5):
+        fast = wasserstein_1d(x, y, p=p, **kw)
+        with probspace.use_backend("generic"):
+            ref = wasserstein_1d(x, y, p=p, **kw)
+        np.testing.assert_allclose(fast, ref, rtol=1e-12)
