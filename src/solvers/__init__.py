@@ -4,6 +4,7 @@ from ._ode_sympy import ode_from_sympy, SympyODE
 from ._wasserstein import wasserstein_1d, wasserstein_gaussian
 from ._fokker_planck import fokker_planck_1d
 from ._fokker_planck_2d import fokker_planck_2d
+from ._fokker_planck_nonlinear import porous_medium_1d
 from ._langevin import langevin
 from ._svgd import svgd, kde_probability_flow
 from ._jko import jko_1d, quantiles_from_density, density_from_quantiles

@@ -193,3 +193,38 @@ def test_2d_namespaces(xp):
     xp_assert_close(got.p, xp.asarray(want.p), rtol=1e-12)
     with pytest.raises(ValueError, match="p0"):
         fokker_planck_2d(lambda a, b: (-a, -b), 1.0, x, x, p0[:-1], [0.3])
+
+
+# ------------------------------------------------------------------ nonlinear (porous medium)
+def _barenblatt2(t, x):
+    """Mass-1 Barenblatt solution of u_t = (u^2)_xx: t^-1/3 (C - x^2 t^-2/3 / 12)_+."""
+    C = (3 / (4 * np.sqrt(12))) ** (2 / 3)
+    return t ** (-1 / 3) * np.maximum(C - x ** 2 * t ** (-2 / 3) / 12, 0.0)
+
+
+def test_porous_medium_barenblatt_finite_volume():
+    from solvers import porous_medium_1d
+    x = np.linspace(-3, 3, 601)
+    r = porous_medium_1d(x, _barenblatt2(1.0, x), [1.5, 2.0], m=2, t0=1.0, dt=2e-3)
+    assert r.success and np.all(r.p >= 0)
+    dx = x[1] - x[0]
+    for k, tk in enumerate((1.5, 2.0)):
+        exact = _barenblatt2(tk, x)
+        assert np.sum(np.abs(r.p[k] - exact)) * dx < 5e-4     # first order in dt = 2e-3
+        # compact support: zero beyond the front radius sqrt(12 C) t^(1/3) (+ 2 cells)
+        radius = np.sqrt(12 * (3 / (4 * np.sqrt(12))) ** (2 / 3)) * tk ** (1 / 3)
+        assert np.all(r.p[k][np.abs(x) > radius + 2 * dx] < 1e-6)
+    np.testing.assert_allclose(r.mass, np.sum(r.cell_volumes * _barenblatt2(1.0, x)), rtol=1e-12)
+    assert np.all(np.diff(r.free_energy) < 0)
+
+
+def test_porous_medium_with_confinement_energy_decreases(xp):
+    from solvers import porous_medium_1d
+    x = np.linspace(-3, 3, 121)
+    r = porous_medium_1d(xp.asarray(x), xp.asarray(_barenblatt2(1.0, x)), [0.5, 1.0, 2.0], m=3,
+                         potential=lambda z: z ** 2 / 2, grad_potential=lambda z: z, dt=0.01)
+    fe = np.asarray(r.free_energy)
+    assert np.all(np.diff(fe) < 0)
+    assert r.p.shape == (3, 121)
+    with pytest.raises(ValueError, match="m"):
+        porous_medium_1d(x, _barenblatt2(1.0, x), [1.0], m=1.0)
