@@ -46,7 +46,7 @@ def _logmatvec(K, logv):
     return np.log(K @ np.exp(logv - mx)) + mx
 
 
-def _step_scaled(K, q, sigma, energy, Vn, D, m, logw, max_iter, tol):
+def _step_scaled(K, q, sigma, energy, Vn, D, m, logw, max_iter, tol, logb0):
     """One entropic JKO step: log scalings, kernel products with a global shift (BLAS speed).
 
     Returns ``None`` when a product underflows where it must not (then the caller redoes the
@@ -55,26 +55,26 @@ def _step_scaled(K, q, sigma, energy, Vn, D, m, logw, max_iter, tol):
     with np.errstate(divide="ignore"):
         logp = np.log(q)
     pos = q > 0
-    logb = np.zeros_like(q)
+    logb = logb0.copy()
     Kt = np.ascontiguousarray(K.T)
     with np.errstate(all="ignore"):
         for it in range(1, max_iter + 1):
             lKb = _logmatvec(K, logb)
             if not np.all(np.isfinite(lKb[pos])):
-                return None, it, False
+                return None, it, False, None
             loga = np.where(pos, logp - lKb, -np.inf)
             logKta = _logmatvec(Kt, loga)
             logq = _prox(energy, logKta, sigma, Vn, D, m, logw)
             logb = np.where(np.isfinite(logKta), logq - logKta, -np.inf)
             if np.any(np.isnan(logb)):
-                return None, it, False
+                return None, it, False, None
             if it % 10 == 0 or it == max_iter:
                 row = np.exp(loga + _logmatvec(K, logb))
                 if not np.all(np.isfinite(row)):
-                    return None, it, False
+                    return None, it, False, None
                 if np.sum(np.abs(row - q)) < tol:
-                    return logq, it, True
-    return logq, max_iter, False
+                    return logq, it, True, logb
+    return logq, max_iter, False, logb
 
 
 def _step_log(logK, q, sigma, energy, Vn, D, m, logw, max_iter, tol):
@@ -204,9 +204,14 @@ def entropic_jko(grid, p0, /, *, tau, n_steps, epsilon, energy="entropy", diffus
     iters = []
     ok, msg = True, "completed"
     K = np.exp(logK)
+    logb = np.zeros_like(x)
     for _ in range(n_steps):
-        logq, it, conv = _step_scaled(K, q, sigma, energy, Vn, D_eff, mm, logw, max_iter, tol)
-        if logq is None:  # scalings left the floating-point range: redo in the log domain
+        # warm start from the previous step's scaling (consecutive steps are close)
+        logq, it, conv, lb = _step_scaled(K, q, sigma, energy, Vn, D_eff, mm, logw, max_iter,
+                                          tol, np.where(np.isfinite(logb), logb, 0.0))
+        if logq is not None:
+            logb = lb
+        else:  # scalings left the floating-point range: redo in the log domain
             logq, it, conv = _step_log(logK, q, sigma, energy, Vn, D_eff, mm, logw, max_iter, tol)
         if not conv:
             ok, msg = False, f"Sinkhorn did not reach tol={tol:g} in {max_iter} iterations"

@@ -119,3 +119,20 @@ def test_numba_rung_matches_generic(weighted):
         with probspace.use_backend("generic"):
             ref = wasserstein_1d(x, y, p=p, **kw)
         np.testing.assert_allclose(fast, ref, rtol=1e-12)
+
+
+from hypothesis import given, settings, strategies as hst  # noqa: E402
+
+_samples = hst.lists(hst.floats(-100, 100, allow_nan=False), min_size=1, max_size=12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(_samples, _samples, _samples, hst.sampled_from([1.0, 2.0, 3.0]))
+def test_metric_properties(a, b, c, p):
+    a, b, c = (np.array(v) for v in (a, b, c))
+    ab, ba = float(wasserstein_1d(a, b, p=p)), float(wasserstein_1d(b, a, p=p))
+    assert ab == pytest.approx(ba, rel=1e-12, abs=1e-12)                      # symmetry
+    assert float(wasserstein_1d(a, a, p=p)) == pytest.approx(0.0, abs=1e-12)
+    ac, cb = float(wasserstein_1d(a, c, p=p)), float(wasserstein_1d(c, b, p=p))
+    assert ab <= ac + cb + 1e-9 * (1 + ab)                                     # triangle
+    assert float(wasserstein_1d(a, b, p=1)) <= float(wasserstein_1d(a, b, p=2)) + 1e-9 * (1 + ab)
