@@ -132,3 +132,21 @@ def test_flow_errors():
         damped_flow(grad_quad, X0, (0, 1), friction=-1.0)
     with pytest.raises(ValueError, match="lr"):
         gradient_descent(grad_quad, X0, lr=0.0, n_steps=3)
+
+
+def test_numopt_momentum_is_the_same_heavy_ball():
+    # solvers may not import numopt, tests may: numopt's momentum optimizer and friction map
+    # must agree with the solvers bridge (runs once both packages are installed together)
+    optim = pytest.importorskip("numopt.optim")
+    lr, beta = 0.02, 0.85
+    g = lambda x: x @ A + np.sin(x)  # noqa: E731
+    opt = optim.momentum(lr, beta)
+    params = X0.copy()
+    state = opt.init(params)
+    for _ in range(30):
+        updates, state = opt.update(g(params), state, params)
+        params = optim.apply_updates(params, updates)
+    ours = heavy_ball(g, X0, lr=lr, momentum=beta, n_steps=30).x
+    np.testing.assert_allclose(params, ours, rtol=1e-12, atol=1e-14)
+    lam, h = optim.momentum_to_friction(lr, beta)
+    assert (h, lam) == pytest.approx(heavy_ball_to_ode(lr, beta), rel=1e-12)
