@@ -112,6 +112,9 @@ def entropic_jko(grid, p0, /, *, tau, n_steps, epsilon, energy="entropy", diffus
     :class:`EntropicBlurWarning` is issued. ``compensate=True`` runs the steps with
     ``D - ε/(4τ)`` instead (entropy energy only; needs ``D >= ε/(4τ)``).
 
+    The solve runs on the host (NumPy/SciPy sparse or banded LAPACK); inputs of any array-API
+    namespace are accepted and the results come back in that namespace and dtype.
+
     Parameters
     ----------
     grid : array, shape (n,)

@@ -80,6 +80,9 @@ def fokker_planck_1d(drift, diffusion, grid, p0, t_eval, /, *, scheme="chang_coo
     Each step solves a tridiagonal system whose LU factors are computed once per step size
     (LAPACK ``gttrf``/``gttrs``), so a step costs O(n).
 
+    The solve runs on the host (NumPy/SciPy sparse or banded LAPACK); inputs of any array-API
+    namespace are accepted and the results come back in that namespace and dtype.
+
     Parameters
     ----------
     drift : callable

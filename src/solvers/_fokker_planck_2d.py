@@ -57,6 +57,9 @@ def fokker_planck_2d(drift, diffusion, grid_x, grid_y, p0, t_eval, /, *,
     backward Euler keeps densities positive and mass is conserved to round-off. Each step is
     one sparse solve with an LU factorization (SuperLU) reused for all steps of equal size.
 
+    The solve runs on the host (NumPy/SciPy sparse or banded LAPACK); inputs of any array-API
+    namespace are accepted and the results come back in that namespace and dtype.
+
     Parameters
     ----------
     drift : callable

@@ -25,6 +25,9 @@ def porous_medium_1d(grid, u0, t_eval, /, *, m=2.0, diffusion=1.0, potential=Non
     with a tridiagonal Jacobian, projected onto ``u >= 0`` between iterations (the implicit
     upwind scheme's solution is non-negative; the projection only guards the iterates).
 
+    The solve runs on the host (NumPy/SciPy sparse or banded LAPACK); inputs of any array-API
+    namespace are accepted and the results come back in that namespace and dtype.
+
     Parameters
     ----------
     grid : array, shape (n,)

@@ -99,6 +99,9 @@ def jko_1d(x0, /, *, tau, n_steps, energy="entropy", diffusion=1.0, m=2.0, poten
     ``W_2^2`` is exactly the mean squared particle displacement and each step is solved to
     ``tol`` by Newton's method on a tridiagonal Hessian (O(N) per iteration).
 
+    The solve runs on the host (NumPy/SciPy sparse or banded LAPACK); inputs of any array-API
+    namespace are accepted and the results come back in that namespace and dtype.
+
     Parameters
     ----------
     x0 : array, shape (N,)
