@@ -18,7 +18,7 @@ _SCHEMES = ("chang_cooper", "scharfetter_gummel", "central")
 _TIME = ("backward_euler", "crank_nicolson", "bdf2")
 
 
-def _operator_1d(drift, diffusion, x, dx, scheme, xp):
+def _operator_1d(drift, diffusion, x, dx, scheme, xp, potential=None):
     """Tridiagonal flux operator ``K`` (``vol * dp/dt = K p``) and the discrete equilibrium.
 
     With ``u = D p`` the flux ``J = drift p - d/dx(D p)`` reads ``J = (drift/D) u - u'``; the
@@ -26,8 +26,15 @@ def _operator_1d(drift, diffusion, x, dx, scheme, xp):
     ``Pe = int drift/D dx`` over the face interval and ``B(z) = z/(e^z - 1)``.  Zero flux gives
     ``u_{i+1}/u_i = e^Pe``: the scheme's equilibrium is the Gibbs density on the nodes.
     """
-    pe = face_peclet(drift, diffusion, x[:-1], x[1:], xp)
     Dn = diffusion_values(diffusion, x, xp)
+    if potential is None:
+        pe = face_peclet(drift, diffusion, x[:-1], x[1:], xp)
+    else:  # exact potential differences: equilibrium exp(-V/D) at the nodes for any V
+        V = np.asarray(to_numpy(potential(xp.asarray(x) if xp is not None else x)),
+                       dtype=np.float64)
+        if V.shape != x.shape or not np.all(np.isfinite(V)):
+            raise ValueError("potential must return finite values of the grid's shape")
+        pe = -np.diff(V) / Dn[0]
     if scheme == "central":
         a, b = (1.0 + pe / 2) / dx, (1.0 - pe / 2) / dx
     else:
@@ -65,7 +72,7 @@ def _apply(lower, diag, upper, p):
 
 
 def fokker_planck_1d(drift, diffusion, grid, p0, t_eval, /, *, scheme="chang_cooper",
-                     time_scheme="backward_euler", dt=None, t0=0.0):
+                     time_scheme="backward_euler", dt=None, t0=0.0, potential=None):
     """Solve ``dp/dt = -d/dx(drift p) + 1/2 d^2/dx^2(g^2 p)`` on a 1-D grid (finite volumes).
 
     The law of ``dX = drift(X) dt + g dW`` with zero-flux (reflecting) boundaries. Fluxes use
@@ -107,6 +114,10 @@ def fokker_planck_1d(drift, diffusion, grid, p0, t_eval, /, *, scheme="chang_coo
         split into equal sub-steps no larger than ``dt``.
     t0 : float, default 0
         The time of ``p0``.
+    potential : callable, optional
+        ``V(x)`` of a gradient drift ``drift = -V'`` (constant ``g`` only). The face Péclet
+        numbers then use the exact differences ``-(V_{i+1} - V_i)/D``, so the discrete
+        equilibrium is ``exp(-V/D)`` at the nodes to round-off for any ``V``.
 
     Returns
     -------
@@ -139,7 +150,12 @@ def fokker_planck_1d(drift, diffusion, grid, p0, t_eval, /, *, scheme="chang_coo
     if np.any(p < 0):
         raise ValueError("p0 must be non-negative")
     t, gaps, nsub = time_plan(t_eval, float(t0), dt)
-    lower, diag, upper, logpi = _operator_1d(drift, diffusion, x, dx, scheme, xp)
+    if potential is not None:
+        if not callable(potential):
+            raise TypeError("potential must be callable V(x)")
+        if callable(diffusion):
+            raise ValueError("potential needs a constant diffusion g")
+    lower, diag, upper, logpi = _operator_1d(drift, diffusion, x, dx, scheme, xp, potential)
     mass0 = float(np.sum(vol * p))
     pinf = np.exp(logpi - logpi.max())
     pinf *= (mass0 if mass0 > 0 else 1.0) / np.sum(vol * pinf)

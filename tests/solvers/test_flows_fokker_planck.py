@@ -228,3 +228,18 @@ def test_porous_medium_with_confinement_energy_decreases(xp):
     assert r.p.shape == (3, 121)
     with pytest.raises(ValueError, match="m"):
         porous_medium_1d(x, _barenblatt2(1.0, x), [1.0], m=1.0)
+
+
+def test_potential_option_exact_gibbs_for_any_potential():
+    V = lambda z: np.sin(3 * z) + z ** 2 / 2  # noqa: E731
+    dV = lambda z: 3 * np.cos(3 * z) + z  # noqa: E731
+    x = np.linspace(-4, 4, 81)                 # coarse: dx = 0.1
+    gibbs = np.exp(-V(x) / 0.5)
+    gibbs /= gibbs.sum() * (x[1] - x[0])
+    p0 = np.ones_like(x) / (81 * 0.1)
+    exact = fokker_planck_1d(lambda z: -dV(z), 1.0, x, p0, [0.0], potential=V)
+    np.testing.assert_allclose(exact.equilibrium, gibbs, rtol=1e-12)
+    quad = fokker_planck_1d(lambda z: -dV(z), 1.0, x, p0, [0.0])   # 4-point Gauss on the drift
+    np.testing.assert_allclose(quad.equilibrium, gibbs, rtol=1e-6)
+    with pytest.raises(ValueError, match="potential"):
+        fokker_planck_1d(lambda z: -dV(z), lambda z: 1 + 0 * z, x, p0, [0.0], potential=V)
