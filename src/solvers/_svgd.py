@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 import numbers
 
-from probspace import Result, array_namespace, as_float_array
+from probspace import Result, array_namespace, as_float_array, backend_for
 from probspace._validation import check_int, check_positive
 
 __all__ = ["svgd", "kde_probability_flow", "svgd_direction", "kde_score", "ParticleFlowResult"]
@@ -69,6 +69,8 @@ def svgd_direction(grad_log_density, x, bandwidth="median"):
     """
     xp = array_namespace(x)
     n = x.shape[-2]
+    if backend_for(xp) == "numba" and x.dtype == xp.float64:
+        return _svgd_direction_numba(grad_log_density, x, bandwidth)
     d2 = _sqdist(xp, x)
     if isinstance(bandwidth, str):
         h = _median_last2(xp, d2) / math.log(n + 1)
@@ -83,6 +85,31 @@ def svgd_direction(grad_log_density, x, bandwidth="median"):
     drive = K @ g
     repulse = (2.0 / h) * (x * xp.sum(K, axis=-1)[..., None] - K @ x)
     return (drive + repulse) / n, h_out
+
+
+def _svgd_direction_numba(grad_log_density, x, bandwidth):
+    import numpy as np
+    from . import _svgd_numba as K
+    n, d = x.shape[-2], x.shape[-1]
+    g = grad_log_density(x)
+    if tuple(g.shape) != tuple(x.shape):
+        raise ValueError(f"grad_log_density must return shape {tuple(x.shape)}, got {tuple(g.shape)}")
+    xs = np.ascontiguousarray(x).reshape(-1, n, d)
+    gs = np.ascontiguousarray(g, dtype=np.float64).reshape(-1, n, d)
+    out = np.empty_like(xs)
+    hs = np.empty(xs.shape[0])
+    d2 = np.empty((n, n))
+    for b in range(xs.shape[0]):
+        K.sqdist(xs[b], d2)
+        if isinstance(bandwidth, str):
+            h = float(np.median(d2)) / math.log(n + 1)
+            h = h if h > 0 else 1.0
+        else:
+            h = float(bandwidth)
+        hs[b] = h
+        K.svgd_phi(xs[b], gs[b], d2, h, out[b])
+    h_out = hs.reshape(x.shape[:-2]) if isinstance(bandwidth, str) else bandwidth
+    return out.reshape(x.shape), h_out
 
 
 def svgd(grad_log_density, particles, /, *, step, n_steps, bandwidth="median", thin=None):
@@ -125,8 +152,22 @@ def svgd(grad_log_density, particles, /, *, step, n_steps, bandwidth="median", t
 
 
 def kde_score(x, sigma):
-    """``∇ log p̃`` at the particles for ``p̃ = 1/n Σ_j N(·; x_j, σ^2 I)`` (x: (..., n, d))."""
+    """``∇ log p̃`` at the particles for ``p̃ = 1/n Σ_j N(·; x_j, σ^2 I)`` (x: (..., n, d)).
+
+    ``sigma`` is a float or an array broadcastable to ``(..., 1, 1)``.
+    """
     xp = array_namespace(x)
+    if backend_for(xp) == "numba" and x.dtype == xp.float64:
+        import numpy as np
+        from . import _svgd_numba as K
+        n, d = x.shape[-2], x.shape[-1]
+        xs = np.ascontiguousarray(x).reshape(-1, n, d)
+        sig = np.broadcast_to(np.asarray(sigma, dtype=np.float64).reshape(-1)
+                              if np.ndim(sigma) else np.float64(sigma), (xs.shape[0],))
+        out = np.empty_like(xs)
+        for b in range(xs.shape[0]):
+            K.kde_score(xs[b], float(sig[b]), out[b])
+        return out.reshape(x.shape)
     logits = -_sqdist(xp, x) / (2 * sigma ** 2)
     logits = logits - xp.max(logits, axis=-1, keepdims=True)
     w = xp.exp(logits)

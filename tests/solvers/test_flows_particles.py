@@ -232,3 +232,20 @@ def test_langevin_rungs_identical():
                       log_density=lambda x: -0.5 * np.sum(x ** 2, axis=-1))
     np.testing.assert_allclose(mf.x, mr.x, rtol=1e-14)
     assert mf.acceptance_rate == mr.acceptance_rate
+
+
+def test_svgd_and_kde_numba_rung_match_generic():
+    import probspace
+    x0 = Stream(4).normal((2, 40, 3))
+    grad = lambda x: -(x - 1.0)  # noqa: E731
+    fast = svgd(grad, x0, step=0.1, n_steps=5)
+    kfast = kde_probability_flow(grad, x0, step=0.05, n_steps=5)
+    kfix = kde_probability_flow(grad, x0[0], step=0.05, n_steps=5, bandwidth=0.4)
+    with probspace.use_backend("generic"):
+        ref = svgd(grad, x0, step=0.1, n_steps=5)
+        kref = kde_probability_flow(grad, x0, step=0.05, n_steps=5)
+        kfix_ref = kde_probability_flow(grad, x0[0], step=0.05, n_steps=5, bandwidth=0.4)
+    np.testing.assert_allclose(fast.x, ref.x, rtol=1e-11, atol=1e-13)
+    np.testing.assert_allclose(fast.bandwidth, ref.bandwidth, rtol=1e-12)
+    np.testing.assert_allclose(kfast.x, kref.x, rtol=1e-11, atol=1e-13)
+    np.testing.assert_allclose(kfix.x, kfix_ref.x, rtol=1e-11, atol=1e-13)
