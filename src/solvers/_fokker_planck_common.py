@@ -6,7 +6,7 @@ import numbers
 
 import numpy as np
 
-from probspace import Result, array_namespace, to_numpy
+from probspace import Result, to_numpy
 
 __all__ = ["bernoulli", "face_peclet", "diffusion_values", "grid_cells", "time_plan",
            "FokkerPlanckResult"]
@@ -116,6 +116,3 @@ def kl_to(p, pinf, vol):
         terms = np.where(p > 0, p * (np.log(np.where(p > 0, p, 1.0)) - np.log(pinf)), 0.0)
     return np.sum(terms * vol, axis=tuple(range(1, p.ndim)))
 
-
-def input_namespace(*arrays):
-    return array_namespace(*arrays)

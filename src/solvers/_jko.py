@@ -69,7 +69,6 @@ def density_from_quantiles(x):
 
     Between neighbours ``X_i < X_{i+1}`` the density is ``(1/N) / (X_{i+1} - X_i)``.
     """
-    xp = array_namespace(x)
     n = x.shape[-1]
     gaps = x[..., 1:] - x[..., :-1]
     return 0.5 * (x[..., 1:] + x[..., :-1]), (1.0 / n) / gaps

@@ -9,7 +9,7 @@ import scipy.linalg as sl
 from probspace.testing import xp_assert_close
 from solvers import (damped_flow, gradient_descent, gradient_flow, heavy_ball, heavy_ball_start,
                      heavy_ball_to_ode, igr_modified_gradient, ode_to_heavy_ball,
-                     rescale_momentum, solve_ode)
+                     rescale_momentum)
 
 A = np.array([[3.0, 0.5], [0.5, 1.0]])
 X0 = np.array([1.0, -2.0])
