@@ -1,3 +1,15 @@
 """solvers package of probspace."""
 from ._ode import solve_ode, ODEResult
 from ._ode_sympy import ode_from_sympy, SympyODE
+from ._wasserstein import wasserstein_1d, wasserstein_gaussian
+from ._fokker_planck import fokker_planck_1d
+from ._fokker_planck_2d import fokker_planck_2d
+from ._fokker_planck_nonlinear import porous_medium_1d
+from ._langevin import langevin
+from ._svgd import svgd, kde_probability_flow
+from ._jko import jko_1d, quantiles_from_density, density_from_quantiles
+from ._entropic_jko import entropic_jko, EntropicBlurWarning
+from ._flows import (gradient_flow, igr_modified_gradient, gradient_descent, heavy_ball,
+                     heavy_ball_start, heavy_ball_to_ode, ode_to_heavy_ball, rescale_momentum,
+                     damped_flow)
+from . import symbolic
