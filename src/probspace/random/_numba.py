@@ -131,6 +131,31 @@ def normal_pair(k0, k1, s0, s1, idx):
     return rad * c, rad * s
 
 
+@nb.njit(cache=True, nogil=True)
+def fill_normal_serial(out, key, stream_id, start):
+    """Single-threaded ``fill_normal`` (small draws: thread start-up would dominate)."""
+    k0, k1 = split_key(key)
+    s0, s1 = split_key(stream_id)
+    n = out.shape[0]
+    for j in range((n + 1) // 2):
+        z0, z1 = normal_pair(k0, k1, s0, s1, np.uint64(start) + np.uint64(j))
+        out[2 * j] = z0
+        if 2 * j + 1 < n:
+            out[2 * j + 1] = z1
+
+
+@nb.njit(cache=True, nogil=True)
+def fill_uniform_serial(out, key, stream_id, start):
+    k0, k1 = split_key(key)
+    s0, s1 = split_key(stream_id)
+    n = out.shape[0]
+    for j in range((n + 1) // 2):
+        u0, u1 = uniform_pair(k0, k1, s0, s1, np.uint64(start) + np.uint64(j))
+        out[2 * j] = u0
+        if 2 * j + 1 < n:
+            out[2 * j + 1] = u1
+
+
 @nb.njit(cache=True, nogil=True, parallel=True)
 def fill_normal(out, key, stream_id, start):
     """Fill 1-D float64 ``out`` with normals: element i from counter start + i//2, slot i%2."""

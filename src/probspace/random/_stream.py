@@ -14,6 +14,7 @@ from . import _generic
 __all__ = ["Stream", "as_stream"]
 
 _U64 = 1 << 64
+_PARALLEL_MIN = 1 << 18  # below this many numbers a single thread beats thread start-up
 
 
 def _check_shape(shape):
@@ -161,8 +162,11 @@ class Stream:
         if rung == "numba":
             from . import _numba
             out = np.empty(size, dtype=np.float64)
-            (_numba.fill_normal if normal else _numba.fill_uniform)(
-                out, np.uint64(self._key), np.uint64(self._id), np.uint64(start))
+            if size >= _PARALLEL_MIN:
+                fill = _numba.fill_normal if normal else _numba.fill_uniform
+            else:
+                fill = _numba.fill_normal_serial if normal else _numba.fill_uniform_serial
+            fill(out, np.uint64(self._key), np.uint64(self._id), np.uint64(start))
             flat = xp.asarray(out)
         elif rung == "cupy":
             from . import _cupy
