@@ -1,1 +1,2 @@
 """solvers package of probspace."""
+from . import diffusion
