@@ -38,7 +38,7 @@ def _steps(steps, N):
     return st
 
 
-def _run(eps_fn, x0, schedule, seed, steps, steps_per_call, which):
+def _run(eps_fn, x0, schedule, seed, steps, steps_per_call, which, with_mse=False):
     if not callable(eps_fn):
         raise TypeError("eps_fn must be callable as eps_fn(x_n, n)")
     schedule = check_schedule(schedule)
@@ -54,6 +54,7 @@ def _run(eps_fn, x0, schedule, seed, steps, steps_per_call, which):
     mean = np.full(N + 1, np.nan)
     se = np.full(N + 1, np.nan)
     mean[0] = se[0] = 0.0
+    mse_mean, mse_se = mean.copy(), se.copy()
     sq_ab = np.sqrt(schedule.alpha_bar)
     sq_bb = np.sqrt(schedule.beta_bar)
     axes = tuple(range(1, x0.ndim))
@@ -85,14 +86,20 @@ def _run(eps_fn, x0, schedule, seed, steps, steps_per_call, which):
             per = to_numpy(xp.mean(v, axis=axes)).astype(np.float64)
             mean[n] = per.mean()
             se[n] = per.std(ddof=1) / math.sqrt(m)
+            if with_mse:
+                per = to_numpy(xp.mean((e - p) * (e - p), axis=axes)).astype(np.float64)
+                mse_mean[n] = per.mean()
+                mse_se[n] = per.std(ddof=1) / math.sqrt(m)
     noise.finish()
     if not np.all(np.isfinite(mean[st])):
         raise ValueError("eps_fn returned non-finite values")
+    if with_mse:
+        return xp, x0, mean, se, m, mse_mean, mse_se
     return xp, x0, mean, se, m
 
 
 def estimate_gamma(eps_fn, x0, schedule, /, *, seed=None, steps=None, steps_per_call=1,
-                   return_stderr=False):
+                   return_stderr=False, with_mse=False):
     r"""Monte Carlo ``ms_eps[n] = E ||eps_fn(x_n, n)||^2 / d`` for every step (Analytic-DPM's Gamma).
 
     For each step ``n`` one fresh ``eps ~ N(0, I)`` is drawn per data row and
@@ -118,6 +125,9 @@ def estimate_gamma(eps_fn, x0, schedule, /, *, seed=None, steps=None, steps_per_
         predictors; the predictor must then accept an integer array ``n``).
     return_stderr : bool
         If True return a :class:`GammaEstimate` with ``ms_eps`` and ``stderr``.
+    with_mse : bool
+        Also estimate ``mse[n] = E ||eps - eps_fn(x_n, n)||^2 / d`` from the same draws (fields
+        ``mse`` and ``mse_stderr``; implies a :class:`GammaEstimate` return).
 
     Returns
     -------
@@ -129,6 +139,11 @@ def estimate_gamma(eps_fn, x0, schedule, /, *, seed=None, steps=None, steps_per_
     With the exact predictor ``ms_eps[n] = E[E[eps|x_n]^2] <= E[eps^2] = 1`` (Jensen); an
     estimate above 1 signals Monte Carlo error, which :func:`optimal_trajectory` guards against.
     """
+    if with_mse:
+        xp, x0, mean, se, m, mm, mse_se = _run(eps_fn, x0, schedule, seed, steps, steps_per_call, "ms", True)
+        return GammaEstimate(ms_eps=xp.asarray(mean, dtype=x0.dtype), stderr=xp.asarray(se, dtype=x0.dtype),
+                             n_samples=m, mse=xp.asarray(mm, dtype=x0.dtype),
+                             mse_stderr=xp.asarray(mse_se, dtype=x0.dtype))
     xp, x0, mean, se, m = _run(eps_fn, x0, schedule, seed, steps, steps_per_call, "ms")
     ms = xp.asarray(mean, dtype=x0.dtype)
     if not return_stderr:

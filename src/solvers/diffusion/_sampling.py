@@ -155,14 +155,18 @@ def nelbo(eps_fn, x0, schedule, trajectory, variances, /, *, eta=1.0, seed=None,
 
     Parameters
     ----------
-    eps_fn, schedule, trajectory, variances, eta, clip_x0 : as in :func:`sample`
+    eps_fn, schedule, trajectory, eta, clip_x0 : as in :func:`sample`
         ``eta`` must be positive (``eta = 0`` has an infinite bound).
+    variances : array (K,), callable, or dict of them
+        As in :func:`sample`; entry 0 is the decoder variance.  A dict ``name -> variances``
+        evaluates every choice on the same draws of ``x_t`` and predictor calls (common random
+        numbers, one predictor pass) and returns a dict of results.
     x0 : array, shape (m, ...)
         Data.
 
     Returns
     -------
-    NelboResult
+    NelboResult (or dict of them)
         ``float(result)`` is the bound.  Lower is better; it is at least the differential
         entropy per dimension of the data.
     """
@@ -173,7 +177,8 @@ def nelbo(eps_fn, x0, schedule, trajectory, variances, /, *, eta=1.0, seed=None,
         raise ValueError(f"eta must be positive for a finite bound, got {eta!r}")
     tr = check_trajectory(trajectory, schedule.N)
     K = tr.size - 1
-    src = _variance_source(variances, K)
+    several = isinstance(variances, dict)
+    srcs = {k: _variance_source(v, K) for k, v in variances.items()} if several else {None: _variance_source(variances, K)}
     xp = array_namespace(x0)
     x0 = as_float_array(x0, "x0", xp, ndim_min=2)
     m = x0.shape[0]
@@ -185,10 +190,11 @@ def nelbo(eps_fn, x0, schedule, trajectory, variances, /, *, eta=1.0, seed=None,
     noise = StepNoise(as_stream(seed), shape, K, xp, x0.dtype)
     per_fill = max(1, (1 << 22) // max(1, noise.size))
     pending = {}
-    per_term = []
+    per_term = {name: [] for name in srcs}
     for k in range(1, K + 1):
         if k not in pending:
-            pending = dict(zip(range(k, min(K, k + per_fill - 1) + 1), noise.steps(k, min(K, k + per_fill - 1) - k + 1)))
+            hi = min(K, k + per_fill - 1)
+            pending = dict(zip(range(k, hi + 1), noise.steps(k, hi - k + 1)))
         s, t = int(tr[k - 1]), int(tr[k])
         lam2, c_x, gamma = (float(v) for v in step_coefficients(schedule, s, t, eta))
         sa_t, sb_t = math.sqrt(schedule.alpha_bar[t]), math.sqrt(schedule.beta_bar[t])
@@ -199,24 +205,28 @@ def nelbo(eps_fn, x0, schedule, trajectory, variances, /, *, eta=1.0, seed=None,
             raise ValueError(f"eps_fn returned shape {tuple(eps_hat.shape)}, expected {shape}")
         x0h = _x0_hat(xt, eps_hat, sa_t, sb_t, clip_x0)
         err2 = (x0 - x0h) * (x0 - x0h)
-        var = _step_var(xp, src, k, xt, eps_hat, s, t, x0.dtype)
-        if (not callable(src) and var <= 0) or (callable(src) and bool(xp.any(var <= 0))):
-            raise ValueError(f"the variance of step {k} (p(x_{s} | x_{t})) must be positive for a finite bound")
-        log = math.log if isinstance(var, float) else xp.log
-        if s == 0:
-            term = 0.5 * log(2 * math.pi * var) + err2 / (2 * var)
-        else:
-            ratio = lam2 / var
-            term = 0.5 * (ratio - 1.0 - log(ratio)) + (gamma * gamma) * err2 / (2 * var)
-        per_term.append(xp.mean(term, axis=axes))
+        for name, src in srcs.items():     # the same x_t and eps_hat serve every variance choice
+            var = _step_var(xp, src, k, xt, eps_hat, s, t, x0.dtype)
+            if (not callable(src) and var <= 0) or (callable(src) and bool(xp.any(var <= 0))):
+                raise ValueError(f"the variance of step {k} (p(x_{s} | x_{t})) must be positive for a finite bound")
+            log = math.log if isinstance(var, float) else xp.log
+            if s == 0:
+                term = 0.5 * log(2 * math.pi * var) + err2 / (2 * var)
+            else:
+                ratio = lam2 / var
+                term = 0.5 * (ratio - 1.0 - log(ratio)) + (gamma * gamma) * err2 / (2 * var)
+            per_term[name].append(xp.mean(term, axis=axes))
     ab_N, bb_N = float(schedule.alpha_bar[-1]), float(schedule.beta_bar[-1])
-    prior = 0.5 * (bb_N + ab_N * x0 * x0 - 1.0 - math.log(bb_N))
-    per_term.append(xp.mean(prior, axis=axes))
+    prior = xp.mean(0.5 * (bb_N + ab_N * x0 * x0 - 1.0 - math.log(bb_N)), axis=axes)
     noise.finish()
-    per_np = np.stack([np.asarray(to_numpy(v), dtype=np.float64) for v in per_term])   # (K+1, m)
-    total = per_np.sum(axis=0)
-    res = NelboResult(nelbo=float(total.mean()), stderr=float(total.std(ddof=1) / math.sqrt(m)) if m > 1 else float("nan"),
-                      terms=per_np.mean(axis=1),
-                      terms_stderr=per_np.std(axis=1, ddof=1) / math.sqrt(m) if m > 1 else np.full(K + 1, np.nan),
-                      per_sample=xp.asarray(total, dtype=x0.dtype))
-    return res
+    out = {}
+    for name, terms in per_term.items():
+        per_np = np.stack([np.asarray(to_numpy(v), dtype=np.float64) for v in terms + [prior]])   # (K+1, m)
+        total = per_np.sum(axis=0)
+        out[name] = NelboResult(
+            nelbo=float(total.mean()),
+            stderr=float(total.std(ddof=1) / math.sqrt(m)) if m > 1 else float("nan"),
+            terms=per_np.mean(axis=1),
+            terms_stderr=per_np.std(axis=1, ddof=1) / math.sqrt(m) if m > 1 else np.full(K + 1, np.nan),
+            per_sample=xp.asarray(total, dtype=x0.dtype))
+    return out if several else out[None]

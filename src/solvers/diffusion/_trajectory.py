@@ -127,7 +127,7 @@ def _guard_split(ms, N, K):
     return k1, n1, k2, num_bad, first
 
 
-def optimal_trajectory(schedule, ms_eps, K, /, *, guard=True, return_info=False):
+def optimal_trajectory(schedule, ms_eps, K, *, guard=True, return_info=False):
     r"""The trajectory minimizing the Analytic-DPM KL (Theorem 3, DDPM forward process).
 
     Minimizes ``sum_{k=2}^{K} J(tau_{k-1}, tau_k)`` with

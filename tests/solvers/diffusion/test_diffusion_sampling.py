@@ -163,3 +163,27 @@ def test_errors():
         sample(None, sch, tr, var, x)
     with pytest.raises(ValueError, match="x_T contains NaN"):
         sample(eps, sch, tr, var, np.full((2, 2), np.nan))
+
+
+def test_nelbo_dict_of_variances_shares_draws():
+    sch = NoiseSchedule.linear(40)
+    gm = GaussianMixture([0.5, 0.5], [[-1.0, 0.0], [1.0, 0.0]], np.stack([0.2 * np.eye(2)] * 2))
+    eps = gm.noise_predictor(sch)
+    tr = even_trajectory(sch, 5)
+    x0 = gm.sample(300, 2)
+    vs = {"b": baseline_variances(sch, tr, "beta"), "sn": SNVariance(gm.eps_second_moment(sch), sch)}
+    both = nelbo(eps, x0, sch, tr, vs, seed=3)
+    for k, v in vs.items():
+        one = nelbo(eps, x0, sch, tr, v, seed=3)
+        np.testing.assert_allclose(both[k].terms, one.terms, rtol=1e-12)
+
+
+def test_gamma_with_mse_matches_separate_estimates():
+    from solvers.diffusion import estimate_eps_mse
+    sch = NoiseSchedule.linear(30)
+    gm = GaussianMixture([0.5, 0.5], [[-1.0], [1.0]], [[[0.1]], [[0.1]]])
+    bad = lambda x, n: 0.9 * gm.eps(x, n, sch)
+    x0 = gm.sample(500, 1)
+    r = estimate_gamma(bad, x0, sch, seed=2, with_mse=True)
+    np.testing.assert_allclose(r.ms_eps, estimate_gamma(bad, x0, sch, seed=2), rtol=1e-13)
+    np.testing.assert_allclose(r.mse, estimate_eps_mse(bad, x0, sch, seed=2), rtol=1e-13)
