@@ -5,11 +5,11 @@ import numba as nb
 import numpy as np
 
 
-@nb.njit(cache=True, nogil=True, parallel=True)
+@nb.njit(cache=True, nogil=True)
 def cost_matrix_t(log_ab, ms, bb, n1):
     """FT[t, s] = log(1 - beta_{t|s} ms[t] / beta_bar[t]) for 1 <= s < t <= n1 (row t contiguous in s)."""
     FT = np.full((n1 + 1, n1 + 1), np.inf)
-    for t in nb.prange(2, n1 + 1):
+    for t in range(2, n1 + 1):
         c = ms[t] / bb[t]
         for s in range(1, t):
             FT[t, s] = np.log1p(np.expm1(log_ab[t] - log_ab[s]) * c)   # 1 - beta_{t|s} c, beta = -expm1
@@ -30,6 +30,8 @@ def dp(FT, n1, k1):
         hi = n1 - (k1 - k)
         for n in range(0, n1 + 1):
             cur[n] = inf
+        # serial on purpose: a prange over n needs a barrier per layer, which costs more than the
+        # work on a busy 2-core machine
         for n in range(lo, hi + 1):
             best = inf
             bi = -1
