@@ -101,8 +101,9 @@ class _Oracle:
         def h(x_n, n):
             xp, x = as_batch(x_n, "x_n", dim=self.dim)
             a, b2 = step_coeffs(schedule, n, xp, x.dtype, x.shape[0])
-            e = -(b2 ** 0.5) * self._score(xp, x, a, b2)
-            return e * e + (a * a / b2) * self._moments(xp, x, a, b2, "var")[1]
+            score, var = self._score_var(xp, x, a, b2)
+            e = -(b2 ** 0.5) * score
+            return e * e + (a * a / b2) * var
         return h
 
     def npr_second_moment(self, schedule, eps_fn):
@@ -117,9 +118,9 @@ class _Oracle:
         def g(x_n, n):
             xp, x = as_batch(x_n, "x_n", dim=self.dim)
             a, b2 = step_coeffs(schedule, n, xp, x.dtype, x.shape[0])
-            e = -(b2 ** 0.5) * self._score(xp, x, a, b2)
-            diff = e - eps_fn(x, n)
-            return diff * diff + (a * a / b2) * self._moments(xp, x, a, b2, "var")[1]
+            score, var = self._score_var(xp, x, a, b2)
+            diff = -(b2 ** 0.5) * score - eps_fn(x, n)
+            return diff * diff + (a * a / b2) * var
         return g
 
     def sample_noisy(self, m, n, schedule, seed=None, *, xp=None, dtype=None):
@@ -245,6 +246,9 @@ class GaussianMixture(_Oracle):
         Ut = self._params(xp, x.dtype)[4]
         return -xp.sum(xp.matmul(r[:, :, None] * (z / c), Ut), axis=0)
 
+    def _score_var(self, xp, x, a, b2):
+        return self._moments(xp, x, a, b2, "score_var")
+
     def _moments(self, xp, x, a, b2, what):
         z, c, logp, A, B2 = self._core(xp, x, a, b2)
         mu, lam, U, _, Ut = self._params(xp, x.dtype)
@@ -256,10 +260,13 @@ class GaussianMixture(_Oracle):
             return mean, None
         v = lam[:, None, :] * B2 / c                     # eigenvalues of V_k = b^2 L C^{-1}
         dm = mk - mean[None, :, :]
-        if what == "var":
+        if what in ("var", "score_var"):
             # diag(U diag(v) U^T)_i = sum_j U_ij^2 v_j; plus the between-component spread
             within = xp.matmul(v, xp.permute_dims(U * U, (0, 2, 1)))
-            return mean, xp.sum(r * (within + dm * dm), axis=0)
+            var = xp.sum(r * (within + dm * dm), axis=0)
+            if what == "var":
+                return mean, var
+            return -xp.sum(xp.matmul(r * (z / c), Ut), axis=0), var
         # full covariance: sum_k r_k (U_k diag(v_k) U_k^T + dm_k dm_k^T)
         Vk = xp.matmul(U[:, None, :, :] * v[:, :, None, :], Ut[:, None, :, :])   # (K, m|1, d, d)
         cov = xp.sum(r[..., None] * (Vk + dm[..., :, None] * dm[..., None, :]), axis=0)
@@ -354,6 +361,12 @@ class PointSet(_Oracle):
         r, xc = self._resp(xp, x, a, b2)
         yc = self._params(xp, x.dtype)[0]
         return (a * xp.matmul(r, yc) - xc) / b2
+
+    def _score_var(self, xp, x, a, b2):
+        r, xc = self._resp(xp, x, a, b2)
+        yc, _, _, _, ysq_el = self._params(xp, x.dtype)
+        ec = xp.matmul(r, yc)
+        return (a * ec - xc) / b2, xp.clip(xp.matmul(r, ysq_el) - ec * ec, 0.0, None)
 
     def _moments(self, xp, x, a, b2, what):
         r, _ = self._resp(xp, x, a, b2)

@@ -148,3 +148,24 @@ def test_oracle_errors():
         gm.eps(np.full((2, 2), np.nan), 3, SCH)
     with pytest.raises(ValueError, match="points"):
         PointSet(np.zeros(3))
+
+
+def test_second_moment_targets_by_brute_force():
+    """h = E[eps^2 | x_n] and g = E[(eps - eps_hat)^2 | x_n] from explicit posterior sums."""
+    rng = np.random.default_rng(8)
+    y = rng.uniform(-1, 1, size=(6, 2))
+    ps = PointSet(y)
+    gm = _gm()
+    bad = lambda x, n: 0.5 * x + 0.1
+    for n in (2, 40, 95):
+        a, b = np.sqrt(SCH.alpha_bar[n]), np.sqrt(SCH.beta_bar[n])
+        x = rng.standard_normal((30, 2))
+        r = softmax(-((x[:, None, :] - a * y[None]) ** 2).sum(-1) / (2 * b * b), axis=1)      # (m, P)
+        e_i = (x[:, None, :] - a * y[None]) / b                                             # eps given x0 = y_i
+        np.testing.assert_allclose(ps.eps_second_moment(SCH)(x, n), np.einsum("mp,mpd->md", r, e_i ** 2), rtol=1e-8)
+        g_want = np.einsum("mp,mpd->md", r, (e_i - bad(x, n)[:, None, :]) ** 2)
+        np.testing.assert_allclose(ps.npr_second_moment(SCH, bad)(x, n), g_want, rtol=1e-8)
+        # mixture: E[eps^2|x] = E[((x - a x0)/b)^2 | x] = ((x - a E x0)^2 + a^2 Var x0) / b^2 (brute conditioning)
+        _, m, cov = _brute_gm(gm, x, n)
+        h_want = ((x - a * m) ** 2 + a * a * np.diagonal(cov, axis1=1, axis2=2)) / (b * b)
+        np.testing.assert_allclose(gm.eps_second_moment(SCH)(x, n), h_want, rtol=1e-7)
