@@ -71,6 +71,8 @@ def run_case(gm, sch, eps_fn, Ks, *, m_gamma, m_eval, seed, exact_eps):
     ms, mse = est.ms_eps, est.mse
     t_gamma = time.perf_counter() - t0
     x0 = gm.sample(m_eval, seed + 2)
+    nll = -np.asarray(gm.log_prob(x0, 0, sch)) / d          # exact -log p(x0) per dim, same rows
+    gap_se = []
     h = SNVariance(gm.eps_second_moment(sch), sch)
     g = NPRVariance(gm.npr_second_moment(sch, eps_fn), sch)
     table = {mth: [] for mth in METHODS}
@@ -92,10 +94,12 @@ def run_case(gm, sch, eps_fn, Ks, *, m_gamma, m_eval, seed, exact_eps):
         # differences between methods precise
         res = nelbo(eps_fn, x0, sch, et, on_et, seed=seed + 3)
         res["OT Analytic"] = nelbo(eps_fn, x0, sch, ot, analytic_variance(sch, ms, ot), seed=seed + 3)
+        gap = np.asarray(res["ET Analytic"].per_sample) - nll
+        gap_se.append(float(gap.std(ddof=1) / np.sqrt(gap.size)))
         for mth in METHODS:
             table[mth].append(res[mth].nelbo)
             se[mth].append(res[mth].stderr)
-    nll = -np.asarray(gm.log_prob(x0, 0, sch)) / d          # exact -log p(x0) per dim, same rows
+    se["gap"] = gap_se
     return table, se, ms, {"t_gamma": t_gamma, "ot": ot_info, "entropy": float(nll.mean()),
                            "entropy_se": float(nll.std(ddof=1) / np.sqrt(nll.size))}
 
@@ -112,8 +116,8 @@ def main(quick=False, outdir=OUT):
     datasets = [("2-D mixture (8 comps)", make_mixture(2, 8, 0))]
     if not quick:
         datasets.append(("10-D mixture (5 comps)", make_mixture(10, 5, 1)))
-    m_gamma = {2: 4000 if quick else 20000, 10: 5000}
-    m_eval = {2: 1000 if quick else 3000, 10: 2000}
+    m_gamma = {2: 4000 if quick else 12000, 10: 5000}
+    m_eval = {2: 1000 if quick else 2000, 10: 2000}
     lines = ["# Analytic-DPM Table 1 in miniature (NELBO, nats per dimension; lower is better)", "",
              f"Linear schedule, N = {sch.N}.  Gamma from M samples per step (the paper's estimator), "
              "the bound from an independent evaluation set with the same noise for every method. "
@@ -157,36 +161,47 @@ def main(quick=False, outdir=OUT):
 
 def claims(results, Ks):
     """Check the papers' qualitative claims on these numbers and say which hold."""
-    out = ["## Which of the papers' qualitative claims hold here", ""]
+    out = ["## Which of the papers' qualitative claims hold here", "",
+           "Differences between ET rows share all random numbers (one pass), so even small gaps are "
+           "real; OT rows use other time steps, so OT-vs-ET gaps below about two standard errors "
+           "of the bound are within Monte Carlo noise.", ""]
 
-    def all_k(pred):
-        return all(pred(i) for i in range(len(Ks)))
+    def ks(pred):
+        return [K for i, K in enumerate(Ks) if pred(i)]
+
+    def say(lst):
+        if len(lst) == len(Ks):
+            return "**yes, at every K**"
+        if not lst:
+            return "**no, at no K**"
+        return f"**at K = {', '.join(map(str, lst))} only**"
 
     for (name, pname), (tab, se, ent) in results.items():
-        tag = f"{name}, {pname}"
         a, b, bt = tab["ET Analytic"], tab["ET beta"], tab["ET beta-tilde"]
         ot = tab["OT Analytic"]
         sn, npr = tab["ET SN (exact h)"], tab["ET NPR (exact g)"]
-        c1 = all_k(lambda i: a[i] <= min(b[i], bt[i]) + 1e-9)
-        c2 = all_k(lambda i: ot[i] <= a[i] + 1e-9)
-        c3 = (a[0] - ent) > (a[-1] - ent)
-        c4 = all_k(lambda i: min(sn[i], npr[i]) <= a[i] + 1e-9)
-        c5 = all_k(lambda i: npr[i] <= sn[i] + 1e-9)
+        tol = 2 * float(np.median(se["OT Analytic"]))
+        out.append(f"- **{name}, {pname}**:")
+        out.append(f"  - Analytic (ET) beats beta and beta-tilde: {say(ks(lambda i: a[i] < min(b[i], bt[i])))} "
+                   f"(K={Ks[0]}: {a[0]:.3f} vs {b[0]:.3f} / {fmt(bt[0])}; K={Ks[-1]}: {a[-1]:.3f} vs "
+                   f"{b[-1]:.3f} / {fmt(bt[-1])}).")
+        worse = ks(lambda i: ot[i] > a[i] + tol)
+        out.append(f"  - OT improves on ET: {say(ks(lambda i: ot[i] < a[i]))} (K={Ks[0]}: {ot[0]:.3f} vs {a[0]:.3f})"
+                   + (f"; OT is worse by more than 2 s.e. ({tol:.3f}) at K = {', '.join(map(str, worse))}" if worse else "")
+                   + ".")
+        out.append(f"  - The gap to the floor shrinks with K: **{'yes' if (a[0] - ent) > (a[-1] - ent) else 'no'}** "
+                   f"(ET Analytic minus the exact NLL of the same rows: {a[0] - ent:.3f} ± {se['gap'][0]:.3f} at K={Ks[0]}, "
+                   f"{a[-1] - ent:.3f} ± {se['gap'][-1]:.3f} at K={Ks[-1]}).")
+        out.append(f"  - SN-DPM (per-point, exact h) beats Analytic: {say(ks(lambda i: sn[i] < a[i]))}; "
+                   f"NPR-DPM (exact g) beats Analytic: {say(ks(lambda i: npr[i] < a[i]))}; "
+                   f"NPR <= SN: {say(ks(lambda i: npr[i] <= sn[i] + 1e-12))}.")
         target = min(b[-1], bt[-1])
         k_ot = next((K for K, v in zip(Ks, ot) if v <= target), None)
-        out.append(f"- **{tag}**:")
-        out.append(f"  - Analytic (ET) beats beta and beta-tilde at every K: **{'yes' if c1 else 'no'}** "
-                   f"(K={Ks[0]}: {a[0]:.3f} vs {b[0]:.3f} / {fmt(bt[0])}).")
-        out.append(f"  - The optimal trajectory improves on the even one at every K: **{'yes' if c2 else 'no'}** "
-                   f"(K={Ks[0]}: {ot[0]:.3f} vs {a[0]:.3f}).")
-        out.append(f"  - The gap to the floor shrinks with K: **{'yes' if c3 else 'no'}**.")
-        out.append(f"  - Per-point SN/NPR variances beat the scalar analytic variance: **{'yes' if c4 else 'no'}**; "
-                   f"NPR (exact g) <= SN (exact h) at every K: **{'yes' if c5 else 'no'}**.")
         if k_ot is not None:
             out.append(f"  - OT Analytic reaches the best K={Ks[-1]} baseline ({target:.3f}) with K = {k_ot} "
-                       f"(speed-up {Ks[-1] / k_ot:.0f}x; the paper reports 20-40x on images).")
+                       f"(a {Ks[-1] / k_ot:.0f}x speed-up; the paper reports 20-40x on images).")
         else:
-            out.append(f"  - OT Analytic does not reach the best K={Ks[-1]} baseline ({target:.3f}) at smaller K here.")
+            out.append(f"  - OT Analytic does not reach the best K={Ks[-1]} baseline ({target:.3f}) at a smaller K here.")
     return out
 
 
