@@ -13,6 +13,8 @@ from ._common import StepNoise, check_schedule
 
 __all__ = ["estimate_gamma", "estimate_eps_mse", "GammaEstimate"]
 
+_FILL_LIMIT = 1 << 22      # numbers of noise drawn per Philox fill (bounds the memory held)
+
 
 class GammaEstimate(Result):
     """Per-step Monte Carlo estimate.
@@ -60,7 +62,7 @@ def _run(eps_fn, x0, schedule, seed, steps, steps_per_call, which, with_mse=Fals
     axes = tuple(range(1, x0.ndim))
     noise = StepNoise(stream, x0.shape, N, xp, x0.dtype)
     # draw noise for runs of consecutive steps at once (bounded memory), then feed eps_fn
-    per_fill = max(1, min(steps_per_call * 8, (1 << 22) // max(1, noise.size)))
+    per_fill = max(1, min(steps_per_call * 8, _FILL_LIMIT // max(1, noise.size)))
     pending = {}
     for i0 in range(0, st.size, steps_per_call):
         chunk = st[i0:i0 + steps_per_call]
@@ -68,7 +70,7 @@ def _run(eps_fn, x0, schedule, seed, steps, steps_per_call, which, with_mse=Fals
         while missing:
             lo = missing[0]
             hi = min(N, lo + per_fill - 1)
-            pending = {k: v for k, v in pending.items() if k >= lo}
+            pending = {k: v for k, v in pending.items() if k >= int(chunk[0])}
             pending.update(zip(range(lo, hi + 1), noise.steps(lo, hi - lo + 1)))
             missing = [n for n in missing if n not in pending]
         noises = [pending.pop(int(n)) for n in chunk]

@@ -14,6 +14,8 @@ from ._variance import _range_half_width, step_coefficients
 
 __all__ = ["sample", "nelbo", "NelboResult"]
 
+_FILL_LIMIT = 1 << 22      # numbers of noise drawn per Philox fill (bounds the memory held)
+
 
 def _variance_source(variances, K):
     if callable(variances):
@@ -188,7 +190,7 @@ def nelbo(eps_fn, x0, schedule, trajectory, variances, /, *, eta=1.0, seed=None,
         half = _range_half_width(clip_x0)
         clip_x0 = (float(clip_x0[0]), float(clip_x0[0]) + 2 * half)
     noise = StepNoise(as_stream(seed), shape, K, xp, x0.dtype)
-    per_fill = max(1, (1 << 22) // max(1, noise.size))
+    per_fill = max(1, _FILL_LIMIT // max(1, noise.size))
     pending = {}
     per_term = {name: [] for name in srcs}
     for k in range(1, K + 1):

@@ -305,3 +305,25 @@ def test_baselines_and_errors():
         estimate_gamma(None, np.zeros((3, 2)), sch)
     with pytest.raises(ValueError, match="eps_fn returned shape"):
         estimate_gamma(lambda x, n: x[:, :1], np.zeros((3, 2)), sch)
+
+
+@pytest.mark.parametrize("limit,spc", [(7 * 2 * 40, 25), (3 * 2 * 40, 4), (2 * 40, 1), (1, 3)])
+def test_gamma_noise_layout_independent_of_fill_size(monkeypatch, limit, spc):
+    """Noise per step is the same however many steps one Philox fill covers or one call stacks."""
+    from solvers.diffusion import _gamma, _sampling
+    gm, mu, L = _gauss(d=2, seed=3)
+    x0 = gm.sample(40, 1)
+    eps = gm.noise_predictor(SCH)
+    ref = estimate_gamma(eps, x0, SCH, seed=9, with_mse=True)
+    tr = even_trajectory(SCH, 9)
+    var = baseline_variances(SCH, tr, "beta")
+    from solvers.diffusion import nelbo
+    ref_nelbo = nelbo(eps, x0, SCH, tr, var, seed=4)
+    monkeypatch.setattr(_gamma, "_FILL_LIMIT", limit)
+    monkeypatch.setattr(_sampling, "_FILL_LIMIT", limit)
+    got = estimate_gamma(eps, x0, SCH, seed=9, steps_per_call=spc, with_mse=True)
+    np.testing.assert_allclose(got.ms_eps, ref.ms_eps, rtol=1e-13)
+    np.testing.assert_allclose(got.mse, ref.mse, rtol=1e-13)
+    sub = estimate_gamma(eps, x0, SCH, seed=9, steps=[3, 4, 17, 40, 41], steps_per_call=spc)
+    np.testing.assert_allclose(sub[[3, 4, 17, 40, 41]], ref.ms_eps[[3, 4, 17, 40, 41]], rtol=1e-13)
+    np.testing.assert_allclose(nelbo(eps, x0, SCH, tr, var, seed=4).terms, ref_nelbo.terms, rtol=1e-13)
