@@ -327,3 +327,16 @@ def test_gamma_noise_layout_independent_of_fill_size(monkeypatch, limit, spc):
     sub = estimate_gamma(eps, x0, SCH, seed=9, steps=[3, 4, 17, 40, 41], steps_per_call=spc)
     np.testing.assert_allclose(sub[[3, 4, 17, 40, 41]], ref.ms_eps[[3, 4, 17, 40, 41]], rtol=1e-13)
     np.testing.assert_allclose(nelbo(eps, x0, SCH, tr, var, seed=4).terms, ref_nelbo.terms, rtol=1e-13)
+
+
+def test_per_point_variances_namespaces(xp):
+    gm = _gm2()
+    xn = gm.sample(10, 1)
+    x = xp.asarray(xn)
+    h = gm.eps_second_moment(SCH)(x, 20)
+    e = gm.eps(x, 20, SCH)
+    out = sn_variance(SCH, 10, 20, e, h, data_range=(-3, 3))
+    xp_assert_close(out, xp.asarray(sn_variance(SCH, 10, 20, gm.eps(xn, 20, SCH), gm.eps_second_moment(SCH)(xn, 20),
+                                                data_range=(-3, 3))), rtol=1e-12)
+    g = gm.npr_second_moment(SCH, gm.noise_predictor(SCH))(x, 20)
+    xp_assert_close(npr_variance(SCH, 10, 20, g), out, rtol=1e-8)
