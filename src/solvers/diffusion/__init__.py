@@ -11,11 +11,12 @@ from ._oracles import GaussianMixture, PointSet
 from ._gamma import estimate_gamma, estimate_eps_mse, GammaEstimate
 from ._variance import (step_coefficients, analytic_variance, baseline_variances, sn_variance,
                         npr_variance, SNVariance, NPRVariance, paper_sampling_clip, AnalyticVariance)
-from ._trajectory import optimal_trajectory, trajectory_cost, step_cost_matrix
+from ._trajectory import (optimal_trajectory, trajectory_cost, step_cost_matrix, baseline_cost_matrix,
+                          vb_trajectory)
 from ._sampling import sample, nelbo, NelboResult
 
 __all__ = ["NoiseSchedule", "even_trajectory", "GaussianMixture", "PointSet", "estimate_gamma",
            "estimate_eps_mse", "GammaEstimate", "step_coefficients", "analytic_variance",
            "baseline_variances", "sn_variance", "npr_variance", "SNVariance", "NPRVariance",
            "paper_sampling_clip", "AnalyticVariance", "optimal_trajectory", "trajectory_cost",
-           "step_cost_matrix", "sample", "nelbo", "NelboResult"]
+           "step_cost_matrix", "baseline_cost_matrix", "vb_trajectory", "sample", "nelbo", "NelboResult"]

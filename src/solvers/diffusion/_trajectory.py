@@ -11,7 +11,8 @@ from probspace._validation import check_int
 from ._common import check_schedule
 from ._schedule import check_trajectory
 
-__all__ = ["optimal_trajectory", "trajectory_cost", "step_cost_matrix"]
+__all__ = ["optimal_trajectory", "trajectory_cost", "step_cost_matrix", "baseline_cost_matrix",
+           "vb_trajectory"]
 
 
 def _ms(schedule, ms_eps):
@@ -59,16 +60,16 @@ def _path_cost(schedule, ms, nodes):
     return float(np.sum(np.log1p(-b * ms[t] / schedule.beta_bar[t])))
 
 
-def _dp_generic(F, n1, k1):
+def _dp_generic(F, start, n1, k1):
     """Vectorized NumPy DP over node counts: C[k, n] = min_s C[k-1, s] + F[s, n]."""
     C = np.full(n1 + 1, np.inf)
-    C[1] = 0.0
+    C[start] = 0.0
     D = np.full((k1 + 1, n1 + 1), -1, dtype=np.int64)
     for k in range(2, k1 + 1):
         tot = C[:, None] + F
         D[k] = np.argmin(tot, axis=0)
         Cn = tot[D[k], np.arange(n1 + 1)]
-        Cn[: k] = np.inf                            # fewer than k positions available
+        Cn[: start + k - 1] = np.inf                # fewer than k positions available
         Cn[n1 - (k1 - k) + 1:] = np.inf             # no room left for the remaining nodes
         C = Cn
     path = [n1]
@@ -90,10 +91,10 @@ def _solve(schedule, ms, n1, k1):
     if rung == "numba":
         from . import _trajectory_numba as K
         FT = K.cost_matrix_t(schedule.log_alpha_bar, ms, schedule.beta_bar, n1)
-        path, cost = K.dp(FT, n1, k1)
+        path, cost = K.dp(FT, 1, n1, k1)
         return path, float(cost)
     F = step_cost_matrix(schedule, ms, n1)
-    return _dp_generic(F, n1, k1)
+    return _dp_generic(F, 1, n1, k1)
 
 
 def _guard_split(ms, N, K):
@@ -127,7 +128,7 @@ def _guard_split(ms, N, K):
     return k1, n1, k2, num_bad, first
 
 
-def optimal_trajectory(schedule, ms_eps, K, *, guard=True, return_info=False):
+def optimal_trajectory(schedule, ms_eps, K, *, guard=True, return_info=False, moment="ms_eps"):
     r"""The trajectory minimizing the Analytic-DPM KL (Theorem 3, DDPM forward process).
 
     Minimizes ``sum_{k=2}^{K} J(tau_{k-1}, tau_k)`` with
@@ -146,6 +147,11 @@ def optimal_trajectory(schedule, ms_eps, K, *, guard=True, return_info=False):
     guard : bool
         Apply the reference's guard when ``ms_eps > 1`` somewhere (see Notes).  With
         ``guard=False`` such an estimate raises ``ValueError``.
+    moment : {"ms_eps", "mse"}
+        ``"mse"``: the second argument is ``E ||eps - eps_hat||^2 / d`` per step
+        (:func:`estimate_eps_mse`) and the cost uses ``1 - mse`` in place of ``ms_eps``: then
+        ``J/2`` is exactly the bound term of the maximum-likelihood variance for the given mean
+        (``analytic_variance(..., moment="mse")``), and no guard is needed.
     return_info : bool
         Also return a dict with ``cost`` (the DP objective of the head), ``n_dp`` (``N1``),
         ``k_dp`` (``K1``), ``unreliable_from`` (first step with ``ms_eps > 1`` or ``None``).
@@ -162,7 +168,12 @@ def optimal_trajectory(schedule, ms_eps, K, *, guard=True, return_info=False):
     ``ceil((1 - 0.8 r) K)`` nodes and the tail gets the remaining nodes evenly spaced.
     """
     schedule = check_schedule(schedule)
+    if moment not in ("ms_eps", "mse"):
+        raise ValueError(f"moment must be 'ms_eps' or 'mse', got {moment!r}")
     ms = _ms(schedule, ms_eps)
+    if moment == "mse":
+        ms = 1.0 - ms
+        ms[0] = 0.0
     N = schedule.N
     K = check_int(K, "K", minimum=1)
     if K > N:
@@ -190,3 +201,81 @@ def optimal_trajectory(schedule, ms_eps, K, *, guard=True, return_info=False):
         raise RuntimeError(f"internal error: bad trajectory {out}")
     info.update(cost=cost, n_dp=n1, k_dp=k1)
     return (out, info) if return_info else out
+
+
+def baseline_cost_matrix(schedule, mse, kind="beta", /, *, decoder_variance=None):
+    r"""All-pairs NELBO terms ``F[s, t]`` (nats/dim) of the handcrafted variances, for :func:`vb_trajectory`.
+
+    The DDPM-forward bound of a trajectory is ``sum_k F[tau_{k-1}, tau_k]`` plus the prior term.
+    For ``1 <= s < t``: ``F = (lambda^2/sigma^2 - 1 - log(lambda^2/sigma^2))/2 + gamma^2 e_t / (2 sigma^2)``
+    with ``sigma^2 = tilde_beta_{s|t}`` (``"beta_tilde"``) or ``beta_{t|s}`` (``"beta"``) and
+    ``e_t = E ||x_0 - x0_hat(x_t)||^2 / d = (beta_bar_t/alpha_bar_t) mse[t]``; the decoder terms are
+    ``F[0, t] = log(2 pi v_t)/2 + e_t / (2 v_t)`` with the official convention ``v_1 = tilde_beta_{1|2}``,
+    ``v_t = beta_bar_t`` for ``t > 1`` (or ``decoder_variance``).  ``mse`` comes from
+    :func:`estimate_eps_mse` (or ``estimate_gamma(..., with_mse=True).mse``), so building ``F`` needs
+    no predictor calls beyond those ``N`` passes (as the official ``get_nelbo_terms``).
+    """
+    schedule = check_schedule(schedule)
+    e = np.asarray(to_numpy(mse), dtype=np.float64)
+    N = schedule.N
+    if e.shape != (N + 1,):
+        raise ValueError(f"mse must have shape (N + 1,) = ({N + 1},), got {e.shape}")
+    if not np.all(np.isfinite(e[1:])) or np.any(e[1:] < 0):
+        raise ValueError("mse must be finite and non-negative at steps 1..N")
+    if kind not in ("beta", "beta_tilde"):
+        raise ValueError(f"kind must be 'beta' or 'beta_tilde', got {kind!r}")
+    ex0 = np.zeros(N + 1)
+    ex0[1:] = schedule.beta_bar[1:] / schedule.alpha_bar[1:] * e[1:]
+    la = schedule.log_alpha_bar
+    s = np.arange(N + 1)[:, None]
+    t = np.arange(N + 1)[None, :]
+    F = np.full((N + 1, N + 1), np.inf)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        b_ts = -np.expm1(la[t] - la[s])
+        bb_s, bb_t, ab_s = schedule.beta_bar[s], schedule.beta_bar[t], schedule.alpha_bar[s]
+        lam2 = b_ts * bb_s / np.where(bb_t > 0, bb_t, 1.0)
+        g2 = ab_s * b_ts ** 2 / np.where(bb_t > 0, bb_t, 1.0) ** 2
+        var = lam2 if kind == "beta_tilde" else b_ts
+        r = lam2 / var
+        body = 0.5 * (r - 1.0 - np.log(r)) + g2 * ex0[None, :] / (2 * var)
+    ok = (s >= 1) & (s < t)
+    F[ok] = np.broadcast_to(body, F.shape)[ok]
+    if decoder_variance is None:
+        if N < 2:
+            raise ValueError("the default decoder variance tilde_beta_{1|2} needs N >= 2; pass decoder_variance")
+        v = schedule.beta_bar[1:].copy()
+        v[0] = schedule.tilde_beta(1, 2)
+    else:
+        from probspace._validation import check_positive
+        v = np.full(N, check_positive(decoder_variance, "decoder_variance"))
+    F[0, 1:] = 0.5 * np.log(2 * np.pi * v) + ex0[1:] / (2 * v)
+    return F
+
+
+def vb_trajectory(F, K, /, *, return_cost=False):
+    r"""Least-cost trajectory ``0 = tau_0 < ... < tau_K = N`` for all-pairs costs ``F[s, t]`` (Watson et al. 2021).
+
+    The "OT" of the baselines in Analytic-DPM's Table 1: minimizes ``sum_k F[tau_{k-1}, tau_k]``
+    (e.g. :func:`baseline_cost_matrix`) by dynamic programming, ``O(K N^2)``.
+    """
+    F = np.asarray(to_numpy(F), dtype=np.float64)
+    if F.ndim != 2 or F.shape[0] != F.shape[1] or F.shape[0] < 2:
+        raise ValueError(f"F must be a square (N + 1, N + 1) matrix, got shape {F.shape}")
+    if np.any(np.isnan(F)):
+        raise ValueError("F contains NaN")
+    N = F.shape[0] - 1
+    K = check_int(K, "K", minimum=1)
+    if K > N:
+        raise ValueError(f"K must be <= N={N}, got {K}")
+    Fm = F.copy()
+    Fm[np.tril_indices(N + 1)] = np.inf                 # only s < t are steps
+    if backend_for(np, available=("numba", "generic")) == "numba":
+        from . import _trajectory_numba as Kn
+        path, cost = Kn.dp(np.ascontiguousarray(Fm.T), 0, N, K + 1)
+        path, cost = np.asarray(path), float(cost)
+    else:
+        path, cost = _dp_generic(Fm, 0, N, K + 1)
+    if not np.isfinite(cost):
+        raise ValueError("no finite-cost trajectory with these K steps")
+    path = path.astype(np.int64)
+    return (path, cost) if return_cost else path

@@ -17,16 +17,16 @@ def cost_matrix_t(log_ab, ms, bb, n1):
 
 
 @nb.njit(cache=True, nogil=True)
-def dp(FT, n1, k1):
-    """Least-cost path 1 = tau_1 < ... < tau_{k1} = n1 with edge costs FT[t, s]; returns (path, cost)."""
+def dp(FT, start, n1, k1):
+    """Least-cost path start = tau_1 < ... < tau_{k1} = n1 with edge costs FT[t, s]; returns (path, cost)."""
     inf = np.inf
     prev = np.full(n1 + 1, inf)
-    prev[1] = 0.0
+    prev[start] = 0.0
     arg = np.full((k1 + 1, n1 + 1), -1, dtype=np.int64)
     cur = np.full(n1 + 1, inf)
     for k in range(2, k1 + 1):
-        # a k-node path ends at n >= k, and must leave room for the k1 - k remaining nodes
-        lo = k
+        # a k-node path ends at n >= start + k - 1, and must leave room for the k1 - k remaining nodes
+        lo = start + k - 1
         hi = n1 - (k1 - k)
         for n in range(0, n1 + 1):
             cur[n] = inf
@@ -36,7 +36,7 @@ def dp(FT, n1, k1):
             best = inf
             bi = -1
             row = FT[n]
-            for s in range(k - 1, n):
+            for s in range(start + k - 2, n):
                 v = prev[s] + row[s]
                 if v < best:
                     best = v

@@ -194,8 +194,8 @@ def baseline_variances(schedule, trajectory, kind="beta_tilde", /, *, eta=1.0, d
 
     ``kind="beta_tilde"``: ``eta^2 tilde_beta_{s|t}`` (DDPM "small" for ``eta = 1``);
     ``kind="beta"``: ``beta_{t|s}`` (DDPM "large").  The decoder entry 0 (where
-    ``tilde_beta_{0|t} = 0``) follows the official likelihood code and uses
-    ``tilde_beta_{1|2}`` unless ``decoder_variance`` is given.
+    ``tilde_beta_{0|t} = 0``) follows the official likelihood code: ``tilde_beta_{1|2}`` when
+    ``tau_1 = 1``, else ``beta_bar[tau_1]``, unless ``decoder_variance`` is given.
     """
     schedule = check_schedule(schedule)
     tr = check_trajectory(trajectory, schedule.N)
@@ -208,9 +208,12 @@ def baseline_variances(schedule, trajectory, kind="beta_tilde", /, *, eta=1.0, d
     else:
         raise ValueError(f"kind must be 'beta_tilde' or 'beta', got {kind!r}")
     if decoder_variance is None:
-        if schedule.N < 2:
+        if tr[1] > 1:
+            var[0] = schedule.beta_bar[tr[1]]
+        elif schedule.N < 2:
             raise ValueError("the default decoder variance tilde_beta_{1|2} needs N >= 2; pass decoder_variance")
-        var[0] = schedule.tilde_beta(1, 2)
+        else:
+            var[0] = schedule.tilde_beta(1, 2)
     else:
         var[0] = check_positive(decoder_variance, "decoder_variance")
     return var

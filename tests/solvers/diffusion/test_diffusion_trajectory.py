@@ -154,3 +154,59 @@ def test_dp_minimizes_the_closed_form_gaussian_bound():
     for tr2, v in list(vals.items())[:10]:
         dj = trajectory_cost(sch, ms, list(tr2)) - trajectory_cost(sch, ms, tr)
         assert v - vals[tuple(tr.tolist())] == pytest.approx(0.5 * dj, rel=1e-9, abs=1e-12)
+
+
+@pytest.mark.parametrize("rung", RUNGS)
+def test_vb_trajectory_matches_brute_force(rung):
+    from solvers.diffusion import vb_trajectory
+    rng = np.random.default_rng(3)
+    N = 10
+    F = rng.uniform(0.0, 1.0, size=(N + 1, N + 1))
+    for K in (1, 3, 5, 10):
+        best = min((sum(F[a, b] for a, b in zip((0,) + mid + (N,), mid + (N,))), (0,) + mid + (N,))
+                   for mid in itertools.combinations(range(1, N), K - 1))
+        with probspace.use_backend(rung):
+            tr, cost = vb_trajectory(F, K, return_cost=True)
+        assert cost == pytest.approx(best[0], rel=1e-12)
+        assert sum(F[a, b] for a, b in zip(tr[:-1], tr[1:])) == pytest.approx(best[0], rel=1e-12)
+        assert tr[0] == 0 and tr[-1] == N and len(tr) == K + 1
+
+
+@pytest.mark.parametrize("kind", ["beta", "beta_tilde"])
+def test_baseline_cost_matrix_sums_to_the_closed_form_bound(kind):
+    """Gaussian data, exact predictor: sum of F along a trajectory + prior = the closed-form NELBO."""
+    from solvers.diffusion import baseline_cost_matrix, baseline_variances
+    sch = NoiseSchedule.linear(30, 1e-3, 0.3)
+    L = np.diag([0.05, 0.4, 1.5])
+    mu = np.array([0.3, -0.2, 0.0])
+    d = 3
+    ms = np.zeros(sch.N + 1)
+    for n in range(1, sch.N + 1):
+        C = sch.alpha_bar[n] * L + sch.beta_bar[n] * np.eye(d)
+        ms[n] = sch.beta_bar[n] * np.trace(np.linalg.inv(C)) / d
+    mse = 1.0 - ms                         # E(eps - eps*)^2 = 1 - E eps*^2 for the exact predictor
+    mse[0] = 0.0
+    F = baseline_cost_matrix(sch, mse, kind)
+    ab, bb = sch.alpha_bar[-1], sch.beta_bar[-1]
+    prior = 0.5 * (bb + ab * (np.trace(L) + mu @ mu) / d - 1 - math.log(bb))
+    for tr in ([0, 1, 2, 9, 30], [0, 4, 11, 30], [0, 30], list(range(31))):
+        want = _gauss_nelbo_closed_form(sch, L, mu, tr, baseline_variances(sch, tr, kind))
+        got = sum(F[a, b] for a, b in zip(tr[:-1], tr[1:])) + prior
+        assert got == pytest.approx(want, rel=1e-10)
+
+
+def test_mse_moment_trajectory():
+    sch = NoiseSchedule.linear(40, 1e-3, 0.2)
+    rng = np.random.default_rng(7)
+    ms = np.concatenate([[0.0], np.sort(rng.uniform(0, 1, 40))])
+    mse = 1.0 - ms
+    mse[0] = 0.0
+    for K in (3, 7):
+        a = optimal_trajectory(sch, ms, K)
+        b = optimal_trajectory(sch, mse, K, moment="mse")
+        assert trajectory_cost(sch, ms, a) == pytest.approx(trajectory_cost(sch, ms, b), rel=1e-12)
+    # an mse above 1 (a poor predictor) is legal here and needs no guard
+    tr = optimal_trajectory(sch, np.full(41, 1.3), 5, moment="mse", guard=False)
+    assert len(tr) == 6
+    with pytest.raises(ValueError, match="moment"):
+        optimal_trajectory(sch, ms, 3, moment="x")

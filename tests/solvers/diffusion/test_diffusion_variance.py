@@ -287,6 +287,8 @@ def test_baselines_and_errors():
     assert bt[0] == bb[0] == pytest.approx(sch.tilde_beta(1, 2))
     np.testing.assert_allclose(bt[1:], sch.tilde_beta(tr[1:-1], tr[2:]))
     np.testing.assert_allclose(bb[1:], sch.beta_ts(tr[1:-1], tr[2:]))
+    assert baseline_variances(sch, [0, 7, 100], "beta")[0] == pytest.approx(sch.beta_bar[7])   # tau_1 > 1
+    assert baseline_variances(sch, tr, "beta", decoder_variance=0.5)[0] == 0.5
     with pytest.raises(ValueError, match="kind"):
         baseline_variances(sch, tr, "big")
     with pytest.raises(ValueError, match="trajectory"):
