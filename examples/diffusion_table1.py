@@ -180,7 +180,9 @@ def main(quick=False, outdir=OUT):
               "variance beta_bar[tau_1]; on continuous data that decoder is close to optimal, which helps OT beta "
               "at small K.",
               "- Continuous data, Gaussian decoder: beta-tilde's decoder variance tilde_beta_(1|2) is about half "
-              "of Var[x0 | x1] here, which is part of its gap even at K = 1000."]
+              "of Var[x0 | x1] here, which is part of its gap even at K = 1000.",
+              "- At K = N = 1000 every trajectory is the full one, so OT rows equal ET rows there (the 'only' lists "
+              "of the OT comparisons exclude K = 1000 for that reason)."]
     lines.append(f"\nTotal run time: {time.perf_counter() - t_all:.0f} s.")
     text = "\n".join(lines) + "\n"
     name = "diffusion_table1" + ("_quick" if quick else "")
