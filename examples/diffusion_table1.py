@@ -181,8 +181,8 @@ def main(quick=False, outdir=OUT):
               "at small K.",
               "- Continuous data, Gaussian decoder: beta-tilde's decoder variance tilde_beta_(1|2) is about half "
               "of Var[x0 | x1] here, which is part of its gap even at K = 1000.",
-              "- At K = N = 1000 every trajectory is the full one, so OT rows equal ET rows there (the 'only' lists "
-              "of the OT comparisons exclude K = 1000 for that reason)."]
+              "- At K = N = 1000 every trajectory is the full one, so OT rows equal ET rows there (an OT-vs-ET "
+              "comparison cannot hold strictly at K = 1000)."]
     lines.append(f"\nTotal run time: {time.perf_counter() - t_all:.0f} s.")
     text = "\n".join(lines) + "\n"
     name = "diffusion_table1" + ("_quick" if quick else "")
