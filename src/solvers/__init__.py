@@ -13,3 +13,4 @@ from ._flows import (gradient_flow, igr_modified_gradient, gradient_descent, hea
                      heavy_ball_start, heavy_ball_to_ode, ode_to_heavy_ball, rescale_momentum,
                      damped_flow)
 from . import symbolic
+from . import diffusion
