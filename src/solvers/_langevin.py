@@ -132,12 +132,7 @@ def langevin(grad_log_density, x0, /, *, step, n_steps, method="ula", log_densit
         x = np.array(x, dtype=np.float64, copy=True)   # updated in place below
 
     def noise():
-        if not fast:
-            return stream.normal(tuple(x.shape), xp=xp, dtype=dtype)
-        z = np.empty(size)
-        K.fill_normal(z, key, sid, np.uint64(stream.offset))
-        stream.advance(npairs)
-        return z.reshape(x.shape)
+        return stream.normal(tuple(x.shape), xp=xp, dtype=dtype)
 
     if thin is not None:
         record(0)

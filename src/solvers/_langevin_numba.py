@@ -1,4 +1,4 @@
-"""Numba kernels for Langevin particles: fused ULA update and a serial normal fill.
+"""Numba kernels for Langevin particles: the fused ULA update.
 
 Noise is drawn with the same counter layout as ``probspace.random.Stream.normal`` (draw ``i`` of
 a call at counter ``c`` comes from Philox block ``c + i // 2``), so this rung reproduces the
@@ -27,14 +27,3 @@ def ula_update(x, g, h, sq, key, sid, start):
             x[i + 1] += h * g[i + 1] + sq * z1
 
 
-@nb.njit(cache=True, nogil=True)
-def fill_normal(out, key, sid, start):
-    """``out[i]`` = normal draw ``i`` of a stream call at counter ``start`` (serial)."""
-    k0, k1 = split_key(key)
-    s0, s1 = split_key(sid)
-    n = out.shape[0]
-    for j in range((n + 1) // 2):
-        z0, z1 = normal_pair(k0, k1, s0, s1, start + np.uint64(j))
-        out[2 * j] = z0
-        if 2 * j + 1 < n:
-            out[2 * j + 1] = z1

@@ -5,7 +5,7 @@ import numbers
 
 import numpy as np
 
-from probspace import array_namespace, as_float_array, backend_for, to_numpy
+from probspace import array_namespace, as_float_array, to_numpy
 
 from ._schedule import NoiseSchedule
 
@@ -86,13 +86,7 @@ class StepNoise:
     def steps(self, first, count):
         """Noise arrays of steps ``first .. first + count - 1`` (one fill call)."""
         start = self.base + first * self.blocks
-        if backend_for(self.xp, available=("numba", "generic")) == "numba":
-            from ._noise_numba import fill_normal_serial
-            z = np.empty((count, 2 * self.blocks), dtype=np.float64)
-            fill_normal_serial(z.reshape(-1), np.uint64(self.stream.seed), np.uint64(self.stream.id), np.uint64(start))
-            z = self.xp.asarray(z if self.dtype == np.float64 else z.astype(self.dtype))
-        else:
-            z = self.stream.at(start).normal((count, 2 * self.blocks), xp=self.xp, dtype=self.dtype)
+        z = self.stream.at(start).normal((count, 2 * self.blocks), xp=self.xp, dtype=self.dtype)
         return [self.xp.reshape(z[j, : self.size], self.shape) for j in range(count)]
 
     def step(self, k):
