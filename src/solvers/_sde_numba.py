@@ -1,0 +1,273 @@
+"""Fused Numba SDE kernels: one compiled loop per trajectory, paths spread with ``prange``.
+
+The user's per-path functions (``drift(t, y, out, *args)``, ``diffusion(t, y, out, *args)``,
+both ``@numba.njit``) are called inside the loop and the normals are drawn inside it with
+``probspace.random._numba.normal_pair`` at the (path, step) address documented in
+``_sde_noise``: the numbers equal those of the vectorized rung, and a path's result does not
+depend on how paths are split between threads, chunks or workers.
+"""
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+from probspace.random._numba import normal_pair, split_key
+
+from ._sde_tableaus import SRA1, SRIW1
+
+_CACHE: dict = {}
+
+_A0 = np.array(SRIW1["A0"], dtype=np.float64)
+_A1 = np.array(SRIW1["A1"], dtype=np.float64)
+_B0 = np.array(SRIW1["B0"], dtype=np.float64)
+_B1 = np.array(SRIW1["B1"], dtype=np.float64)
+_C0 = np.array(SRIW1["c0"], dtype=np.float64)
+_C1 = np.array(SRIW1["c1"], dtype=np.float64)
+_AL = np.array(SRIW1["alpha"], dtype=np.float64)
+_BE1 = np.array(SRIW1["beta1"], dtype=np.float64)
+_BE2 = np.array(SRIW1["beta2"], dtype=np.float64)
+_BE3 = np.array(SRIW1["beta3"], dtype=np.float64)
+_BE4 = np.array(SRIW1["beta4"], dtype=np.float64)
+_RA = SRA1
+
+_jit = nb.njit(nogil=True, inline="always")
+
+
+def _noise_ops(noise, gmat):
+    """(gd, comp, alloc_g): diffusion times a noise vector (component i), the noise
+    component that drives state component i, and the diffusion work array."""
+    if gmat:
+        @_jit
+        def gd(g, v, i):
+            s = 0.0
+            for j in range(g.shape[1]):
+                s += g[i, j] * v[j]
+            return s
+
+        @_jit
+        def alloc_g(S, d, m):
+            return np.empty((S, d, m))
+    elif noise == "scalar":
+        @_jit
+        def gd(g, v, i):
+            return g[i] * v[0]
+
+        @_jit
+        def alloc_g(S, d, m):
+            return np.empty((S, d))
+    else:
+        @_jit
+        def gd(g, v, i):
+            return g[i] * v[i]
+
+        @_jit
+        def alloc_g(S, d, m):
+            return np.empty((S, d))
+    if noise == "scalar":
+        @_jit
+        def comp(i):
+            return 0
+    else:
+        @_jit
+        def comp(i):
+            return i
+    return gd, comp, alloc_g
+
+
+def _make_step(method, noise, calculus, gmat, pf, pg, pdg):
+    gd, comp, alloc_g = _noise_ops(noise, gmat)
+    ito = calculus == "ito"
+
+    if method == "euler_maruyama":
+        @_jit
+        def step(t, h, y, z, F, G, ya, yb, v1, v2, v3, v4, args):
+            sq = np.sqrt(h)
+            pf(t, y, F[0], *args)
+            pg(t, y, G[0], *args)
+            for j in range(v1.shape[0]):
+                v1[j] = sq * z[j]
+            for i in range(y.shape[0]):
+                y[i] = y[i] + F[0, i] * h + gd(G[0], v1, i)
+
+    elif method == "heun":
+        @_jit
+        def step(t, h, y, z, F, G, ya, yb, v1, v2, v3, v4, args):
+            sq = np.sqrt(h)
+            for j in range(v1.shape[0]):
+                v1[j] = sq * z[j]
+            pf(t, y, F[0], *args)
+            pg(t, y, G[0], *args)
+            for i in range(y.shape[0]):
+                ya[i] = y[i] + F[0, i] * h + gd(G[0], v1, i)
+            pf(t + h, ya, F[1], *args)
+            pg(t + h, ya, G[1], *args)
+            for i in range(y.shape[0]):
+                y[i] = y[i] + (0.5 * h) * (F[0, i] + F[1, i]) + 0.5 * (gd(G[0], v1, i) + gd(G[1], v1, i))
+
+    elif method == "milstein" and pdg is not None:
+        @_jit
+        def step(t, h, y, z, F, G, ya, yb, v1, v2, v3, v4, args):
+            sq = np.sqrt(h)
+            for j in range(v1.shape[0]):
+                v1[j] = sq * z[j]
+            pf(t, y, F[0], *args)
+            pg(t, y, G[0], *args)
+            pdg(t, y, G[1], *args)
+            for i in range(y.shape[0]):
+                w = v1[comp(i)]
+                corr = w * w - h if ito else w * w
+                y[i] = y[i] + F[0, i] * h + gd(G[0], v1, i) + 0.5 * (G[0, i] * G[1, i]) * corr
+
+    elif method == "milstein":
+        @_jit
+        def step(t, h, y, z, F, G, ya, yb, v1, v2, v3, v4, args):
+            sq = np.sqrt(h)
+            for j in range(v1.shape[0]):
+                v1[j] = sq * z[j]
+            pf(t, y, F[0], *args)
+            pg(t, y, G[0], *args)
+            for i in range(y.shape[0]):
+                ya[i] = y[i] + F[0, i] * h + G[0, i] * sq
+            pg(t, ya, G[1], *args)
+            for i in range(y.shape[0]):
+                w = v1[comp(i)]
+                corr = w * w - h if ito else w * w
+                y[i] = (y[i] + F[0, i] * h + gd(G[0], v1, i)
+                        + 0.5 * ((G[1, i] - G[0, i]) / sq) * corr)
+
+    elif method == "sra1":
+        c10, c11 = _RA["c1"]
+        a21 = _RA["A0"][1][0]
+        b21 = _RA["B0"][1][0]
+        c02 = _RA["c0"][1]
+        al1, al2 = _RA["alpha"]
+        b11, b12 = _RA["beta1"]
+        b21_, b22 = _RA["beta2"]
+
+        @_jit
+        def step(t, h, y, z, F, G, ya, yb, v1, v2, v3, v4, args):
+            sq = np.sqrt(h)
+            sh = np.sqrt(h / 12.0)
+            m = v1.shape[0]
+            for j in range(m):
+                v1[j] = sq * z[j]
+                v2[j] = 0.5 * v1[j] + sh * z[m + j]  # I_(1,0)/h
+                v3[j] = b11 * v1[j] + b21_ * v2[j]
+                v4[j] = b12 * v1[j] + b22 * v2[j]
+            pf(t, y, F[0], *args)
+            pg(t + c10 * h, y, G[0], *args)
+            pg(t + c11 * h, y, G[1], *args)
+            for i in range(y.shape[0]):
+                ya[i] = y[i] + (a21 * h) * F[0, i] + b21 * gd(G[0], v2, i)
+            pf(t + c02 * h, ya, F[1], *args)
+            for i in range(y.shape[0]):
+                y[i] = (y[i] + h * (al1 * F[0, i] + al2 * F[1, i]) + gd(G[0], v3, i)
+                        + gd(G[1], v4, i))
+
+    elif method == "sri":
+        @_jit
+        def step(t, h, y, z, F, G, ya, yb, v1, v2, v3, v4, args):
+            sq = np.sqrt(h)
+            sh = np.sqrt(h / 12.0)
+            m = v1.shape[0]
+            for j in range(m):
+                w = sq * z[j]
+                v1[j] = w
+                v2[j] = (w * w - h) / (2.0 * sq)                 # chi1
+                v3[j] = 0.5 * w + sh * z[m + j]                  # chi2
+                v4[j] = (w * w * w - 3.0 * h * w) / (6.0 * h)    # chi3
+            d = y.shape[0]
+            for s in range(4):
+                for i in range(d):
+                    x0 = y[i]
+                    x1 = y[i]
+                    c = comp(i)
+                    for j in range(s):
+                        x0 += _A0[s, j] * h * F[j, i] + _B0[s, j] * v3[c] * G[j, i]
+                        x1 += _A1[s, j] * h * F[j, i] + _B1[s, j] * sq * G[j, i]
+                    ya[i] = x0
+                    yb[i] = x1
+                pf(t + _C0[s] * h, ya, F[s], *args)
+                pg(t + _C1[s] * h, yb, G[s], *args)
+            for i in range(d):
+                c = comp(i)
+                acc = y[i]
+                for s in range(4):
+                    acc += _AL[s] * h * F[s, i]
+                    acc += (_BE1[s] * v1[c] + _BE2[s] * v2[c] + _BE3[s] * v3[c]
+                            + _BE4[s] * v4[c]) * G[s, i]
+                y[i] = acc
+    else:  # pragma: no cover - validated by the caller
+        raise ValueError(method)
+    return step, alloc_g
+
+
+def build_kernel(method, noise, calculus, gmat, pf, pg, pdg=None):
+    """The fused ``run`` kernel for this method / noise and these per-path functions (cached)."""
+    key = (method, noise, calculus, gmat, pf, pg, pdg)
+    hit = _CACHE.get(key)
+    if hit is not None:
+        return hit
+    step, alloc_g = _make_step(method, noise, calculus, gmat, pf, pg, pdg)
+
+    @nb.njit(parallel=True, nogil=True)
+    def run(Y0, key, sids, t0, dt, N, t_end, save_idx, out, m, k, nchunks, args):
+        k0, k1 = split_key(key)
+        P, d = Y0.shape
+        nsave = save_idx.shape[0]
+        per = (P + nchunks - 1) // nchunks
+        for c in nb.prange(nchunks):
+            # work arrays once per chunk of paths: fresh pages are expensive here
+            F = np.empty((4, d))
+            G = alloc_g(4, d, m)
+            ya = np.empty(d)
+            yb = np.empty(d)
+            y = np.empty(d)
+            v1 = np.empty(m)
+            v2 = np.empty(m)
+            v3 = np.empty(m)
+            v4 = np.empty(m)
+            z = np.empty(k)
+            for p in range(c * per, min(P, (c + 1) * per)):
+                s0, s1 = split_key(sids[p])
+                for i in range(d):
+                    y[i] = Y0[p, i]
+                si = 0
+                while si < nsave and save_idx[si] == 0:
+                    out[p, si, :] = y
+                    si += 1
+                q = np.uint64(0xFFFFFFFFFFFFFFFF)
+                z0 = 0.0
+                z1 = 0.0
+                for n in range(N):
+                    t = t0 + n * dt
+                    tn = t0 + (n + 1) * dt if n + 1 < N else t_end
+                    h = tn - t
+                    base = np.uint64(n) * np.uint64(k)
+                    for j in range(k):
+                        ij = base + np.uint64(j)
+                        qi = ij >> np.uint64(1)
+                        if qi != q:
+                            z0, z1 = normal_pair(k0, k1, s0, s1, qi)
+                            q = qi
+                        z[j] = z0 if (ij & np.uint64(1)) == np.uint64(0) else z1
+                    step(t, h, y, z, F, G, ya, yb, v1, v2, v3, v4, args)
+                    while si < nsave and save_idx[si] == n + 1:
+                        out[p, si, :] = y
+                        si += 1
+
+    _CACHE[key] = run
+    return run
+
+
+def map_paths(pfun, shape_out):
+    """A batch wrapper ``F(t, Y)`` around a per-path jitted ``pfun(t, y, out, *args)``."""
+    key = ("map", pfun, len(shape_out))
+    kern = _CACHE.get(key)
+    if kern is None:
+        @nb.njit(nogil=True)
+        def kern(t, Y, out, args):
+            for p in range(Y.shape[0]):
+                pfun(t, Y[p], out[p], *args)
+        _CACHE[key] = kern
+    return kern
