@@ -375,7 +375,7 @@ def _run_numba(problem, method, noise, calculus, y0a, m, k, sids, key, t0, dt, N
     Y0 = np.ascontiguousarray(np.reshape(np.asarray(to_numpy(y0a), dtype=np.float64), (-1, y0a.shape[-1])))
     P = Y0.shape[0]
     out = np.empty((P, save.shape[0], Y0.shape[1]))
-    nchunks = max(1, min(P, 8 * nb.get_num_threads()))
+    nchunks = nb.get_num_threads() if P * N >= 20_000 else 1
     kern(Y0, np.uint64(key), sids, float(t0), float(dt), int(N), float(t1), save, out, int(m), int(k),
          int(nchunks), problem.args)
     return out

@@ -1,4 +1,5 @@
-"""Fused Numba SDE kernels: one compiled loop per trajectory, paths spread with ``prange``.
+"""Fused Numba SDE kernels: one compiled loop per trajectory, paths spread over cores by
+threads running the GIL-free compiled kernel on contiguous path ranges.
 
 The user's per-path functions (``drift(t, y, out, *args)``, ``diffusion(t, y, out, *args)``,
 both ``@numba.njit``) are called inside the loop and the normals are drawn inside it with
@@ -7,6 +8,8 @@ both ``@numba.njit``) are called inside the loop and the normals are drawn insid
 depend on how paths are split between threads, chunks or workers.
 """
 from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
 
 import numba as nb
 import numpy as np
@@ -126,14 +129,24 @@ def _make_step(method, noise, calculus, gmat, pf, pg, pdg):
                 v1[j] = sq * z[j]
             pf(t, y, F[0], *args)
             pg(t, y, G[0], *args)
-            for i in range(y.shape[0]):
-                ya[i] = y[i] + F[0, i] * h + G[0, i] * sq
-            pg(t, ya, G[1], *args)
+            if ito:
+                for i in range(y.shape[0]):
+                    ya[i] = y[i] + F[0, i] * h + G[0, i] * sq
+                pg(t, ya, G[1], *args)
+                for i in range(y.shape[0]):
+                    G[2, i] = (G[1, i] - G[0, i]) / sq
+            else:  # central difference (see _sde_steps._milstein_l)
+                for i in range(y.shape[0]):
+                    ya[i] = y[i] + G[0, i] * sq
+                    yb[i] = y[i] - G[0, i] * sq
+                pg(t, ya, G[1], *args)
+                pg(t, yb, G[3], *args)
+                for i in range(y.shape[0]):
+                    G[2, i] = (G[1, i] - G[3, i]) / (2.0 * sq)
             for i in range(y.shape[0]):
                 w = v1[comp(i)]
                 corr = w * w - h if ito else w * w
-                y[i] = (y[i] + F[0, i] * h + gd(G[0], v1, i)
-                        + 0.5 * ((G[1, i] - G[0, i]) / sq) * corr)
+                y[i] = y[i] + F[0, i] * h + gd(G[0], v1, i) + 0.5 * G[2, i] * corr
 
     elif method == "sra1":
         c10, c11 = _RA["c1"]
@@ -210,51 +223,64 @@ def build_kernel(method, noise, calculus, gmat, pf, pg, pdg=None):
         return hit
     step, alloc_g = _make_step(method, noise, calculus, gmat, pf, pg, pdg)
 
-    @nb.njit(parallel=True, nogil=True)
-    def run(Y0, key, sids, t0, dt, N, t_end, save_idx, out, m, k, nchunks, args):
+    @nb.njit(nogil=True)
+    def run_range(lo, hi, Y0, key, sids, t0, dt, N, t_end, save_idx, out, m, k, args):
         k0, k1 = split_key(key)
-        P, d = Y0.shape
+        d = Y0.shape[1]
         nsave = save_idx.shape[0]
-        per = (P + nchunks - 1) // nchunks
-        for c in nb.prange(nchunks):
-            # work arrays once per chunk of paths: fresh pages are expensive here
-            F = np.empty((4, d))
-            G = alloc_g(4, d, m)
-            ya = np.empty(d)
-            yb = np.empty(d)
-            y = np.empty(d)
-            v1 = np.empty(m)
-            v2 = np.empty(m)
-            v3 = np.empty(m)
-            v4 = np.empty(m)
-            z = np.empty(k)
-            for p in range(c * per, min(P, (c + 1) * per)):
-                s0, s1 = split_key(sids[p])
-                for i in range(d):
-                    y[i] = Y0[p, i]
-                si = 0
-                while si < nsave and save_idx[si] == 0:
+        # work arrays once per range of paths: fresh pages are expensive here
+        F = np.empty((4, d))
+        G = alloc_g(4, d, m)
+        ya = np.empty(d)
+        yb = np.empty(d)
+        y = np.empty(d)
+        v1 = np.empty(m)
+        v2 = np.empty(m)
+        v3 = np.empty(m)
+        v4 = np.empty(m)
+        z = np.empty(k)
+        for p in range(lo, hi):
+            s0, s1 = split_key(sids[p])
+            for i in range(d):
+                y[i] = Y0[p, i]
+            si = 0
+            while si < nsave and save_idx[si] == 0:
+                out[p, si, :] = y
+                si += 1
+            q = np.uint64(0xFFFFFFFFFFFFFFFF)
+            z0 = 0.0
+            z1 = 0.0
+            for n in range(N):
+                t = t0 + n * dt
+                tn = t0 + (n + 1) * dt if n + 1 < N else t_end
+                h = tn - t
+                base = np.uint64(n) * np.uint64(k)
+                for j in range(k):
+                    ij = base + np.uint64(j)
+                    qi = ij >> np.uint64(1)
+                    if qi != q:
+                        z0, z1 = normal_pair(k0, k1, s0, s1, qi)
+                        q = qi
+                    z[j] = z0 if (ij & np.uint64(1)) == np.uint64(0) else z1
+                step(t, h, y, z, F, G, ya, yb, v1, v2, v3, v4, args)
+                while si < nsave and save_idx[si] == n + 1:
                     out[p, si, :] = y
                     si += 1
-                q = np.uint64(0xFFFFFFFFFFFFFFFF)
-                z0 = 0.0
-                z1 = 0.0
-                for n in range(N):
-                    t = t0 + n * dt
-                    tn = t0 + (n + 1) * dt if n + 1 < N else t_end
-                    h = tn - t
-                    base = np.uint64(n) * np.uint64(k)
-                    for j in range(k):
-                        ij = base + np.uint64(j)
-                        qi = ij >> np.uint64(1)
-                        if qi != q:
-                            z0, z1 = normal_pair(k0, k1, s0, s1, qi)
-                            q = qi
-                        z[j] = z0 if (ij & np.uint64(1)) == np.uint64(0) else z1
-                    step(t, h, y, z, F, G, ya, yb, v1, v2, v3, v4, args)
-                    while si < nsave and save_idx[si] == n + 1:
-                        out[p, si, :] = y
-                        si += 1
+
+    def run(Y0, key, sids, t0, dt, N, t_end, save_idx, out, m, k, nthreads, args):
+        """Paths split into contiguous ranges, one per thread (the kernel releases the GIL)."""
+        P = Y0.shape[0]
+        rest = (Y0, key, sids, t0, dt, N, t_end, save_idx, out, m, k, args)
+        nthreads = max(1, min(int(nthreads), P))
+        if nthreads == 1:
+            run_range(0, P, *rest)
+            return
+        bounds = np.linspace(0, P, nthreads + 1).astype(np.int64)
+        with ThreadPoolExecutor(nthreads) as ex:
+            futs = [ex.submit(run_range, int(bounds[i]), int(bounds[i + 1]), *rest)
+                    for i in range(nthreads)]
+            for f in futs:
+                f.result()
 
     _CACHE[key] = run
     return run

@@ -40,8 +40,12 @@ def _milstein_l(xp, noise, F, Gm, t, h, y, f0, g0, ctx):
             return xp.sum(der * g0[..., None, :], axis=-1)
         return g0 * der
     sq = math.sqrt(h)
-    ybar = y + f0 * h + g0 * sq  # Runge-Kutta support value (Kloeden-Platen 11.1)
-    return (Gm(t, ybar) - g0) / sq
+    if ctx["calculus"] == "ito":
+        ybar = y + f0 * h + g0 * sq  # Runge-Kutta support value (Kloeden-Platen 11.1)
+        return (Gm(t, ybar) - g0) / sq
+    # Stratonovich: the correction multiplies dW^2 (mean h, not 0), so the one-sided
+    # difference's O(sqrt h) error would bias every step; a central difference is O(h).
+    return (Gm(t, y + g0 * sq) - Gm(t, y - g0 * sq)) / (2.0 * sq)
 
 
 def step_milstein(xp, noise, F, Gm, t, h, y, dW, Hl, ctx):

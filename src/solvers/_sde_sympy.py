@@ -10,6 +10,9 @@ import sympy as sp
 from probspace import sym as psym
 
 
+_PERPATH_CACHE: dict = {}
+
+
 def is_symbolic(obj):
     if isinstance(obj, (sp.Basic, sp.MatrixBase)):
         return True
@@ -112,9 +115,12 @@ class SymbolicSDE:
                     fns.append(None)
                     continue
                 src = self._python_source(name, mat, matrix=(name == "g" and self.gmat))
-                ns = {"math": math}
-                exec(compile(src, f"<solvers.sde sympy {name}>", "exec"), ns)
-                fns.append(nb.njit(nogil=True)(ns["_" + name]))
+                fn = _PERPATH_CACHE.get(src)
+                if fn is None:  # same expressions -> same function -> the fused kernel is reused
+                    ns = {"math": math}
+                    exec(compile(src, f"<solvers.sde sympy {name}>", "exec"), ns)
+                    fn = _PERPATH_CACHE[src] = nb.njit(nogil=True)(ns["_" + name])
+                fns.append(fn)
             self._perpath = tuple(fns)
         return self._perpath
 

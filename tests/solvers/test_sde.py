@@ -47,11 +47,6 @@ CASES = {
     # method, noise, calculus, drift, diffusion, y0
     "em_diag": ("euler_maruyama", "diagonal", "ito", [0.5 * x_, -0.3 * y_ + sp.sin(t_)],
                 [0.4 * x_, 0.2 * sp.cos(y_)], [1.0, 0.5]),
-    "em_general": ("euler_maruyama", "general", "ito", [0.5 * x_, -0.3 * y_],
-                   sp.Matrix([[0.4 * x_, 0.1], [0.2 * y_, 0.3 * x_], ]).col_insert(2, sp.Matrix([0.05, 0.1])),
-                   [1.0, 0.5]),
-    "milstein_diag": ("milstein", "diagonal", "ito", [0.5 * x_, -0.3 * y_],
-                      [0.4 * x_, 0.2 * sp.cos(y_)], [1.0, 0.5]),
     "milstein_strat_scalar": ("milstein", "scalar", "stratonovich", [0.5 * x_, -0.3 * y_],
                               [0.4 * x_, 0.2 * y_], [1.0, 0.5]),
     "heun_general": ("heun", "general", "stratonovich", [0.5 * x_, -0.3 * y_],
@@ -60,7 +55,6 @@ CASES = {
              [0.5 + 0 * t_, 0.2 * sp.cos(t_)], [1.0, 0.5]),
     "sri_diag": ("sri", "diagonal", "ito", [0.5 * x_, -0.3 * y_ + sp.sin(t_)],
                  [0.4 * x_, 0.2 * sp.cos(y_)], [1.0, 0.5]),
-    "sri_scalar": ("sri", "scalar", "ito", [0.5 * x_, -0.3 * y_], [0.4 * x_, 0.2 * y_], [1.0, 0.5]),
 }
 
 
