@@ -16,7 +16,10 @@ import numpy as np
 
 from probspace.random._numba import normal_pair, split_key
 
+from ._sde_rng_block import alloc_block, normal_pairs_block
 from ._sde_tableaus import SRA1, SRIW1
+
+LANES = 32
 
 _CACHE: dict = {}
 
@@ -233,23 +236,35 @@ def build_kernel(method, noise, calculus, gmat, pf, pg, pdg=None):
         G = alloc_g(4, d, m)
         ya = np.empty(d)
         yb = np.empty(d)
-        y = np.empty(d)
         v1 = np.empty(m)
         v2 = np.empty(m)
         v3 = np.empty(m)
         v4 = np.empty(m)
         z = np.empty(k)
-        for p in range(lo, hi):
-            s0, s1 = split_key(sids[p])
-            for i in range(d):
-                y[i] = Y0[p, i]
+        # a block of LANES paths advances together so that the normals of one step are
+        # generated for all lanes at once by the vectorizable block generator
+        Y = np.empty((LANES, d))
+        S0 = np.empty(LANES, dtype=np.uint64)
+        S1 = np.empty(LANES, dtype=np.uint64)
+        Z0 = np.empty(LANES)
+        Z1 = np.empty(LANES)
+        ZK = np.empty((k, LANES))
+        W, NF, MB = alloc_block(LANES)
+        for b0 in range(lo, hi, LANES):
+            nl = min(LANES, hi - b0)
+            for l in range(LANES):
+                s0, s1 = split_key(sids[b0 + min(l, nl - 1)])
+                S0[l] = s0
+                S1[l] = s1
+            for l in range(nl):
+                for i in range(d):
+                    Y[l, i] = Y0[b0 + l, i]
             si = 0
             while si < nsave and save_idx[si] == 0:
-                out[p, si, :] = y
+                for l in range(nl):
+                    out[b0 + l, si, :] = Y[l]
                 si += 1
             q = np.uint64(0xFFFFFFFFFFFFFFFF)
-            z0 = 0.0
-            z1 = 0.0
             for n in range(N):
                 t = t0 + n * dt
                 tn = t0 + (n + 1) * dt if n + 1 < N else t_end
@@ -259,12 +274,21 @@ def build_kernel(method, noise, calculus, gmat, pf, pg, pdg=None):
                     ij = base + np.uint64(j)
                     qi = ij >> np.uint64(1)
                     if qi != q:
-                        z0, z1 = normal_pair(k0, k1, s0, s1, qi)
+                        normal_pairs_block(k0, k1, S0, S1, qi, Z0, Z1, W, NF, MB)
                         q = qi
-                    z[j] = z0 if (ij & np.uint64(1)) == np.uint64(0) else z1
-                step(t, h, y, z, F, G, ya, yb, v1, v2, v3, v4, args)
+                    if (ij & np.uint64(1)) == np.uint64(0):
+                        for l in range(LANES):
+                            ZK[j, l] = Z0[l]
+                    else:
+                        for l in range(LANES):
+                            ZK[j, l] = Z1[l]
+                for l in range(nl):
+                    for j in range(k):
+                        z[j] = ZK[j, l]
+                    step(t, h, Y[l], z, F, G, ya, yb, v1, v2, v3, v4, args)
                 while si < nsave and save_idx[si] == n + 1:
-                    out[p, si, :] = y
+                    for l in range(nl):
+                        out[b0 + l, si, :] = Y[l]
                     si += 1
 
     def run(Y0, key, sids, t0, dt, N, t_end, save_idx, out, m, k, nthreads, args):
