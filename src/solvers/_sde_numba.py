@@ -36,7 +36,7 @@ _BE3 = np.array(SRIW1["beta3"], dtype=np.float64)
 _BE4 = np.array(SRIW1["beta4"], dtype=np.float64)
 _RA = SRA1
 
-_jit = nb.njit(nogil=True, inline="always")
+_jit = nb.njit(nogil=True, inline="always", error_model="numpy")
 
 
 def _noise_ops(noise, gmat):
@@ -124,6 +124,22 @@ def _make_step(method, noise, calculus, gmat, pf, pg, pdg):
                 corr = w * w - h if ito else w * w
                 y[i] = y[i] + F[0, i] * h + gd(G[0], v1, i) + 0.5 * (G[0, i] * G[1, i]) * corr
 
+    elif method == "milstein" and ito:
+        @_jit
+        def step(t, h, y, z, F, G, ya, yb, v1, v2, v3, v4, args):
+            sq = np.sqrt(h)
+            for j in range(v1.shape[0]):
+                v1[j] = sq * z[j]
+            pf(t, y, F[0], *args)
+            pg(t, y, G[0], *args)
+            for i in range(y.shape[0]):
+                ya[i] = y[i] + F[0, i] * h + G[0, i] * sq
+            pg(t, ya, G[1], *args)
+            for i in range(y.shape[0]):
+                w = v1[comp(i)]
+                y[i] = (y[i] + F[0, i] * h + gd(G[0], v1, i)
+                        + 0.5 * ((G[1, i] - G[0, i]) / sq) * (w * w - h))
+
     elif method == "milstein":
         @_jit
         def step(t, h, y, z, F, G, ya, yb, v1, v2, v3, v4, args):
@@ -132,24 +148,16 @@ def _make_step(method, noise, calculus, gmat, pf, pg, pdg):
                 v1[j] = sq * z[j]
             pf(t, y, F[0], *args)
             pg(t, y, G[0], *args)
-            if ito:
-                for i in range(y.shape[0]):
-                    ya[i] = y[i] + F[0, i] * h + G[0, i] * sq
-                pg(t, ya, G[1], *args)
-                for i in range(y.shape[0]):
-                    G[2, i] = (G[1, i] - G[0, i]) / sq
-            else:  # central difference (see _sde_steps._milstein_l)
-                for i in range(y.shape[0]):
-                    ya[i] = y[i] + G[0, i] * sq
-                    yb[i] = y[i] - G[0, i] * sq
-                pg(t, ya, G[1], *args)
-                pg(t, yb, G[3], *args)
-                for i in range(y.shape[0]):
-                    G[2, i] = (G[1, i] - G[3, i]) / (2.0 * sq)
+            # central difference (see _sde_steps._milstein_l)
+            for i in range(y.shape[0]):
+                ya[i] = y[i] + G[0, i] * sq
+                yb[i] = y[i] - G[0, i] * sq
+            pg(t, ya, G[1], *args)
+            pg(t, yb, G[3], *args)
             for i in range(y.shape[0]):
                 w = v1[comp(i)]
-                corr = w * w - h if ito else w * w
-                y[i] = y[i] + F[0, i] * h + gd(G[0], v1, i) + 0.5 * G[2, i] * corr
+                y[i] = (y[i] + F[0, i] * h + gd(G[0], v1, i)
+                        + 0.5 * ((G[1, i] - G[3, i]) / (2.0 * sq)) * (w * w))
 
     elif method == "sra1":
         c10, c11 = _RA["c1"]
@@ -226,7 +234,7 @@ def build_kernel(method, noise, calculus, gmat, pf, pg, pdg=None):
         return hit
     step, alloc_g = _make_step(method, noise, calculus, gmat, pf, pg, pdg)
 
-    @nb.njit(nogil=True)
+    @nb.njit(nogil=True, error_model="numpy")
     def run_range(lo, hi, Y0, key, sids, t0, dt, N, t_end, save_idx, out, m, k, args):
         k0, k1 = split_key(key)
         d = Y0.shape[1]
