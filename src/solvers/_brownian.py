@@ -124,24 +124,24 @@ class BrownianPath:
         return t_np
 
     def _descend(self, t_np, need_integral=False):
-        """W(t) (and int_{t0}^t W) for 1-D NumPy times ``t_np``: arrays (E, n) in float64."""
+        """W(t) (and int_{t0}^t W) for NumPy times ``t_np`` of shape (n,) (shared by every
+        element) or (E, n) (one time per element): arrays (E, n) in float64."""
         xp = self.xp
         T = self.t1 - self.t0
-        E, n = self.size, t_np.shape[0]
-        t = xp.asarray(t_np[None, :])
+        tt = t_np[None, :] if t_np.ndim == 1 else t_np
+        E, n = self.size, tt.shape[1]
         z0, z1 = self._pairs(xp.zeros((1, 1), dtype=xp.uint64))
         W = xp.broadcast_to(math.sqrt(T) * z0, (E, n))
         H = xp.broadcast_to(math.sqrt(T / 12.0) * z1, (E, n))
         Wa = xp.zeros((E, n), dtype=xp.float64)
         Ia = xp.zeros((E, n), dtype=xp.float64)
-        k = np.zeros(n, dtype=np.uint64)  # node offset within its level (same for every element)
-        a_np = np.full(n, self.t0)
+        k = np.zeros(tt.shape, dtype=np.uint64)  # node offset within its level
+        a_np = np.full(tt.shape, self.t0)
         for level in range(self.depth):
-            done = a_np == t_np  # query sits on the left end of its node: nothing below matters
-            if np.all(done):
+            if np.all(a_np == tt):  # every query sits on the left end of its node: done
                 break
             h = T / 2.0 ** level
-            u = xp.asarray(((np.uint64(1) << np.uint64(level)) + k)[None, :])
+            u = xp.asarray((np.uint64(1) << np.uint64(level)) + k)
             z0, z1 = self._pairs(u)
             D = 3.0 * H + (0.5 * math.sqrt(h)) * z0
             A = 2.0 * H - 0.5 * D
@@ -149,20 +149,19 @@ class BrownianPath:
             WL, WR = 0.5 * (W + D), 0.5 * (W - D)
             HL, HR = 0.5 * (A + B), 0.5 * (A - B)
             c_np = self.t0 + T * ((2.0 * k.astype(np.float64) + 1.0) / 2.0 ** (level + 1))
-            right_np = t_np >= c_np
-            right = xp.asarray(right_np[None, :])
+            right_np = tt >= c_np
+            right = xp.asarray(right_np)
             if need_integral:
                 Ia = xp.where(right, Ia + (0.5 * h) * (Wa + HL + 0.5 * WL), Ia)
             Wa = xp.where(right, Wa + WL, Wa)
             W = xp.where(right, WR, WL)
             H = xp.where(right, HR, HL)
             k = 2 * k + right_np.astype(np.uint64)
-            a_np = np.where(right_np, c_np, self.t0 + T * (k.astype(np.float64) / 2.0 ** (level + 1)))
+            a_np = self.t0 + T * (k.astype(np.float64) / 2.0 ** (level + 1))
         else:
             level = self.depth
         h = T / 2.0 ** level
-        s_np = (t_np - a_np) / h
-        s = xp.asarray(s_np[None, :])
+        s = xp.asarray((tt - a_np) / h)
         val = Wa + s * W + (6.0 * s * (1.0 - s)) * H
         if not need_integral:
             return val, None

@@ -144,9 +144,9 @@ class _Problem:
     def has_perpath(self):
         return self.pf is not None or self.symbolic is not None
 
-    def perpath(self):
+    def perpath(self, inline=False):
         if self.symbolic is not None:
-            return self.symbolic.perpath()
+            return self.symbolic.perpath(inline=inline)
         return self.pf, self.pg, self.pdg
 
     def batch(self, xp, y_example, noise, m_hint):
@@ -238,7 +238,8 @@ def _noise_dims(problem, noise, d, m, xp, y0b, t0):
 
 def solve_sde(drift, diffusion, t_span, y0, /, *, method="euler_maruyama", noise="diagonal",
               calculus="ito", dt, seed=None, brownian=None, t_eval=None, args=(),
-              diffusion_derivative=None, symbols=None, m=None, path_offset=0):
+              diffusion_derivative=None, symbols=None, m=None, path_offset=0, adaptive=False,
+              rtol=1e-3, atol=1e-6, max_steps=100_000):
     """Integrate ``dY = drift dt + diffusion dW`` for a whole batch of paths.
 
     Parameters
@@ -292,6 +293,17 @@ def solve_sde(drift, diffusion, t_span, y0, /, *, method="euler_maruyama", noise
         Number of Brownian motions for general/additive-matrix noise with @njit functions.
     path_offset : int
         Global index of this batch's first path (``ensemble`` uses it for chunks).
+    adaptive : bool
+        Per-path adaptive steps (``dt`` is the initial step), error estimated by step doubling
+        (one step of ``h`` against two of ``h/2``) with tolerance ``atol + rtol |y|`` per
+        component.  Needs ``brownian=``: rejected steps re-query the same Brownian tree, so
+        rejection does not bias the solution.  Every method; the vectorized rung (batch
+        callables then get ``t`` as an array of shape ``(P, 1)`` and ``y`` as ``(P, d)``).
+        ``t_eval`` defaults to ``(t0, t1)``.
+    rtol, atol : float
+        Tolerances of the adaptive mode.
+    max_steps : int
+        Step attempts allowed in the adaptive mode; paths not finished get ``status`` 1.
 
     Returns
     -------
@@ -300,7 +312,8 @@ def solve_sde(drift, diffusion, t_span, y0, /, *, method="euler_maruyama", noise
 
     Notes
     -----
-    Adaptive stepping is not implemented (see the package notes); use a smaller ``dt``.
+    Fixed-step solves draw their noise from the (path, step)-addressed stream; with
+    ``brownian=`` (and always in the adaptive mode) the noise comes from the Brownian tree.
     """
     problem = _Problem(drift, diffusion, noise, symbols, diffusion_derivative, args)
     _check_method(method, noise, calculus, diffusion_derivative is not None)
@@ -314,6 +327,9 @@ def solve_sde(drift, diffusion, t_span, y0, /, *, method="euler_maruyama", noise
     batch = tuple(y0a.shape[:-1])
     P = math.prod(batch)
     t0, t1, dt, N = _time_grid(t_span, dt)
+    if adaptive:
+        return _adaptive(problem, method, noise, calculus, xp, y0a, d, t0, t1, dt, t_eval, brownian,
+                         m, rtol, atol, max_steps)
     ts = grid_times(t0, t1, dt, N)
     save = _save_indices(t_eval, ts, dt)
     mm = _noise_dims(problem, noise, d, m, xp, y0a, t0)
@@ -350,6 +366,42 @@ def solve_sde(drift, diffusion, t_span, y0, /, *, method="euler_maruyama", noise
     return SDEResult(y=y, backend="vectorized", **common)
 
 
+def _adaptive(problem, method, noise, calculus, xp, y0a, d, t0, t1, dt, t_eval, brownian, m,
+              rtol, atol, max_steps):
+    from ._sde_adaptive import solve_adaptive
+    for name, v in (("rtol", rtol), ("atol", atol)):
+        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not (v >= 0 and math.isfinite(v)):
+            raise ValueError(f"{name} must be a non-negative number, got {v!r}")
+    if rtol == 0 and atol == 0:
+        raise ValueError("rtol and atol cannot both be 0")
+    if isinstance(max_steps, bool) or not isinstance(max_steps, numbers.Integral) or max_steps < 1:
+        raise ValueError(f"max_steps must be a positive integer, got {max_steps!r}")
+    if brownian is None:
+        raise ValueError("adaptive=True needs brownian= (a BrownianPath): rejected steps must "
+                         "re-query the same Brownian path")
+    batch = tuple(y0a.shape[:-1])
+    mm = _noise_dims(problem, noise, d, m, xp, y0a, t0)
+    _check_brownian(brownian, batch, mm, t0, t1)
+    if t_eval is None:
+        te = np.array([t0, t1])
+    else:
+        te = np.atleast_1d(np.asarray(to_numpy(t_eval) if not isinstance(t_eval, (list, tuple)) else t_eval,
+                                      dtype=np.float64))
+        if te.ndim != 1 or te.size == 0 or np.any(np.diff(te) <= 0) or te[0] < t0 or te[-1] > t1:
+            raise ValueError("t_eval must be strictly increasing times inside t_span")
+    F, G, DG = problem.batch(xp, y0a, noise, mm)
+    y, nacc, nrej, status = solve_adaptive(xp, F, G, DG, method, noise, calculus, y0a, batch, d, mm,
+                                           brownian, t0, te[-1], te, float(rtol), float(atol),
+                                           min(dt, t1 - t0), int(max_steps))
+    ok = bool(np.all(status == 0))
+    t_out = xp.asarray(te, dtype=y0a.dtype) if y0a.dtype == xp.float32 else xp.asarray(te)
+    return SDEResult(t=t_out, y=y, nsteps=np.reshape(nacc, batch), nrejected=np.reshape(nrej, batch),
+                     status=np.reshape(status, batch), success=ok,
+                     message="adaptive integration finished" if ok else "max_steps reached on some paths",
+                     method=method, noise=noise, calculus=calculus, seed=brownian.stream.seed,
+                     backend="vectorized-adaptive")
+
+
 def _check_brownian(bm, batch, m, t0, t1):
     from ._brownian import BrownianPath
     if not isinstance(bm, BrownianPath):
@@ -364,14 +416,15 @@ def _check_brownian(bm, batch, m, t0, t1):
 def _run_numba(problem, method, noise, calculus, y0a, m, k, sids, key, t0, dt, N, t1, save):
     import numba as nb
     from ._sde_numba import build_kernel
-    pf, pg, pdg = problem.perpath()
+    pf, pg, pdg = problem.perpath(inline=True)
     if method == "milstein" and problem.symbolic is not None:
         pdg = None  # derivative-free form unless the user passed dg (symbolic scalar noise needs the full L)
     gmat = noise == "general" or (noise == "additive" and problem.symbolic is not None
                                   and problem.symbolic.gmat)
     if noise == "additive" and problem.symbolic is None and m != y0a.shape[-1]:
         gmat = True
-    kern = build_kernel(method, noise, calculus, gmat, pf, pg, pdg)
+    kern = build_kernel(method, noise, calculus, gmat, pf, pg, pdg,
+                        no_args=len(problem.args) == 0)
     Y0 = np.ascontiguousarray(np.reshape(np.asarray(to_numpy(y0a), dtype=np.float64), (-1, y0a.shape[-1])))
     P = Y0.shape[0]
     out = np.empty((P, save.shape[0], Y0.shape[1]))

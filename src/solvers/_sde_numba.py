@@ -80,84 +80,103 @@ def _noise_ops(noise, gmat):
     return gd, comp, alloc_g
 
 
-def _make_step(method, noise, calculus, gmat, pf, pg, pdg):
+def _wrap(fn, no_args):
+    """Call ``fn`` with the args tuple.  Functions without extra args (generated from sympy,
+    compiled with inline="always") are inlined into the step at the Numba IR level: a
+    user function called from several sites is otherwise a real call that increfs/decrefs
+    its array arguments every time."""
+    if fn is None:
+        return None
+    if no_args:
+        @_jit
+        def w(t, y, out, args):
+            fn(t, y, out)
+    else:
+        @_jit
+        def w(t, y, out, args):
+            fn(t, y, out, *args)
+    return w
+
+
+def _make_step(method, noise, calculus, gmat, pf, pg, pdg, inline_args):
     gd, comp, alloc_g = _noise_ops(noise, gmat)
+    fw, gw, dgw = _wrap(pf, inline_args), _wrap(pg, inline_args), _wrap(pdg, inline_args)
     ito = calculus == "ito"
 
     if method == "euler_maruyama":
         @_jit
-        def step(t, h, y, z, F, G, ya, yb, v1, v2, v3, v4, args):
+        def step(t, h, y, z, F, G, F0, F1, F2, F3, G0, G1, G2, G3, ya, yb, v1, v2, v3, v4, args):
             sq = np.sqrt(h)
-            pf(t, y, F[0], *args)
-            pg(t, y, G[0], *args)
+            fw(t, y, F0, args)
+            gw(t, y, G0, args)
             for j in range(v1.shape[0]):
                 v1[j] = sq * z[j]
             for i in range(y.shape[0]):
-                y[i] = y[i] + F[0, i] * h + gd(G[0], v1, i)
+                y[i] = y[i] + F0[i] * h + gd(G0, v1, i)
 
     elif method == "heun":
         @_jit
-        def step(t, h, y, z, F, G, ya, yb, v1, v2, v3, v4, args):
+        def step(t, h, y, z, F, G, F0, F1, F2, F3, G0, G1, G2, G3, ya, yb, v1, v2, v3, v4, args):
             sq = np.sqrt(h)
             for j in range(v1.shape[0]):
                 v1[j] = sq * z[j]
-            pf(t, y, F[0], *args)
-            pg(t, y, G[0], *args)
+            fw(t, y, F0, args)
+            gw(t, y, G0, args)
             for i in range(y.shape[0]):
-                ya[i] = y[i] + F[0, i] * h + gd(G[0], v1, i)
-            pf(t + h, ya, F[1], *args)
-            pg(t + h, ya, G[1], *args)
+                ya[i] = y[i] + F0[i] * h + gd(G0, v1, i)
+            fw(t + h, ya, F1, args)
+            gw(t + h, ya, G1, args)
             for i in range(y.shape[0]):
-                y[i] = y[i] + (0.5 * h) * (F[0, i] + F[1, i]) + 0.5 * (gd(G[0], v1, i) + gd(G[1], v1, i))
+                y[i] = y[i] + (0.5 * h) * (F0[i] + F1[i]) + 0.5 * (gd(G0, v1, i) + gd(G1, v1, i))
 
     elif method == "milstein" and pdg is not None:
         @_jit
-        def step(t, h, y, z, F, G, ya, yb, v1, v2, v3, v4, args):
+        def step(t, h, y, z, F, G, F0, F1, F2, F3, G0, G1, G2, G3, ya, yb, v1, v2, v3, v4, args):
             sq = np.sqrt(h)
             for j in range(v1.shape[0]):
                 v1[j] = sq * z[j]
-            pf(t, y, F[0], *args)
-            pg(t, y, G[0], *args)
-            pdg(t, y, G[1], *args)
+            fw(t, y, F0, args)
+            gw(t, y, G0, args)
+            dgw(t, y, G1, args)
             for i in range(y.shape[0]):
                 w = v1[comp(i)]
                 corr = w * w - h if ito else w * w
-                y[i] = y[i] + F[0, i] * h + gd(G[0], v1, i) + 0.5 * (G[0, i] * G[1, i]) * corr
+                y[i] = y[i] + F0[i] * h + gd(G0, v1, i) + 0.5 * (G0[i] * G1[i]) * corr
 
     elif method == "milstein" and ito:
         @_jit
-        def step(t, h, y, z, F, G, ya, yb, v1, v2, v3, v4, args):
+        def step(t, h, y, z, F, G, F0, F1, F2, F3, G0, G1, G2, G3, ya, yb, v1, v2, v3, v4, args):
             sq = np.sqrt(h)
             for j in range(v1.shape[0]):
                 v1[j] = sq * z[j]
-            pf(t, y, F[0], *args)
-            pg(t, y, G[0], *args)
+            fw(t, y, F0, args)
+            gw(t, y, G0, args)
             for i in range(y.shape[0]):
-                ya[i] = y[i] + F[0, i] * h + G[0, i] * sq
-            pg(t, ya, G[1], *args)
+                ya[i] = y[i] + F0[i] * h + G0[i] * sq
+            gw(t, ya, G1, args)
             for i in range(y.shape[0]):
                 w = v1[comp(i)]
-                y[i] = (y[i] + F[0, i] * h + gd(G[0], v1, i)
-                        + 0.5 * ((G[1, i] - G[0, i]) / sq) * (w * w - h))
+                y[i] = (y[i] + F0[i] * h + gd(G0, v1, i)
+                        + 0.5 * ((G1[i] - G0[i]) / sq) * (w * w - h))
 
     elif method == "milstein":
         @_jit
-        def step(t, h, y, z, F, G, ya, yb, v1, v2, v3, v4, args):
+        def step(t, h, y, z, F, G, F0, F1, F2, F3, G0, G1, G2, G3, ya, yb, v1, v2, v3, v4, args):
             sq = np.sqrt(h)
             for j in range(v1.shape[0]):
                 v1[j] = sq * z[j]
-            pf(t, y, F[0], *args)
-            pg(t, y, G[0], *args)
+            fw(t, y, F0, args)
+            gw(t, y, G0, args)
             # central difference (see _sde_steps._milstein_l)
             for i in range(y.shape[0]):
-                ya[i] = y[i] + G[0, i] * sq
-                yb[i] = y[i] - G[0, i] * sq
-            pg(t, ya, G[1], *args)
-            pg(t, yb, G[3], *args)
+                ya[i] = y[i] + G0[i] * sq
+                yb[i] = y[i] - G0[i] * sq
+            gw(t, ya, G1, args)
+            gw(t, yb, G3, args)
             for i in range(y.shape[0]):
                 w = v1[comp(i)]
-                y[i] = (y[i] + F[0, i] * h + gd(G[0], v1, i)
-                        + 0.5 * ((G[1, i] - G[3, i]) / (2.0 * sq)) * (w * w))
+                y[i] = (y[i] + F0[i] * h + gd(G0, v1, i)
+                        + 0.5 * ((G1[i] - G3[i]) / (2.0 * sq)) * (w * w))
 
     elif method == "sra1":
         c10, c11 = _RA["c1"]
@@ -169,7 +188,7 @@ def _make_step(method, noise, calculus, gmat, pf, pg, pdg):
         b21_, b22 = _RA["beta2"]
 
         @_jit
-        def step(t, h, y, z, F, G, ya, yb, v1, v2, v3, v4, args):
+        def step(t, h, y, z, F, G, F0, F1, F2, F3, G0, G1, G2, G3, ya, yb, v1, v2, v3, v4, args):
             sq = np.sqrt(h)
             sh = np.sqrt(h / 12.0)
             m = v1.shape[0]
@@ -178,19 +197,19 @@ def _make_step(method, noise, calculus, gmat, pf, pg, pdg):
                 v2[j] = 0.5 * v1[j] + sh * z[m + j]  # I_(1,0)/h
                 v3[j] = b11 * v1[j] + b21_ * v2[j]
                 v4[j] = b12 * v1[j] + b22 * v2[j]
-            pf(t, y, F[0], *args)
-            pg(t + c10 * h, y, G[0], *args)
-            pg(t + c11 * h, y, G[1], *args)
+            fw(t, y, F0, args)
+            gw(t + c10 * h, y, G0, args)
+            gw(t + c11 * h, y, G1, args)
             for i in range(y.shape[0]):
-                ya[i] = y[i] + (a21 * h) * F[0, i] + b21 * gd(G[0], v2, i)
-            pf(t + c02 * h, ya, F[1], *args)
+                ya[i] = y[i] + (a21 * h) * F0[i] + b21 * gd(G0, v2, i)
+            fw(t + c02 * h, ya, F1, args)
             for i in range(y.shape[0]):
-                y[i] = (y[i] + h * (al1 * F[0, i] + al2 * F[1, i]) + gd(G[0], v3, i)
-                        + gd(G[1], v4, i))
+                y[i] = (y[i] + h * (al1 * F0[i] + al2 * F1[i]) + gd(G0, v3, i)
+                        + gd(G1, v4, i))
 
     elif method == "sri":
         @_jit
-        def step(t, h, y, z, F, G, ya, yb, v1, v2, v3, v4, args):
+        def step(t, h, y, z, F, G, F0, F1, F2, F3, G0, G1, G2, G3, ya, yb, v1, v2, v3, v4, args):
             sq = np.sqrt(h)
             sh = np.sqrt(h / 12.0)
             m = v1.shape[0]
@@ -211,8 +230,8 @@ def _make_step(method, noise, calculus, gmat, pf, pg, pdg):
                         x1 += _A1[s, j] * h * F[j, i] + _B1[s, j] * sq * G[j, i]
                     ya[i] = x0
                     yb[i] = x1
-                pf(t + _C0[s] * h, ya, F[s], *args)
-                pg(t + _C1[s] * h, yb, G[s], *args)
+                fw(t + _C0[s] * h, ya, F[s], args)
+                gw(t + _C1[s] * h, yb, G[s], args)
             for i in range(d):
                 c = comp(i)
                 acc = y[i]
@@ -226,13 +245,13 @@ def _make_step(method, noise, calculus, gmat, pf, pg, pdg):
     return step, alloc_g
 
 
-def build_kernel(method, noise, calculus, gmat, pf, pg, pdg=None):
+def build_kernel(method, noise, calculus, gmat, pf, pg, pdg=None, no_args=False):
     """The fused ``run`` kernel for this method / noise and these per-path functions (cached)."""
-    key = (method, noise, calculus, gmat, pf, pg, pdg)
+    key = (method, noise, calculus, gmat, pf, pg, pdg, no_args)
     hit = _CACHE.get(key)
     if hit is not None:
         return hit
-    step, alloc_g = _make_step(method, noise, calculus, gmat, pf, pg, pdg)
+    step, alloc_g = _make_step(method, noise, calculus, gmat, pf, pg, pdg, no_args)
 
     @nb.njit(nogil=True, error_model="numpy")
     def run_range(lo, hi, Y0, key, sids, t0, dt, N, t_end, save_idx, out, m, k, args):
@@ -258,6 +277,10 @@ def build_kernel(method, noise, calculus, gmat, pf, pg, pdg=None):
         Z1 = np.empty(LANES)
         ZK = np.empty((k, LANES))
         W, NF, MB = alloc_block(LANES)
+        # row views made once (a view per call would cost reference-count traffic per step)
+        F0, F1, F2, F3 = F[0], F[1], F[2], F[3]
+        G0, G1, G2, G3 = G[0], G[1], G[2], G[3]
+        y = np.empty(d)
         for b0 in range(lo, hi, LANES):
             nl = min(LANES, hi - b0)
             for l in range(LANES):
@@ -293,7 +316,11 @@ def build_kernel(method, noise, calculus, gmat, pf, pg, pdg=None):
                 for l in range(nl):
                     for j in range(k):
                         z[j] = ZK[j, l]
-                    step(t, h, Y[l], z, F, G, ya, yb, v1, v2, v3, v4, args)
+                    for i in range(d):
+                        y[i] = Y[l, i]
+                    step(t, h, y, z, F, G, F0, F1, F2, F3, G0, G1, G2, G3, ya, yb, v1, v2, v3, v4, args)
+                    for i in range(d):
+                        Y[l, i] = y[i]
                 while si < nsave and save_idx[si] == n + 1:
                     for l in range(nl):
                         out[b0 + l, si, :] = Y[l]

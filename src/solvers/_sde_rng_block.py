@@ -43,7 +43,7 @@ def alloc_block(B):
     return W, NF, MB
 
 
-@nb.njit(nogil=True)
+@nb.njit(nogil=True, error_model="numpy")
 def normal_pairs_block(k0, k1, S0, S1, idx, Z0, Z1, W, NF, MB):
     """Z0[l], Z1[l] = normal_pair(k0, k1, S0[l], S1[l], idx) for every lane l."""
     B = S0.shape[0]
@@ -81,12 +81,10 @@ def normal_pairs_block(k0, k1, S0, S1, idx, Z0, Z1, W, NF, MB):
         MB[l] = (bits[l] & _MANT) | _ONE_BITS
     mant = MB.view(np.float64)
     for l in range(B):
-        ef = float(np.int64(bits[l] >> np.uint64(52)) - 1023)
-        m = mant[l]
-        if m > _SQRT2:
-            m = m * 0.5
-            ef = ef + 1.0
-        ef = ef - 53.0
+        # selects instead of branches so the loop vectorizes; x * 1.0 and e + 0.0 are exact
+        big = mant[l] > _SQRT2
+        m = mant[l] * (0.5 if big else 1.0)
+        ef = (float(np.int64(bits[l] >> np.uint64(52)) - 1023) + (1.0 if big else 0.0)) - 53.0
         f = (m - 1.0) / (m + 1.0)
         s2 = f * f
         p = _LC[11]
@@ -100,7 +98,7 @@ def normal_pairs_block(k0, k1, S0, S1, idx, Z0, Z1, W, NF, MB):
         o = np.floor(t)
         r = t - o
         oi = int(o)
-        a = ((1.0 - r) if (oi & 1) else r) * _PI_4
+        a = ((1.0 - r) if (oi & 1) == 1 else r) * _PI_4
         a2 = a * a
         ps = _SC[9]
         for j in range(8, -1, -1):
@@ -110,13 +108,11 @@ def normal_pairs_block(k0, k1, S0, S1, idx, Z0, Z1, W, NF, MB):
         for j in range(8, -1, -1):
             pc = pc * a2 + _CC[j]
         ca = pc
-        swap = oi == 1 or oi == 2 or oi == 5 or oi == 6
+        swap = (((oi + 1) >> 1) & 1) == 1  # octants 1, 2, 5, 6
         sv = ca if swap else sa
         cv = sa if swap else ca
-        if oi >= 4:
-            sv = -sv
-        if oi >= 2 and oi <= 5:
-            cv = -cv
+        sv = -sv if oi >= 4 else sv
+        cv = -cv if (oi >= 2) & (oi <= 5) else cv
         rad = NF[l]
         Z0[l] = rad * cv
         Z1[l] = rad * sv

@@ -10,6 +10,11 @@ import math
 from ._sde_tableaus import SRA1, SRIW1
 
 
+def _sqrt(xp, h):
+    """sqrt of the step: a float (fixed steps) or an array (per-path adaptive steps)."""
+    return math.sqrt(h) if isinstance(h, float) else xp.sqrt(h)
+
+
 def gdot(xp, noise, g, v):
     """The diffusion applied to noise-shaped ``v``: ``g * v`` (diagonal), ``g * v[...,:1]``
     (scalar), ``g @ v`` (general, or additive with a matrix diffusion)."""
@@ -39,7 +44,7 @@ def _milstein_l(xp, noise, F, Gm, t, h, y, f0, g0, ctx):
         if noise == "scalar" and der.ndim == y.ndim + 1:  # full Jacobian d g_i / d y_k
             return xp.sum(der * g0[..., None, :], axis=-1)
         return g0 * der
-    sq = math.sqrt(h)
+    sq = _sqrt(xp, h)
     if ctx["calculus"] == "ito":
         ybar = y + f0 * h + g0 * sq  # Runge-Kutta support value (Kloeden-Platen 11.1)
         return (Gm(t, ybar) - g0) / sq
@@ -72,7 +77,7 @@ def step_sra1(xp, noise, F, Gm, t, h, y, dW, Hl, ctx):
 
 def step_sri(xp, noise, F, Gm, t, h, y, dW, Hl, ctx):
     tb = SRIW1
-    sq = math.sqrt(h)
+    sq = _sqrt(xp, h)
     w = dW[..., 0:1] if noise == "scalar" else dW
     hl = Hl[..., 0:1] if noise == "scalar" else Hl
     chi1 = (w * w - h) / (2.0 * sq)            # I_(1,1) / sqrt(h)

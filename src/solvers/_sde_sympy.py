@@ -105,9 +105,10 @@ class SymbolicSDE:
         return fn
 
     # --------------------------------------------------------------- per path (Numba)
-    def perpath(self):
-        """Per-path ``@njit`` functions ``(pf, pg, pdg)`` with signature ``(t, y, out)``."""
-        if self._perpath is None:
+    def perpath(self, inline=False):
+        """Per-path ``@njit`` functions ``(pf, pg, pdg)`` with signature ``(t, y, out)``
+        (``inline=True``: compiled with ``inline="always"`` for the fused kernels)."""
+        if self._perpath is None or self._perpath[0] != inline:
             import numba as nb
             fns = []
             for name, mat in (("f", self.f), ("g", self.g), ("dg", self.dg)):
@@ -115,14 +116,15 @@ class SymbolicSDE:
                     fns.append(None)
                     continue
                 src = self._python_source(name, mat, matrix=(name == "g" and self.gmat))
-                fn = _PERPATH_CACHE.get(src)
+                fn = _PERPATH_CACHE.get((src, inline))
                 if fn is None:  # same expressions -> same function -> the fused kernel is reused
                     ns = {"math": math}
                     exec(compile(src, f"<solvers.sde sympy {name}>", "exec"), ns)
-                    fn = _PERPATH_CACHE[src] = nb.njit(nogil=True)(ns["_" + name])
+                    opts = {"inline": "always"} if inline else {}
+                    fn = _PERPATH_CACHE[(src, inline)] = nb.njit(nogil=True, **opts)(ns["_" + name])
                 fns.append(fn)
-            self._perpath = tuple(fns)
-        return self._perpath
+            self._perpath = (inline, tuple(fns))
+        return self._perpath[1]
 
     def _subs(self):
         ts = sp.Symbol("t_")
