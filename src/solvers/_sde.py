@@ -173,9 +173,8 @@ class _Problem:
                 return xp.asarray(np.reshape(out, y.shape[:-1] + gshape))
             return fn
 
-        gshape = (d, m_hint) if (noise == "general" or (noise == "additive" and m_hint != d and m_hint)) else (d,)
-        if noise == "general":
-            gshape = (d, m_hint)
+        matrix = noise == "general" or (noise == "additive" and m_hint != d)
+        gshape = (d, m_hint) if matrix else (d,)
         F = wrap(self.pf, (d,))
         G = wrap(self.pg, gshape)
         DG = wrap(self.pdg, (d,)) if self.pdg is not None else None
@@ -252,7 +251,8 @@ def solve_sde(drift, diffusion, t_span, y0, /, *, method="euler_maruyama", noise
         * ``@numba.njit`` per-path functions ``drift(t, y, out, *args)`` and
           ``diffusion(t, y, out, *args)`` writing into ``out`` (``y`` and ``out`` 1-D of length
           ``d``; ``out`` is ``(d, m)`` for general noise): the fused kernel, one compiled loop
-          per path over all steps, paths spread over cores with ``prange``;
+          per path over all steps, paths spread over cores by threads (the kernel releases
+          the GIL).  They are recompiled with ``inline="always"`` into the kernel;
         * sympy expressions (a list of ``d`` entries for the drift; ``d`` entries or a
           ``(d, m)`` Matrix for the diffusion) in ``symbols=(t, [y1, ..., yd])``: the fused
           Numba kernel for NumPy input, a fused CuPy RawKernel for CuPy input, vectorized
@@ -424,7 +424,7 @@ def _run_numba(problem, method, noise, calculus, y0a, m, k, sids, key, t0, dt, N
     if noise == "additive" and problem.symbolic is None and m != y0a.shape[-1]:
         gmat = True
     kern = build_kernel(method, noise, calculus, gmat, pf, pg, pdg,
-                        no_args=len(problem.args) == 0)
+                        nargs=len(problem.args))
     Y0 = np.ascontiguousarray(np.reshape(np.asarray(to_numpy(y0a), dtype=np.float64), (-1, y0a.shape[-1])))
     P = Y0.shape[0]
     out = np.empty((P, save.shape[0], Y0.shape[1]))

@@ -80,27 +80,38 @@ def _noise_ops(noise, gmat):
     return gd, comp, alloc_g
 
 
-def _wrap(fn, no_args):
-    """Call ``fn`` with the args tuple.  Functions without extra args (generated from sympy,
-    compiled with inline="always") are inlined into the step at the Numba IR level: a
-    user function called from several sites is otherwise a real call that increfs/decrefs
-    its array arguments every time."""
+_INLINE: dict = {}
+
+
+def _inlined(fn):
+    """An ``inline="always"`` copy of the user's @njit function (same Python function, same
+    options): a user function called from several sites of a step is otherwise a real call
+    that increfs/decrefs its array arguments every time (~10x slower for a cheap drift)."""
+    if fn.targetoptions.get("inline") == "always" or not hasattr(fn, "py_func"):
+        return fn
+    hit = _INLINE.get(fn)
+    if hit is None:
+        opts = {k: v for k, v in fn.targetoptions.items() if k not in ("inline", "nopython")}
+        hit = _INLINE[fn] = nb.njit(**opts, inline="always")(fn.py_func)
+    return hit
+
+
+def _wrap(fn, nargs):
+    """``w(t, y, out, args)`` calling ``fn(t, y, out, args[0], ..., args[nargs-1])`` with the
+    arguments spelled out (Numba cannot inline a callee at a ``*args`` call site)."""
     if fn is None:
         return None
-    if no_args:
-        @_jit
-        def w(t, y, out, args):
-            fn(t, y, out)
-    else:
-        @_jit
-        def w(t, y, out, args):
-            fn(t, y, out, *args)
-    return w
+    fi = _inlined(fn)
+    src = ("def w(t, y, out, args):\n    fi(t, y, out"
+           + "".join(f", args[{i}]" for i in range(nargs)) + ")\n")
+    ns = {"fi": fi}
+    exec(compile(src, "<solvers.sde wrapper>", "exec"), ns)
+    return _jit(ns["w"])
 
 
-def _make_step(method, noise, calculus, gmat, pf, pg, pdg, inline_args):
+def _make_step(method, noise, calculus, gmat, pf, pg, pdg, nargs):
     gd, comp, alloc_g = _noise_ops(noise, gmat)
-    fw, gw, dgw = _wrap(pf, inline_args), _wrap(pg, inline_args), _wrap(pdg, inline_args)
+    fw, gw, dgw = _wrap(pf, nargs), _wrap(pg, nargs), _wrap(pdg, nargs)
     ito = calculus == "ito"
 
     if method == "euler_maruyama":
@@ -245,13 +256,13 @@ def _make_step(method, noise, calculus, gmat, pf, pg, pdg, inline_args):
     return step, alloc_g
 
 
-def build_kernel(method, noise, calculus, gmat, pf, pg, pdg=None, no_args=False):
+def build_kernel(method, noise, calculus, gmat, pf, pg, pdg=None, nargs=0):
     """The fused ``run`` kernel for this method / noise and these per-path functions (cached)."""
-    key = (method, noise, calculus, gmat, pf, pg, pdg, no_args)
+    key = (method, noise, calculus, gmat, pf, pg, pdg, nargs)
     hit = _CACHE.get(key)
     if hit is not None:
         return hit
-    step, alloc_g = _make_step(method, noise, calculus, gmat, pf, pg, pdg, no_args)
+    step, alloc_g = _make_step(method, noise, calculus, gmat, pf, pg, pdg, nargs)
 
     @nb.njit(nogil=True, error_model="numpy")
     def run_range(lo, hi, Y0, key, sids, t0, dt, N, t_end, save_idx, out, m, k, args):

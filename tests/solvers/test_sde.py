@@ -162,3 +162,37 @@ def test_bad_inputs():
         solve_sde(3, lambda t, y: y, (0.0, 1.0), np.ones(1), dt=0.1)
     with pytest.raises(ValueError, match="symbols"):
         solve_sde([x_], [x_], (0.0, 1.0), np.ones(1), dt=0.1)
+
+
+def test_njit_functions_with_a_brownian_path_use_the_batch_rung():
+    @numba.njit
+    def f(t, y, out):
+        out[0] = 0.5 * y[0]
+
+    @numba.njit
+    def g(t, y, out):
+        out[0] = 0.3 * y[0]
+
+    bm = BrownianPath((6, 1), 0.0, 1.0, seed=2)
+    a = solve_sde(f, g, (0.0, 1.0), np.ones((6, 1)), dt=1 / 16, brownian=bm, method="milstein")
+    b = solve_sde(lambda t, y: 0.5 * y, lambda t, y: 0.3 * y, (0.0, 1.0), np.ones((6, 1)),
+                  dt=1 / 16, brownian=bm, method="milstein")
+    assert a.backend == b.backend == "vectorized"
+    np.testing.assert_allclose(a.y, b.y, rtol=1e-14, atol=1e-14)
+
+
+def test_args_reach_njit_and_batch_functions():
+    @numba.njit
+    def f(t, y, out, mu, sig):
+        out[0] = mu * y[0]
+
+    @numba.njit
+    def g(t, y, out, mu, sig):
+        out[0] = sig * y[0]
+
+    a = solve_sde(f, g, (0.0, 1.0), np.ones((9, 1)), dt=0.1, seed=4, args=(0.7, 0.2), method="heun",
+                  calculus="stratonovich")
+    b = solve_sde(lambda t, y, mu, sig: mu * y, lambda t, y, mu, sig: sig * y, (0.0, 1.0),
+                  np.ones((9, 1)), dt=0.1, seed=4, args=(0.7, 0.2), method="heun", calculus="stratonovich")
+    assert a.backend == "numba-fused" and b.backend == "vectorized"
+    np.testing.assert_allclose(a.y, b.y, rtol=1e-13, atol=1e-13)
