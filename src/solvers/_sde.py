@@ -423,8 +423,16 @@ def _run_numba(problem, method, noise, calculus, y0a, m, k, sids, key, t0, dt, N
                                   and problem.symbolic.gmat)
     if noise == "additive" and problem.symbolic is None and m != y0a.shape[-1]:
         gmat = True
-    kern = build_kernel(method, noise, calculus, gmat, pf, pg, pdg,
-                        nargs=len(problem.args))
+    if method == "euler_maruyama" and problem.symbolic is not None and not gmat:
+        # sympy + EM: a generated kernel with the expressions inline, vectorized across paths
+        from ._sde_numba import run_threads
+        from ._sde_numba_gen import build_em_kernel
+        rr = build_em_kernel(problem.symbolic, noise)
+
+        def kern(*a):
+            return run_threads(rr, *a)
+    else:
+        kern = build_kernel(method, noise, calculus, gmat, pf, pg, pdg, nargs=len(problem.args))
     Y0 = np.ascontiguousarray(np.reshape(np.asarray(to_numpy(y0a), dtype=np.float64), (-1, y0a.shape[-1])))
     P = Y0.shape[0]
     out = np.empty((P, save.shape[0], Y0.shape[1]))

@@ -2,10 +2,13 @@
 threads running the GIL-free compiled kernel on contiguous path ranges.
 
 The user's per-path functions (``drift(t, y, out, *args)``, ``diffusion(t, y, out, *args)``,
-both ``@numba.njit``) are called inside the loop and the normals are drawn inside it with
-``probspace.random._numba.normal_pair`` at the (path, step) address documented in
-``_sde_noise``: the numbers equal those of the vectorized rung, and a path's result does not
-depend on how paths are split between threads, chunks or workers.
+both ``@numba.njit``, recompiled inline) are called inside the loop, and the normals are drawn
+inside it at the (path, step) address documented in ``_sde_noise``.  A block of ``LANES`` paths
+advances together so that one step's normals come from the lane-vectorized generator
+``_sde_rng_block.normal_pairs_block`` -- bit-identical to
+``probspace.random._numba.normal_pair`` -- so the numbers equal those of the vectorized rung and
+of ``Stream.child(p)``, and a path's result does not depend on how paths are split between
+threads, chunks or workers.
 """
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numba as nb
 import numpy as np
 
-from probspace.random._numba import normal_pair, split_key
+from probspace.random._numba import split_key
 
 from ._sde_rng_block import alloc_block, normal_pairs_block
 from ._sde_tableaus import SRA1, SRIW1
@@ -337,20 +340,8 @@ def build_kernel(method, noise, calculus, gmat, pf, pg, pdg=None, nargs=0):
                         out[b0 + l, si, :] = Y[l]
                     si += 1
 
-    def run(Y0, key, sids, t0, dt, N, t_end, save_idx, out, m, k, nthreads, args):
-        """Paths split into contiguous ranges, one per thread (the kernel releases the GIL)."""
-        P = Y0.shape[0]
-        rest = (Y0, key, sids, t0, dt, N, t_end, save_idx, out, m, k, args)
-        nthreads = max(1, min(int(nthreads), P))
-        if nthreads == 1:
-            run_range(0, P, *rest)
-            return
-        bounds = np.linspace(0, P, nthreads + 1).astype(np.int64)
-        with ThreadPoolExecutor(nthreads) as ex:
-            futs = [ex.submit(run_range, int(bounds[i]), int(bounds[i + 1]), *rest)
-                    for i in range(nthreads)]
-            for f in futs:
-                f.result()
+    def run(*a):
+        return run_threads(run_range, *a)
 
     _CACHE[key] = run
     return run
@@ -367,3 +358,19 @@ def map_paths(pfun, shape_out):
                 pfun(t, Y[p], out[p], *args)
         _CACHE[key] = kern
     return kern
+
+
+def run_threads(run_range, Y0, key, sids, t0, dt, N, t_end, save_idx, out, m, k, nthreads, args):
+    """Paths split into contiguous ranges, one per thread (the kernels release the GIL)."""
+    P = Y0.shape[0]
+    rest = (Y0, key, sids, t0, dt, N, t_end, save_idx, out, m, k, args)
+    nthreads = max(1, min(int(nthreads), P))
+    if nthreads == 1:
+        run_range(0, P, *rest)
+        return
+    bounds = np.linspace(0, P, nthreads + 1).astype(np.int64)
+    with ThreadPoolExecutor(nthreads) as ex:
+        futs = [ex.submit(run_range, int(bounds[i]), int(bounds[i + 1]), *rest)
+                for i in range(nthreads)]
+        for f in futs:
+            f.result()
