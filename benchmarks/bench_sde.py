@@ -192,6 +192,12 @@ def main(quick=False):
     body = (__doc__.split("\n\n", 1)[1] + "\n"
             + table(("case", "peer", "ours", "peer time", "ratio (peer/ours)", "note"), rows)
             + "\n\n" + "\n".join(f"- {s}" for s in notes)
+            + "\n- Our noise: Philox4x32-10 (counter-based), path p = child stream p of the seed, the"
+              " Stream's own Box-Muller transform evaluated lane-vectorized over blocks of 32 paths"
+              " (bit-identical to probspace.random's normal_pair / Stream.normal). The NumPy peer uses"
+              " PCG64 + ziggurat, a faster non-counter generator."
+            + "\n- sympy + EM runs a generated kernel with the expressions inline (vectorized across"
+              " paths); @njit per-path functions are recompiled inline into the generic fused kernel."
             + "\n- Measured on a SHARED machine (other engineers' jobs running; load average ~8-11 on"
               " 2 cores during development): absolute times are inflated and noisy; the ratios"
               " come from the same run. The lead should rerun on a quiet machine.\n")
