@@ -27,8 +27,7 @@ import numbers
 
 import numpy as np
 
-from probspace import array_namespace
-from probspace._array import is_numpy
+from probspace import array_namespace, to_numpy
 from probspace.random import as_stream
 
 from ._sde_noise import pairs_at
@@ -113,7 +112,8 @@ class BrownianPath:
         return pairs_at(self.xp, self.stream.seed, self._sids, counters)
 
     def _check_times(self, t, name):
-        xp = self.xp
+        if not isinstance(t, (list, tuple)) and not np.isscalar(t):
+            t = to_numpy(t)  # times may come as any array-API array
         t_np = np.asarray(t, dtype=np.float64)
         if t_np.ndim > 1:
             raise ValueError(f"{name} must be a scalar or a 1-D sequence of times, got shape {t_np.shape}")

@@ -17,7 +17,6 @@ LEVELS = range(2, 8)
 
 
 def measured_order(F, G, y0, T, exact, method, noise="diagonal", calculus="ito", m=1, seed=0, **kw):
-    d = len(y0)
     bm = BrownianPath((P, m), 0.0, T, seed=seed)
     wT = bm.value(T)
     Y0 = np.tile(np.asarray(y0, dtype=float), (P, 1))
