@@ -54,3 +54,17 @@ def test_errors():
         ensemble(_f, _g, (0.0, 1.0), np.array([0.2]), n_paths=3, chunk_size=0, dt=0.1)
     with pytest.raises(ValueError, match="brownian"):
         ensemble(_f, _g, (0.0, 1.0), np.array([0.2]), n_paths=3, dt=0.1, brownian=None)
+
+
+def test_dask_worker_processes_bit_identical():
+    """Separate worker processes (sympy input is pickled by value; each worker compiles the
+    fused kernel) give the bits of the single-process fused solve."""
+    distributed = pytest.importorskip("distributed")
+    f, g = [0.3 * x_ - x_ ** 3], [0.5 + 0.1 * sp.sin(x_)]
+    kw = dict(symbols=(t_, [x_]), dt=0.05)
+    ref = solve_sde(f, g, (0.0, 1.0), np.full((30, 1), 0.2), seed=9, **kw)
+    with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+        r = ensemble(f, g, (0.0, 1.0), np.array([0.2]), n_paths=30, seed=9, client=client, **kw)
+    assert r.nchunks == 4 and r.backend == "numba-fused"
+    assert np.array_equal(r.y, ref.y)
