@@ -1,4 +1,11 @@
-"""solvers package of probspace."""
+"""solvers: ODE/SDE integrators and ensembles, gradient and Wasserstein flows, diffusion variances.
+
+- ODEs: :func:`solve_ode` (per-member adaptive steps, events, fused Numba / sympy kernels).
+- SDEs: :func:`solve_sde`, :class:`BrownianPath`, :func:`ensemble` (Dask), Ito/Stratonovich helpers.
+- Flows: :func:`gradient_flow`, :func:`langevin`, :func:`svgd`, :func:`fokker_planck_1d`,
+  :func:`wasserstein_1d`, :func:`jko_1d`, :func:`entropic_jko`, ``solvers.symbolic``.
+- ``solvers.diffusion``: Analytic-DPM / SN / NPR reverse variances, trajectories, sampling, NELBO.
+"""
 from ._ode import solve_ode, ODEResult
 from ._ode_sympy import ode_from_sympy, SympyODE
 from ._wasserstein import wasserstein_1d, wasserstein_gaussian
@@ -14,3 +21,7 @@ from ._flows import (gradient_flow, igr_modified_gradient, gradient_descent, hea
                      damped_flow)
 from . import symbolic
 from . import diffusion
+from ._brownian import BrownianPath
+from ._sde import solve_sde, SDEResult
+from ._sde_convert import ito_to_stratonovich_drift, stratonovich_to_ito_drift
+from ._ensemble import ensemble

@@ -1,0 +1,89 @@
+"""Per-path Gaussian noise addressed by (path, draw) on the counter-based Philox stream.
+
+Layout (shared by every rung and by the fused kernels): path ``p`` of a solve seeded with
+stream ``S`` uses the child stream ``S.child(path_offset + p)``; the normals of step ``n``
+are draws ``n*k .. n*k+k-1`` of that child (``k`` numbers per step), i.e. draw ``i`` comes
+from counter block ``i // 2``, slot ``i % 2``, exactly as ``Stream.normal`` lays them out.
+So ``stream.child(p).normal((n_steps, k))[n]`` are the normals of step ``n`` of path ``p``.
+
+Nothing here depends on how paths are grouped into batches, chunks or workers.
+"""
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+from probspace.random import _generic as G
+from probspace.random import _constants as C
+from probspace.random._numba import normal_pair, split_key
+
+_MASK = C.MASK32
+
+
+def path_ids(stream, first, n):
+    """uint64 stream ids of the per-path child streams ``first .. first+n-1`` (NumPy)."""
+    return np.asarray(stream.child_ids(int(first), int(n)), dtype=np.uint64)
+
+
+def pairs_at(xp, key, sids, counters):
+    """Normal pairs ``(z0, z1)`` at Philox counter ``counters`` of streams ``sids`` (broadcast).
+
+    ``sids`` and ``counters`` are uint64 arrays of namespace ``xp``; the result equals
+    ``normal_pair`` of the Numba rung bit for bit (same operations as ``_generic``).
+    """
+    c0 = counters & _MASK
+    c1 = counters >> 32
+    c2 = sids & _MASK
+    c3 = sids >> 32
+    k0 = xp.asarray(key & _MASK, dtype=xp.uint64)
+    k1 = xp.asarray(key >> 32, dtype=xp.uint64)
+    # broadcast all four words to one shape before Philox mixes them
+    shape = np.broadcast_shapes(tuple(c0.shape), tuple(c2.shape))
+    c0, c1 = xp.broadcast_to(c0, shape), xp.broadcast_to(c1, shape)
+    c2, c3 = xp.broadcast_to(c2, shape), xp.broadcast_to(c3, shape)
+    w0, w1, w2, w3 = G.philox4x32(xp, c0, c1, c2, c3, k0, k1)
+    n = G._u53(w0, w1) + 1
+    rad = xp.sqrt(-2.0 * G.log_of_int53(xp, n))
+    v = xp.astype(G._u53(w2, w3), xp.float64) * C.TWO_M53
+    s, c = G.sincos_2pi(xp, v)
+    return rad * c, rad * s
+
+
+def normals_generic(xp, key, sids_np, first_draw, count, device=None):
+    """``(P, count)`` float64 normals: draws ``first_draw ..`` of each path stream (generic rung)."""
+    q0 = first_draw // 2
+    q1 = (first_draw + count - 1) // 2
+    nq = q1 - q0 + 1
+    sids = xp.asarray(np.asarray(sids_np, dtype=np.uint64)[:, None], device=device)
+    counters = xp.arange(nq, dtype=xp.uint64, device=device)[None, :] + q0
+    z0, z1 = pairs_at(xp, key, sids, counters)
+    z = xp.reshape(xp.stack([z0, z1], axis=2), (z0.shape[0], 2 * nq))
+    off = first_draw - 2 * q0
+    return z[:, off:off + count]
+
+
+@nb.njit(cache=True, nogil=True, parallel=True)
+def _fill_normals(out, key, sids, first_draw):
+    k0, k1 = split_key(key)
+    P, count = out.shape
+    for p in nb.prange(P):
+        s0, s1 = split_key(sids[p])
+        q = np.uint64(0xFFFFFFFFFFFFFFFF)
+        z0 = 0.0
+        z1 = 0.0
+        for j in range(count):
+            i = np.uint64(first_draw + j)
+            qi = i >> np.uint64(1)
+            if qi != q:
+                z0, z1 = normal_pair(k0, k1, s0, s1, qi)
+                q = qi
+            out[p, j] = z0 if (i & np.uint64(1)) == np.uint64(0) else z1
+
+
+def normals_numpy(key, sids, first_draw, count, out=None):
+    """``(P, count)`` normals computed by the Numba rung (same numbers as ``normals_generic``)."""
+    sids = np.asarray(sids, dtype=np.uint64)
+    if out is None:
+        out = np.empty((sids.shape[0], count), dtype=np.float64)
+    _fill_normals(out, np.uint64(key), sids, np.int64(first_draw))
+    return out
