@@ -152,3 +152,27 @@ def test_cupy_rung_bit_identical():
     np.testing.assert_array_equal(a, cp.asnumpy(b))
     u = Stream(77).uniform(1001)
     np.testing.assert_array_equal(u, cp.asnumpy(Stream(77).uniform(1001, xp=cp)))
+
+
+def test_lane_generator_matches_scalar_normal_pair():
+    """The vectorized lane generator equals the scalar one at arbitrary (counter, stream id)."""
+    rng = np.random.default_rng(0)
+    B = N.LANES
+    idx = rng.integers(0, 2**63, size=B, dtype=np.uint64) * u64(2) + u64(1)
+    sid = rng.integers(0, 2**63, size=B, dtype=np.uint64)
+    k0, k1 = N.split_key(u64(0xDEADBEEFCAFEF00D))
+    C0, C1 = idx & u64(0xFFFFFFFF), idx >> u64(32)
+    S0, S1 = sid & u64(0xFFFFFFFF), sid >> u64(32)
+    Z0, Z1 = np.empty(B), np.empty(B)
+    W, NF, MB = np.empty((4, B), np.uint64), np.empty(B), np.empty(B, np.uint64)
+    N.normal_pairs_lanes(k0, k1, C0, C1, S0, S1, Z0, Z1, W, NF, MB)
+    for l in range(B):
+        assert (Z0[l], Z1[l]) == N.normal_pair(k0, k1, S0[l], S1[l], idx[l])
+
+
+def test_parallel_fill_bit_identical():
+    n = 2**20 + 3  # above the threshold where Stream fills on several threads
+    a = Stream(31).normal(n)
+    with probspace.use_backend("generic"):
+        b = Stream(31).normal(n)
+    np.testing.assert_array_equal(a, b)

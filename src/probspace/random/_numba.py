@@ -131,17 +131,136 @@ def normal_pair(k0, k1, s0, s1, idx):
     return rad * c, rad * s
 
 
+_MANT = np.uint64(0x000FFFFFFFFFFFFF)
+_ONE_BITS = np.uint64(0x3FF0000000000000)
+LANES = 64  # counters per vectorized block
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def normal_pairs_lanes(k0, k1, C0, C1, S0, S1, Z0, Z1, W, NF, MB):
+    """``Z0[l], Z1[l] = normal_pair`` at counter (C0[l], C1[l]) of stream (S0[l], S1[l]).
+
+    The same numbers as the scalar ``normal_pair``, evaluated lane by lane in straight loops
+    that LLVM vectorizes: Philox on integer arrays, then the logarithm with exponent and
+    mantissa read from the IEEE bits of the exact ``float(n)`` (``n <= 2**53``: the same
+    ``e`` and ``m`` as the shift search of the scalar version), then the same polynomials in
+    the same order, with selects instead of branches.  ``W`` (4, B) uint64, ``NF`` (B,)
+    float64 and ``MB`` (B,) uint64 are work buffers.
+    """
+    B = Z0.shape[0]
+    for l in range(B):
+        c0 = C0[l]
+        c1 = C1[l]
+        c2 = S0[l]
+        c3 = S1[l]
+        kk0 = k0
+        kk1 = k1
+        for r in range(C.PHILOX_ROUNDS):
+            p0 = c0 * _M0
+            p1 = c2 * _M1
+            n0 = (p1 >> _S32) ^ c1 ^ kk0
+            n2 = (p0 >> _S32) ^ c3 ^ kk1
+            c1 = p1 & _MASK
+            c3 = p0 & _MASK
+            c0 = n0
+            c2 = n2
+            if r + 1 < C.PHILOX_ROUNDS:
+                kk0 = (kk0 + _W0) & _MASK
+                kk1 = (kk1 + _W1) & _MASK
+        W[0, l] = c0
+        W[1, l] = c1
+        W[2, l] = c2
+        W[3, l] = c3
+    for l in range(B):
+        NF[l] = float(_u53(W[0, l], W[1, l]) + np.uint64(1))
+    bits = NF.view(np.uint64)
+    for l in range(B):
+        MB[l] = (bits[l] & _MANT) | _ONE_BITS
+    mant = MB.view(np.float64)
+    for l in range(B):
+        big = mant[l] > C.SQRT2
+        m = mant[l] * (0.5 if big else 1.0)  # x * 1.0 and e + 0.0 are exact: same as branching
+        ef = (float(np.int64(bits[l] >> np.uint64(52)) - 1023) + (1.0 if big else 0.0)) - 53.0
+        f = (m - 1.0) / (m + 1.0)
+        s2 = f * f
+        p = _LC[11]
+        for j in range(10, -1, -1):
+            p = p * s2 + _LC[j]
+        logm = 2.0 * f * p
+        NF[l] = np.sqrt(-2.0 * (ef * C.LN2_HI + (ef * C.LN2_LO + logm)))
+    for l in range(B):
+        v = float(_u53(W[2, l], W[3, l])) * C.TWO_M53
+        t = v * 8.0
+        o = np.floor(t)
+        r = t - o
+        oi = int(o)
+        a = ((1.0 - r) if (oi & 1) == 1 else r) * C.PI_4
+        a2 = a * a
+        ps = _SC[9]
+        for j in range(8, -1, -1):
+            ps = ps * a2 + _SC[j]
+        sa = a * ps
+        pc = _CC[9]
+        for j in range(8, -1, -1):
+            pc = pc * a2 + _CC[j]
+        swap = (((oi + 1) >> 1) & 1) == 1  # octants 1, 2, 5, 6
+        sv = pc if swap else sa
+        cv = sa if swap else pc
+        sv = -sv if oi >= 4 else sv
+        cv = -cv if (oi >= 2) & (oi <= 5) else cv
+        rad = NF[l]
+        Z0[l] = rad * cv
+        Z1[l] = rad * sv
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _fill_normal_range(out, k0, k1, s0, s1, start, jlo, jhi):
+    """Normals of counter blocks jlo..jhi-1 (relative to ``start``) into ``out``, by lanes."""
+    n = out.shape[0]
+    C0 = np.empty(LANES, dtype=np.uint64)
+    C1 = np.empty(LANES, dtype=np.uint64)
+    S0 = np.full(LANES, s0, dtype=np.uint64)
+    S1 = np.full(LANES, s1, dtype=np.uint64)
+    Z0 = np.empty(LANES)
+    Z1 = np.empty(LANES)
+    W = np.empty((4, LANES), dtype=np.uint64)
+    NF = np.empty(LANES)
+    MB = np.empty(LANES, dtype=np.uint64)
+    j = jlo
+    while j < jhi:
+        # Always a full block (contiguous buffers keep the lanes vectorized); a short tail
+        # computes a few counters it does not write.
+        B = min(LANES, jhi - j)
+        for l in range(LANES):
+            c = np.uint64(start) + np.uint64(j + l)
+            C0[l] = c & _MASK
+            C1[l] = c >> _S32
+        normal_pairs_lanes(k0, k1, C0, C1, S0, S1, Z0, Z1, W, NF, MB)
+        for l in range(B):
+            i = 2 * (j + l)
+            out[i] = Z0[l]
+            if i + 1 < n:
+                out[i + 1] = Z1[l]
+        j += B
+
+
 @nb.njit(cache=True, nogil=True)
 def fill_normal_serial(out, key, stream_id, start):
-    """Single-threaded ``fill_normal`` (small draws: thread start-up would dominate)."""
+    """Fill 1-D float64 ``out``: element i from counter start + i//2, slot i%2 (one thread)."""
     k0, k1 = split_key(key)
     s0, s1 = split_key(stream_id)
-    n = out.shape[0]
-    for j in range((n + 1) // 2):
-        z0, z1 = normal_pair(k0, k1, s0, s1, np.uint64(start) + np.uint64(j))
-        out[2 * j] = z0
-        if 2 * j + 1 < n:
-            out[2 * j + 1] = z1
+    _fill_normal_range(out, k0, k1, s0, s1, start, 0, (out.shape[0] + 1) // 2)
+
+
+@nb.njit(cache=True, nogil=True, parallel=True)
+def fill_normal(out, key, stream_id, start):
+    """``fill_normal_serial`` split over threads in chunks of whole lane blocks."""
+    k0, k1 = split_key(key)
+    s0, s1 = split_key(stream_id)
+    npairs = (out.shape[0] + 1) // 2
+    nchunks = (npairs + 4095) // 4096
+    for c in nb.prange(nchunks):
+        _fill_normal_range(out, k0, k1, s0, s1, start, c * 4096, min(npairs, (c + 1) * 4096))
 
 
 @nb.njit(cache=True, nogil=True)
@@ -154,20 +273,6 @@ def fill_uniform_serial(out, key, stream_id, start):
         out[2 * j] = u0
         if 2 * j + 1 < n:
             out[2 * j + 1] = u1
-
-
-@nb.njit(cache=True, nogil=True, parallel=True)
-def fill_normal(out, key, stream_id, start):
-    """Fill 1-D float64 ``out`` with normals: element i from counter start + i//2, slot i%2."""
-    k0, k1 = split_key(key)
-    s0, s1 = split_key(stream_id)
-    n = out.shape[0]
-    npairs = (n + 1) // 2
-    for j in nb.prange(npairs):
-        z0, z1 = normal_pair(k0, k1, s0, s1, np.uint64(start) + np.uint64(j))
-        out[2 * j] = z0
-        if 2 * j + 1 < n:
-            out[2 * j + 1] = z1
 
 
 @nb.njit(cache=True, nogil=True, parallel=True)
