@@ -160,7 +160,7 @@ def test_lane_generator_matches_scalar_normal_pair():
     B = N.LANES
     idx = rng.integers(0, 2**63, size=B, dtype=np.uint64) * u64(2) + u64(1)
     sid = rng.integers(0, 2**63, size=B, dtype=np.uint64)
-    k0, k1 = N.split_key(u64(0xDEADBEEFCAFEF00D))
+    k0, k1 = (u64(w) for w in N.split_key(u64(0xDEADBEEFCAFEF00D)))
     C0, C1 = idx & u64(0xFFFFFFFF), idx >> u64(32)
     S0, S1 = sid & u64(0xFFFFFFFF), sid >> u64(32)
     Z0, Z1 = np.empty(B), np.empty(B)
