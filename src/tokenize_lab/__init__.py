@@ -1,1 +1,4 @@
-"""tokenize_lab package of probspace."""
+"""tokenize_lab package of probspace: unigram tokenizers with exact sampling of segmentations."""
+from ._model import UnigramModel
+
+__all__ = ["UnigramModel"]

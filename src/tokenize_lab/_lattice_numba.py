@@ -1,0 +1,347 @@
+"""Numba lattice kernels: Viterbi, the exact samplers, the biased original, forward-backward.
+
+Every kernel takes a whole batch: ``sym`` is the concatenation of all texts as dense symbol
+ids (-1 for a symbol outside the vocabulary's alphabet) and ``offsets[t]:offsets[t+1]`` is
+text ``t``.  Texts are independent, so the batch loop is a ``prange`` over texts.
+
+Lattice: an edge ``(s, e)`` for every piece equal to ``text[s:e]``, found by walking the
+reversed-piece trie backwards from ``e``, plus an *unknown* edge ``(e-1, e)`` (piece id -1,
+score ``unk_score``) wherever no one-symbol piece covers ``text[e-1]`` (SentencePiece's
+rule), so every position is reachable and no text is ever dropped.
+
+Randomness: text ``t`` uses Philox stream id ``ids[t]`` (a child of the caller's seed), and
+its k-th uniform comes from counter block ``k // 2`` (slot ``k % 2``) of that stream; the
+draws depend only on (seed, t, k), never on threads or batch layout.
+
+Method codes: 0 Viterbi, 1 perfect sampling (forward log-sum-exp + weighted reservoir
+backpointers in one pass), 2 forward-filtering backward-sampling, 3 Gumbel-max backpointers
+over the forward table, 4 the original (biased) Viterbi sampling of BytePiece v0.4.
+"""
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+from probspace.random._numba import split_key, uniform_pair
+
+VITERBI, PERFECT, FFBS, GUMBEL, V0 = 0, 1, 2, 3, 4
+_NEG_INF = -np.inf
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _find_child(node, s, first, label, child):
+    lo = first[node]
+    hi = first[node + 1]
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        lm = label[mid]
+        if lm < s:
+            lo = mid + 1
+        elif lm > s:
+            hi = mid
+        else:
+            return child[mid]
+    return -1
+
+
+@nb.njit(cache=True, nogil=True)
+def gather(sym, a, e, root, first, label, child, piece, cand_s, cand_p):
+    """Edges ending at position ``e`` of the text starting at ``a``, shortest first.
+
+    Fills ``cand_s`` (start positions, relative to the text) and ``cand_p`` (piece ids, -1 for
+    the unknown edge) and returns how many.
+    """
+    m = 0
+    x = sym[a + e - 1]
+    node = -1
+    if x >= 0:
+        node = root[x]
+    if node < 0 or piece[node] < 0:
+        cand_s[0] = e - 1
+        cand_p[0] = -1
+        m = 1
+    pos = e - 1
+    while node >= 0:
+        p = piece[node]
+        if p >= 0:
+            cand_s[m] = pos
+            cand_p[m] = p
+            m += 1
+        if pos == 0:
+            break
+        pos -= 1
+        x = sym[a + pos]
+        if x < 0:
+            break
+        node = _find_child(node, x, first, label, child)
+    return m
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _logaddexp(x, y):
+    if x == _NEG_INF:
+        return y
+    if y == _NEG_INF:
+        return x
+    if x > y:
+        return x + np.log1p(np.exp(y - x))
+    return y + np.log1p(np.exp(x - y))
+
+
+@nb.njit(cache=True, nogil=True)
+def _encode_one(sym, a, n, root, first, label, child, piece, score, unk_score, alpha, method,
+                k0, k1, s0, s1, maxlen, out_pid, out_end):
+    Z = np.empty(n + 1)
+    route = np.empty(n + 1, dtype=np.int32)
+    rpid = np.empty(n + 1, dtype=np.int32)
+    cs = np.empty(maxlen + 1, dtype=np.int32)
+    cp = np.empty(maxlen + 1, dtype=np.int32)
+    Z[0] = 0.0
+    blk = np.uint64(0)
+    slot = 0
+    u1 = 0.0
+    for e in range(1, n + 1):
+        m = gather(sym, a, e, root, first, label, child, piece, cs, cp)
+        if method == VITERBI:
+            best = _NEG_INF
+            bj = 0
+            for j in range(m):
+                p = cp[j]
+                v = unk_score if p < 0 else score[p]
+                c = Z[cs[j]] + v
+                if c > best:
+                    best = c
+                    bj = j
+            Z[e] = best
+            route[e] = cs[bj]
+            rpid[e] = cp[bj]
+        elif method == PERFECT:
+            # Online log-sum-exp with a running maximum mx; W is the sum of weights scaled by
+            # exp(-mx).  Candidate j replaces the reservoir with probability w_j / W_j, which
+            # leaves candidate j chosen with probability w_j / W_m (weighted reservoir).
+            mx = _NEG_INF
+            W = 0.0
+            bj = 0
+            for j in range(m):
+                p = cp[j]
+                v = unk_score if p < 0 else score[p]
+                c = Z[cs[j]] + alpha * v
+                if c > mx:
+                    W = W * np.exp(mx - c) + 1.0
+                    mx = c
+                    w = 1.0
+                else:
+                    w = np.exp(c - mx)
+                    W += w
+                if j > 0:
+                    if slot == 0:
+                        u, u1 = uniform_pair(k0, k1, s0, s1, blk)
+                        slot = 1
+                    else:
+                        u = u1
+                        slot = 0
+                        blk += np.uint64(1)
+                    if u * W < w:
+                        bj = j
+                else:
+                    bj = 0
+            Z[e] = mx + np.log(W)
+            route[e] = cs[bj]
+            rpid[e] = cp[bj]
+        elif method == GUMBEL:
+            mx = _NEG_INF
+            W = 0.0
+            gbest = _NEG_INF
+            bj = 0
+            for j in range(m):
+                p = cp[j]
+                v = unk_score if p < 0 else score[p]
+                c = Z[cs[j]] + alpha * v
+                if c > mx:
+                    W = W * np.exp(mx - c) + 1.0
+                    mx = c
+                else:
+                    W += np.exp(c - mx)
+                if m > 1:
+                    if slot == 0:
+                        u, u1 = uniform_pair(k0, k1, s0, s1, blk)
+                        slot = 1
+                    else:
+                        u = u1
+                        slot = 0
+                        blk += np.uint64(1)
+                    g = c - np.log(-np.log(u)) if u > 0.0 else _NEG_INF
+                    if g > gbest:
+                        gbest = g
+                        bj = j
+            Z[e] = mx + np.log(W)
+            route[e] = cs[bj]
+            rpid[e] = cp[bj]
+        elif method == FFBS:
+            mx = _NEG_INF
+            W = 0.0
+            for j in range(m):
+                p = cp[j]
+                v = unk_score if p < 0 else score[p]
+                c = Z[cs[j]] + alpha * v
+                if c > mx:
+                    W = W * np.exp(mx - c) + 1.0
+                    mx = c
+                else:
+                    W += np.exp(c - mx)
+            Z[e] = mx + np.log(W)
+        else:  # V0: BytePiece's original "Viterbi sampling" (biased; kept for comparison)
+            # BytePiece met edges ending at e longest first; each newcomer duels the current
+            # holder and wins with probability sigmoid(alpha * (score difference)).
+            best = _NEG_INF
+            bj = m - 1
+            for jj in range(m):
+                j = m - 1 - jj
+                p = cp[j]
+                v = unk_score if p < 0 else score[p]
+                c = Z[cs[j]] + v
+                if best == _NEG_INF:
+                    best = c
+                    bj = j
+                else:
+                    if slot == 0:
+                        u, u1 = uniform_pair(k0, k1, s0, s1, blk)
+                        slot = 1
+                    else:
+                        u = u1
+                        slot = 0
+                        blk += np.uint64(1)
+                    if u * (1.0 + np.exp(-alpha * (c - best))) < 1.0:
+                        best = c
+                        bj = j
+            Z[e] = best
+            route[e] = cs[bj]
+            rpid[e] = cp[bj]
+    k = 0
+    e = n
+    if method == FFBS:
+        # Backward sampling: at e pick the last edge (s, e) with prob Z(s) e^{alpha v} / Z(e).
+        while e > 0:
+            m = gather(sym, a, e, root, first, label, child, piece, cs, cp)
+            bj = m - 1
+            if m > 1:
+                if slot == 0:
+                    u, u1 = uniform_pair(k0, k1, s0, s1, blk)
+                    slot = 1
+                else:
+                    u = u1
+                    slot = 0
+                    blk += np.uint64(1)
+                acc = 0.0
+                for j in range(m):
+                    p = cp[j]
+                    v = unk_score if p < 0 else score[p]
+                    acc += np.exp(Z[cs[j]] + alpha * v - Z[e])
+                    if u < acc:
+                        bj = j
+                        break
+            out_pid[k] = cp[bj]
+            out_end[k] = e
+            k += 1
+            e = cs[bj]
+    else:
+        while e > 0:
+            out_pid[k] = rpid[e]
+            out_end[k] = e
+            k += 1
+            e = route[e]
+    # reverse into reading order
+    for i in range(k // 2):
+        tp = out_pid[i]
+        out_pid[i] = out_pid[k - 1 - i]
+        out_pid[k - 1 - i] = tp
+        te = out_end[i]
+        out_end[i] = out_end[k - 1 - i]
+        out_end[k - 1 - i] = te
+    return k, Z[n]
+
+
+@nb.njit(cache=True, nogil=True, parallel=True)
+def encode_batch(sym, offsets, root, first, label, child, piece, score, unk_score, alpha,
+                 method, key, ids, maxlen, out_pid, out_end, out_count, out_logz):
+    """Segment every text of the batch; piece ids and end positions go to
+    ``out_pid/out_end[offsets[t] : offsets[t] + out_count[t]]``."""
+    k0, k1 = split_key(key)
+    nt = offsets.shape[0] - 1
+    for t in nb.prange(nt):
+        a = offsets[t]
+        n = offsets[t + 1] - a
+        if n == 0:
+            out_count[t] = 0
+            out_logz[t] = 0.0
+            continue
+        s0, s1 = split_key(ids[t])
+        k, lz = _encode_one(sym, a, n, root, first, label, child, piece, score, unk_score,
+                            alpha, method, k0, k1, s0, s1, maxlen,
+                            out_pid[a:a + n], out_end[a:a + n])
+        out_count[t] = k
+        out_logz[t] = lz
+
+
+@nb.njit(cache=True, nogil=True)
+def _fb_one(sym, a, n, root, first, label, child, piece, score, unk_score, alpha, maxlen,
+            weight, counts, Z, B, cs, cp):
+    # forward
+    Z[0] = 0.0
+    for e in range(1, n + 1):
+        m = gather(sym, a, e, root, first, label, child, piece, cs, cp)
+        acc = _NEG_INF
+        for j in range(m):
+            p = cp[j]
+            v = unk_score if p < 0 else score[p]
+            acc = _logaddexp(acc, Z[cs[j]] + alpha * v)
+        Z[e] = acc
+    # backward (push from e to the starts of its edges, e descending)
+    for i in range(n):
+        B[i] = _NEG_INF
+    B[n] = 0.0
+    lz = Z[n]
+    for e in range(n, 0, -1):
+        m = gather(sym, a, e, root, first, label, child, piece, cs, cp)
+        for j in range(m):
+            p = cp[j]
+            v = unk_score if p < 0 else score[p]
+            s = cs[j]
+            B[s] = _logaddexp(B[s], alpha * v + B[e])
+            mg = np.exp(Z[s] + alpha * v + B[e] - lz)
+            counts[p + 1] += weight * mg
+    return lz
+
+
+@nb.njit(cache=True, nogil=True, parallel=True)
+def expected_counts(sym, offsets, weights, root, first, label, child, piece, score, unk_score,
+                    alpha, maxlen, n_pieces, n_chunks):
+    """Forward-backward expected piece counts summed over texts (weights = text counts).
+
+    Returns ``(counts, loglik)``: ``counts[0]`` is the unknown edge, ``counts[1 + i]`` piece i;
+    ``loglik = sum_t weights[t] * log Z_t``.
+    """
+    nt = offsets.shape[0] - 1
+    acc = np.zeros((n_chunks, n_pieces + 1))
+    ll = np.zeros(n_chunks)
+    for c in nb.prange(n_chunks):
+        lo = (nt * c) // n_chunks
+        hi = (nt * (c + 1)) // n_chunks
+        nmax = 0
+        for t in range(lo, hi):
+            nmax = max(nmax, offsets[t + 1] - offsets[t])
+        Z = np.empty(nmax + 1)
+        B = np.empty(nmax + 1)
+        cs = np.empty(maxlen + 1, dtype=np.int32)
+        cp = np.empty(maxlen + 1, dtype=np.int32)
+        row = acc[c]
+        tot = 0.0
+        for t in range(lo, hi):
+            a = offsets[t]
+            n = offsets[t + 1] - a
+            if n == 0:
+                continue
+            tot += weights[t] * _fb_one(sym, a, n, root, first, label, child, piece, score,
+                                        unk_score, alpha, maxlen, weights[t], row, Z, B, cs, cp)
+        ll[c] = tot
+    return acc.sum(axis=0), ll.sum()

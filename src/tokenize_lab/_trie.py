@@ -1,0 +1,98 @@
+"""A flat-array trie over *reversed* pieces, in arrays a Numba kernel can walk.
+
+The lattice kernels are "pull" style: at each end position ``e`` they visit every piece
+that ends at ``e`` by walking the text backwards from ``e - 1``.  So the trie stores the
+pieces reversed.  Symbols are dense ids (``0 .. n_symbols-1``) of code points (char unit) or
+bytes (byte unit).
+
+Layout (all int32 except where said):
+
+* ``root[sym]`` : the root's child for symbol ``sym`` (a direct table: O(1)), or -1.
+* ``first[node] .. first[node+1]`` : the range of ``node``'s children in ``label``/``child``,
+  sorted by label (binary search below the root).
+* ``piece[node]`` : id of the piece spelled by the path root -> node (reversed), or -1.
+
+This is equivalent to a double-array trie for lookups (O(1) at the root, where the fan-out
+is the alphabet; O(log fan-out) below, where fan-out is small) and is built in O(total
+length * log) with NumPy sorting.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["FlatTrie", "build_trie"]
+
+
+class FlatTrie:
+    __slots__ = ("root", "first", "label", "child", "piece", "max_len", "n_nodes")
+
+    def __init__(self, root, first, label, child, piece, max_len):
+        self.root = root
+        self.first = first
+        self.label = label
+        self.child = child
+        self.piece = piece
+        self.max_len = int(max_len)
+        self.n_nodes = int(piece.shape[0])
+
+    def arrays(self):
+        return self.root, self.first, self.label, self.child, self.piece
+
+
+def build_trie(seqs, n_symbols: int) -> FlatTrie:
+    """Build the reversed-piece trie.
+
+    Parameters
+    ----------
+    seqs : list of sequences of int
+        ``seqs[i]`` is piece ``i`` as dense symbol ids (in reading order).  Empty sequences
+        and pieces that repeat an earlier one are not allowed (the caller checks).
+    n_symbols : int
+        Alphabet size (length of the root table).
+    """
+    # Insert reversed pieces with a dict-of-dicts, then flatten in BFS order.
+    children = [dict()]
+    piece_of = [-1]
+    max_len = 0
+    for pid, seq in enumerate(seqs):
+        node = 0
+        for sym in reversed(seq):
+            nxt = children[node].get(sym)
+            if nxt is None:
+                nxt = len(children)
+                children[node][sym] = nxt
+                children.append(dict())
+                piece_of.append(-1)
+            node = nxt
+        piece_of[node] = pid
+        max_len = max(max_len, len(seq))
+    n = len(children)
+    # BFS renumbering keeps each node's children contiguous.
+    order = [0]
+    new_id = np.full(n, -1, dtype=np.int64)
+    new_id[0] = 0
+    head = 0
+    while head < len(order):
+        old = order[head]
+        head += 1
+        for sym in sorted(children[old]):
+            c = children[old][sym]
+            new_id[c] = len(order)
+            order.append(c)
+    first = np.zeros(n + 1, dtype=np.int32)
+    label = np.empty(max(n - 1, 0), dtype=np.int32)
+    child = np.empty(max(n - 1, 0), dtype=np.int32)
+    piece = np.empty(n, dtype=np.int32)
+    k = 0
+    for new, old in enumerate(order):
+        first[new] = k
+        piece[new] = piece_of[old]
+        for sym in sorted(children[old]):
+            label[k] = sym
+            child[k] = new_id[children[old][sym]]
+            k += 1
+    first[n] = k
+    root = np.full(max(n_symbols, 1), -1, dtype=np.int32)
+    for j in range(first[0], first[1]):
+        root[label[j]] = child[j]
+    return FlatTrie(root, first, label, child, piece, max_len)
