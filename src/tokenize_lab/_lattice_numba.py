@@ -15,7 +15,8 @@ draws depend only on (seed, t, k), never on threads or batch layout.
 
 Method codes: 0 Viterbi, 1 perfect sampling (forward log-sum-exp + weighted reservoir
 backpointers in one pass), 2 forward-filtering backward-sampling, 3 Gumbel-max backpointers
-over the forward table, 4 the original (biased) Viterbi sampling of BytePiece v0.4.
+over the forward table, 4 the original (biased) Viterbi sampling of BytePiece v0.4,
+5 Viterbi summing in float32 (SentencePiece-compatible ties).
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ import numpy as np
 
 from probspace.random._numba import split_key, uniform_pair
 
-VITERBI, PERFECT, FFBS, GUMBEL, V0 = 0, 1, 2, 3, 4
+VITERBI, PERFECT, FFBS, GUMBEL, V0, VITERBI_F32 = 0, 1, 2, 3, 4, 5
 _NEG_INF = -np.inf
 
 
@@ -102,14 +103,20 @@ def _encode_one(sym, a, n, root, first, label, child, piece, score, unk_score, a
     u1 = 0.0
     for e in range(1, n + 1):
         m = gather(sym, a, e, root, first, label, child, piece, cs, cp)
-        if method == VITERBI:
+        if method == VITERBI or method == VITERBI_F32:
+            # Candidates come shortest first; ">=" makes the longest piece win exact ties,
+            # as in SentencePiece.  VITERBI_F32 sums in float32 like SentencePiece, so that
+            # its ties (and near-ties) resolve identically.
             best = _NEG_INF
             bj = 0
             for j in range(m):
                 p = cp[j]
                 v = unk_score if p < 0 else score[p]
-                c = Z[cs[j]] + v
-                if c > best:
+                if method == VITERBI_F32:
+                    c = float(np.float32(np.float32(Z[cs[j]]) + np.float32(v)))
+                else:
+                    c = Z[cs[j]] + v
+                if c >= best:
                     best = c
                     bj = j
             Z[e] = best

@@ -131,6 +131,10 @@ class UnigramModel:
             raise ValueError(f"unk_score must be finite, got {unk_score}")
         self.unk_score = unk_score
         self._normalizer = normalizer
+        # SentencePiece models decode in float32 sums so that ties break as in SentencePiece.
+        from ._sentencepiece import SentencePieceNormalizer
+        self._viterbi_code = (K.VITERBI_F32 if isinstance(normalizer, SentencePieceNormalizer)
+                              else K.VITERBI)
         # Byte-fallback ids: from the vocabulary's own byte pieces when it has them
         # (SentencePiece byte_fallback models), else 256 ids after the vocabulary.
         if byte_ids is None:
@@ -218,7 +222,7 @@ class UnigramModel:
     def _prepare(self, texts):
         """Normalize and convert a list of texts to (units list, sym array, offsets)."""
         if self._normalizer is not None:
-            texts = [self._normalizer.normalize(t) for t in texts]
+            texts = self._normalizer.normalize_batch(texts)
         if self.unit == "char":
             joined = "".join(texts)
             cps = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
@@ -294,7 +298,7 @@ class UnigramModel:
         if out not in ("pieces", "ids"):
             raise ValueError(f"out must be 'pieces' or 'ids', got {out!r}")
         stream = as_stream(seed)
-        code = K.VITERBI if alpha is None else _METHODS[method]
+        code = (self._viterbi_code if alpha is None else _METHODS[method])
         units, sym, offsets = self._prepare(texts)
         pid, end, count, _ = self._run(sym, offsets, alpha, code, stream)
         res = self._collect(units, offsets, pid, end, count, out)
