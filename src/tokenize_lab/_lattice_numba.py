@@ -16,7 +16,8 @@ draws depend only on (seed, t, k), never on threads or batch layout.
 Method codes: 0 Viterbi, 1 perfect sampling (forward log-sum-exp + weighted reservoir
 backpointers in one pass), 2 forward-filtering backward-sampling, 3 Gumbel-max backpointers
 over the forward table, 4 the original (biased) Viterbi sampling of BytePiece v0.4,
-5 Viterbi summing in float32 (SentencePiece-compatible ties).
+5 Viterbi summing in float32 (SentencePiece-compatible ties), 6 Viterbi that may not use
+the edge spanning the whole text (a piece's best alternative segmentation, for pruning).
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ import numpy as np
 
 from probspace.random._numba import split_key, uniform_pair
 
-VITERBI, PERFECT, FFBS, GUMBEL, V0, VITERBI_F32 = 0, 1, 2, 3, 4, 5
+VITERBI, PERFECT, FFBS, GUMBEL, V0, VITERBI_F32, VITERBI_NO_FULL = 0, 1, 2, 3, 4, 5, 6
 _NEG_INF = -np.inf
 
 
@@ -103,7 +104,7 @@ def _encode_one(sym, a, n, root, first, label, child, piece, score, unk_score, a
     u1 = 0.0
     for e in range(1, n + 1):
         m = gather(sym, a, e, root, first, label, child, piece, cs, cp)
-        if method == VITERBI or method == VITERBI_F32:
+        if method == VITERBI or method == VITERBI_F32 or method == VITERBI_NO_FULL:
             # Candidates come shortest first; ">=" makes the longest piece win exact ties,
             # as in SentencePiece.  VITERBI_F32 sums in float32 like SentencePiece, so that
             # its ties (and near-ties) resolve identically.
@@ -114,6 +115,8 @@ def _encode_one(sym, a, n, root, first, label, child, piece, score, unk_score, a
                 v = unk_score if p < 0 else score[p]
                 if method == VITERBI_F32:
                     c = float(np.float32(np.float32(Z[cs[j]]) + np.float32(v)))
+                elif method == VITERBI_NO_FULL and e == n and cs[j] == 0:
+                    continue
                 else:
                     c = Z[cs[j]] + v
                 if c >= best:
@@ -122,6 +125,8 @@ def _encode_one(sym, a, n, root, first, label, child, piece, score, unk_score, a
             Z[e] = best
             route[e] = cs[bj]
             rpid[e] = cp[bj]
+            if best == _NEG_INF:  # only possible for VITERBI_NO_FULL: no alternative
+                return 0, best
         elif method == PERFECT:
             # Online log-sum-exp with a running maximum mx; W is the sum of weights scaled by
             # exp(-mx).  Candidate j replaces the reservoir with probability w_j / W_j, which

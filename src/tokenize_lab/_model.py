@@ -238,14 +238,14 @@ class UnigramModel:
         np.cumsum(lens, out=offsets[1:])
         return units, sym, offsets
 
-    def _run(self, sym, offsets, alpha, method, stream):
+    def _run(self, sym, offsets, alpha, method, stream, first=0):
         nt = offsets.shape[0] - 1
         total = int(offsets[-1])
         out_pid = np.empty(max(total, 1), dtype=np.int32)
         out_end = np.empty(max(total, 1), dtype=np.int32)
         out_count = np.empty(nt, dtype=np.int64)
         out_logz = np.empty(nt, dtype=np.float64)
-        ids = stream.child_ids(0, nt) if nt else np.zeros(0, dtype=np.uint64)
+        ids = stream.child_ids(first, nt) if nt else np.zeros(0, dtype=np.uint64)
         K.encode_batch(sym, offsets, *self._trie_arrays, self._scores, self.unk_score,
                        0.0 if alpha is None else alpha, method, np.uint64(stream.seed),
                        ids.astype(np.uint64), self._maxlen, out_pid, out_end, out_count, out_logz)
@@ -281,6 +281,10 @@ class UnigramModel:
         list
             Pieces or ids for one text; a list of those for a list of texts.
         """
+        return self._encode_chunk(text_or_texts, 0, alpha=alpha, method=method, seed=seed, out=out)
+
+    def _encode_chunk(self, text_or_texts, first, *, alpha, method, seed, out):
+        """encode() for texts that are items ``first, first+1, ...`` of a larger corpus."""
         single = isinstance(text_or_texts, str)
         if single:
             texts = [text_or_texts]
@@ -300,7 +304,7 @@ class UnigramModel:
         stream = as_stream(seed)
         code = (self._viterbi_code if alpha is None else _METHODS[method])
         units, sym, offsets = self._prepare(texts)
-        pid, end, count, _ = self._run(sym, offsets, alpha, code, stream)
+        pid, end, count, _ = self._run(sym, offsets, alpha, code, stream, first)
         res = self._collect(units, offsets, pid, end, count, out)
         return res[0] if single else res
 
