@@ -135,6 +135,7 @@ class UnigramModel:
         from ._sentencepiece import SentencePieceNormalizer
         self._viterbi_code = (K.VITERBI_F32 if isinstance(normalizer, SentencePieceNormalizer)
                               else K.VITERBI)
+        self._merge_unk = self._viterbi_code == K.VITERBI_F32 and byte_ids is None
         # Byte-fallback ids: from the vocabulary's own byte pieces when it has them
         # (SentencePiece byte_fallback models), else 256 ids after the vocabulary.
         if byte_ids is None:
@@ -327,6 +328,8 @@ class UnigramModel:
                 for j, t in zip(unk.tolist(), which.tolist()):
                     e = int(fe[j])
                     flat[j] = units[t][e - 1:e]
+                if self._merge_unk:
+                    return self._merge_unknown_runs(flat, ccount, unk, which)
             return [flat[ccount[t]:ccount[t + 1]] for t in range(nt)]
         flat = fp.astype(np.int64).tolist()
         if not unk.size:
@@ -349,6 +352,22 @@ class UnigramModel:
                     row.append(flat[j])
             res.append(row)
         return res
+
+    def _merge_unknown_runs(self, flat, ccount, unk, which):
+        # SentencePiece (without byte fallback) reports a run of unknown symbols as one piece
+        unkset = set(unk.tolist())
+        rows = [flat[ccount[t]:ccount[t + 1]] for t in range(len(ccount) - 1)]
+        for t in sorted(set(which.tolist())):
+            row = []
+            prev_unk = False
+            for j in range(int(ccount[t]), int(ccount[t + 1])):
+                if j in unkset and prev_unk:
+                    row[-1] = row[-1] + flat[j]
+                else:
+                    row.append(flat[j])
+                prev_unk = j in unkset
+            rows[t] = row
+        return rows
 
     # -- decoding -----------------------------------------------------------------------
     def decode(self, pieces_or_ids):

@@ -312,14 +312,14 @@ def from_sentencepiece(cls, model_file_or_bytes, *, normalize=True):
 
     ``normalize=False`` skips the character map and the whitespace clean-up (keeping only
     the dummy prefix and U+2581 escaping), which makes ``decode(encode(x)) == x`` hold for
-    any text; with ``normalize=True`` (default) text is normalized exactly as SentencePiece
+    any text without a literal U+2581 (SentencePiece's whitespace escape); with ``normalize=True`` (default) text is normalized exactly as SentencePiece
     does, so Viterbi pieces agree with ``SentencePieceProcessor.encode``.
     """
     from ._model import BYTE, CONTROL, NORMAL, USER
     data = _read_bytes(model_file_or_bytes)
     try:
         proto = parse_model_proto(data)
-    except (IndexError, KeyError, UnicodeDecodeError) as exc:
+    except (IndexError, KeyError, UnicodeDecodeError, ValueError) as exc:
         raise ValueError(f"model_file_or_bytes: not a SentencePiece model ({exc})") from None
     if not proto["pieces"]:
         raise ValueError("model_file_or_bytes: not a SentencePiece model (no pieces)")
