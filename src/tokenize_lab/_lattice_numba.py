@@ -30,40 +30,30 @@ VITERBI, PERFECT, FFBS, GUMBEL, V0, VITERBI_F32, VITERBI_NO_FULL = 0, 1, 2, 3, 4
 _NEG_INF = -np.inf
 
 
-@nb.njit(cache=True, nogil=True, inline="always")
-def _find_child(node, s, first, label, child):
-    lo = first[node]
-    hi = first[node + 1]
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        lm = label[mid]
-        if lm < s:
-            lo = mid + 1
-        elif lm > s:
-            hi = mid
-        else:
-            return child[mid]
-    return -1
-
-
 @nb.njit(cache=True, nogil=True)
-def gather(sym, a, e, root, first, label, child, piece, cand_s, cand_p):
+def gather(sym, a, e, base, check, piece, cand_s, cand_p):
     """Edges ending at position ``e`` of the text starting at ``a``, shortest first.
 
-    Fills ``cand_s`` (start positions, relative to the text) and ``cand_p`` (piece ids, -1 for
-    the unknown edge) and returns how many.
+    Walks the reversed-piece double-array trie backwards from ``e - 1``.  Fills ``cand_s``
+    (start positions, relative to the text) and ``cand_p`` (piece ids, -1 for the unknown
+    edge) and returns how many.
     """
     m = 0
-    x = sym[a + e - 1]
-    node = -1
+    size = base.shape[0]
+    pos = e - 1
+    node = 0
+    x = sym[a + pos]
+    t = -1
     if x >= 0:
-        node = root[x]
-    if node < 0 or piece[node] < 0:
-        cand_s[0] = e - 1
+        t = base[0] + x
+        if t >= size or check[t] != 0:
+            t = -1
+    if t < 0 or piece[t] < 0:
+        cand_s[0] = pos
         cand_p[0] = -1
         m = 1
-    pos = e - 1
-    while node >= 0:
+    while t >= 0:
+        node = t
         p = piece[node]
         if p >= 0:
             cand_s[m] = pos
@@ -75,7 +65,9 @@ def gather(sym, a, e, root, first, label, child, piece, cand_s, cand_p):
         x = sym[a + pos]
         if x < 0:
             break
-        node = _find_child(node, x, first, label, child)
+        t = base[node] + x
+        if t >= size or check[t] != node:
+            break
     return m
 
 
@@ -91,19 +83,94 @@ def _logaddexp(x, y):
 
 
 @nb.njit(cache=True, nogil=True)
-def _encode_one(sym, a, n, root, first, label, child, piece, score, unk_score, alpha, method,
-                k0, k1, s0, s1, maxlen, out_pid, out_end):
-    Z = np.empty(n + 1)
-    route = np.empty(n + 1, dtype=np.int32)
-    rpid = np.empty(n + 1, dtype=np.int32)
-    cs = np.empty(maxlen + 1, dtype=np.int32)
-    cp = np.empty(maxlen + 1, dtype=np.int32)
+def _encode_one(sym, a, n, base, check, piece, score, unk_score, alpha, method,
+                k0, k1, s0, s1, out_pid, out_end, Z, route, rpid, cs, cp):
     Z[0] = 0.0
     blk = np.uint64(0)
     slot = 0
     u1 = 0.0
+    size = base.shape[0]
     for e in range(1, n + 1):
-        m = gather(sym, a, e, root, first, label, child, piece, cs, cp)
+        if method == VITERBI or method == VITERBI_F32 or method == PERFECT:
+            # Hot paths: the trie walk and the per-edge update fused (no candidate buffer).
+            # Edges come shortest first, the unknown edge (if any) first of all.
+            pos = e - 1
+            x = sym[a + pos]
+            t = -1
+            if x >= 0:
+                t = base[0] + x
+                if t >= size or check[t] != 0:
+                    t = -1
+            pending_unk = t < 0 or piece[t] < 0
+            best = _NEG_INF
+            mx = _NEG_INF
+            W = 0.0
+            bs = e - 1
+            bp = -1
+            first = True
+            while True:
+                if pending_unk:
+                    st = e - 1
+                    p = -1
+                    v = unk_score
+                    pending_unk = False
+                else:
+                    if t < 0:
+                        break
+                    p = piece[t]
+                    st = pos
+                    # advance the walk before using (st, p)
+                    if pos == 0:
+                        t = -1
+                    else:
+                        pos -= 1
+                        x = sym[a + pos]
+                        if x < 0:
+                            t = -1
+                        else:
+                            t2 = base[t] + x
+                            t = t2 if (t2 < size and check[t2] == t) else -1
+                    if p < 0:
+                        continue
+                    v = score[p]
+                if method == PERFECT:
+                    c = Z[st] + alpha * v
+                    if c > mx:
+                        W = W * np.exp(mx - c) + 1.0
+                        mx = c
+                        w = 1.0
+                    else:
+                        w = np.exp(c - mx)
+                        W += w
+                    if first:
+                        bs = st
+                        bp = p
+                    else:
+                        if slot == 0:
+                            u, u1 = uniform_pair(k0, k1, s0, s1, blk)
+                            slot = 1
+                        else:
+                            u = u1
+                            slot = 0
+                            blk += np.uint64(1)
+                        if u * W < w:
+                            bs = st
+                            bp = p
+                    first = False
+                else:
+                    if method == VITERBI_F32:
+                        c = float(np.float32(np.float32(Z[st]) + np.float32(v)))
+                    else:
+                        c = Z[st] + v
+                    if c >= best:
+                        best = c
+                        bs = st
+                        bp = p
+            Z[e] = (mx + np.log(W)) if method == PERFECT else best
+            route[e] = bs
+            rpid[e] = bp
+            continue
+        m = gather(sym, a, e, base, check, piece, cs, cp)
         if method == VITERBI or method == VITERBI_F32 or method == VITERBI_NO_FULL:
             # Candidates come shortest first; ">=" makes the longest piece win exact ties,
             # as in SentencePiece.  VITERBI_F32 sums in float32 like SentencePiece, so that
@@ -234,7 +301,7 @@ def _encode_one(sym, a, n, root, first, label, child, piece, score, unk_score, a
     if method == FFBS:
         # Backward sampling: at e pick the last edge (s, e) with prob Z(s) e^{alpha v} / Z(e).
         while e > 0:
-            m = gather(sym, a, e, root, first, label, child, piece, cs, cp)
+            m = gather(sym, a, e, base, check, piece, cs, cp)
             bj = m - 1
             if m > 1:
                 if slot == 0:
@@ -274,34 +341,49 @@ def _encode_one(sym, a, n, root, first, label, child, piece, score, unk_score, a
 
 
 @nb.njit(cache=True, nogil=True, parallel=True)
-def encode_batch(sym, offsets, root, first, label, child, piece, score, unk_score, alpha,
-                 method, key, ids, maxlen, out_pid, out_end, out_count, out_logz):
+def encode_batch(sym, offsets, base, check, piece, score, unk_score, alpha,
+                 method, key, ids, maxlen, out_pid, out_end, out_count, out_logz, n_chunks):
     """Segment every text of the batch; piece ids and end positions go to
-    ``out_pid/out_end[offsets[t] : offsets[t] + out_count[t]]``."""
+    ``out_pid/out_end[offsets[t] : offsets[t] + out_count[t]]``.
+
+    Texts are split into ``n_chunks`` contiguous chunks run in parallel; each chunk reuses
+    one set of work buffers (fresh allocations per text would dominate on short lines).
+    """
     k0, k1 = split_key(key)
     nt = offsets.shape[0] - 1
-    for t in nb.prange(nt):
-        a = offsets[t]
-        n = offsets[t + 1] - a
-        if n == 0:
-            out_count[t] = 0
-            out_logz[t] = 0.0
-            continue
-        s0, s1 = split_key(ids[t])
-        k, lz = _encode_one(sym, a, n, root, first, label, child, piece, score, unk_score,
-                            alpha, method, k0, k1, s0, s1, maxlen,
-                            out_pid[a:a + n], out_end[a:a + n])
-        out_count[t] = k
-        out_logz[t] = lz
+    for c in nb.prange(n_chunks):
+        lo = (nt * c) // n_chunks
+        hi = (nt * (c + 1)) // n_chunks
+        nmax = 0
+        for t in range(lo, hi):
+            nmax = max(nmax, offsets[t + 1] - offsets[t])
+        Z = np.empty(nmax + 1)
+        route = np.empty(nmax + 1, dtype=np.int32)
+        rpid = np.empty(nmax + 1, dtype=np.int32)
+        cs = np.empty(maxlen + 1, dtype=np.int32)
+        cp = np.empty(maxlen + 1, dtype=np.int32)
+        for t in range(lo, hi):
+            a = offsets[t]
+            n = offsets[t + 1] - a
+            if n == 0:
+                out_count[t] = 0
+                out_logz[t] = 0.0
+                continue
+            s0, s1 = split_key(ids[t])
+            k, lz = _encode_one(sym, a, n, base, check, piece, score, unk_score,
+                                alpha, method, k0, k1, s0, s1,
+                                out_pid[a:a + n], out_end[a:a + n], Z, route, rpid, cs, cp)
+            out_count[t] = k
+            out_logz[t] = lz
 
 
 @nb.njit(cache=True, nogil=True)
-def _fb_one(sym, a, n, root, first, label, child, piece, score, unk_score, alpha, maxlen,
+def _fb_one(sym, a, n, base, check, piece, score, unk_score, alpha, maxlen,
             weight, counts, Z, B, cs, cp):
     # forward
     Z[0] = 0.0
     for e in range(1, n + 1):
-        m = gather(sym, a, e, root, first, label, child, piece, cs, cp)
+        m = gather(sym, a, e, base, check, piece, cs, cp)
         acc = _NEG_INF
         for j in range(m):
             p = cp[j]
@@ -314,7 +396,7 @@ def _fb_one(sym, a, n, root, first, label, child, piece, score, unk_score, alpha
     B[n] = 0.0
     lz = Z[n]
     for e in range(n, 0, -1):
-        m = gather(sym, a, e, root, first, label, child, piece, cs, cp)
+        m = gather(sym, a, e, base, check, piece, cs, cp)
         for j in range(m):
             p = cp[j]
             v = unk_score if p < 0 else score[p]
@@ -326,7 +408,7 @@ def _fb_one(sym, a, n, root, first, label, child, piece, score, unk_score, alpha
 
 
 @nb.njit(cache=True, nogil=True, parallel=True)
-def expected_counts(sym, offsets, weights, root, first, label, child, piece, score, unk_score,
+def expected_counts(sym, offsets, weights, base, check, piece, score, unk_score,
                     alpha, maxlen, n_pieces, n_chunks):
     """Forward-backward expected piece counts summed over texts (weights = text counts).
 
@@ -353,7 +435,7 @@ def expected_counts(sym, offsets, weights, root, first, label, child, piece, sco
             n = offsets[t + 1] - a
             if n == 0:
                 continue
-            tot += weights[t] * _fb_one(sym, a, n, root, first, label, child, piece, score,
+            tot += weights[t] * _fb_one(sym, a, n, base, check, piece, score,
                                         unk_score, alpha, maxlen, weights[t], row, Z, B, cs, cp)
         ll[c] = tot
     return acc.sum(axis=0), ll.sum()

@@ -14,7 +14,7 @@ from probspace.random import Stream, as_stream
 
 from . import _exact
 from . import _lattice_numba as K
-from ._trie import build_trie
+from ._trie import build_double_array
 
 __all__ = ["UnigramModel"]
 
@@ -36,6 +36,11 @@ def _check_alpha(alpha):
     if not (math.isfinite(alpha) and alpha >= 0):
         raise ValueError(f"alpha must be None or a finite number >= 0, got {alpha}")
     return alpha
+
+
+def _n_chunks(nt):
+    import numba
+    return max(1, min(nt, 16 * numba.get_num_threads()))
 
 
 def _byte_piece_name(b):
@@ -159,12 +164,11 @@ class UnigramModel:
             nsym = 256
             seqs = [list(self._pieces[i]) for i in matched]
         self._table = table
-        trie = build_trie(seqs, nsym)
+        base, check, dpiece, maxlen = build_double_array(seqs, nsym)
         # trie piece ids index the matched subset; map them to vocabulary ids
-        tp = trie.piece.copy()
-        tp[tp >= 0] = matched[tp[tp >= 0]]
-        self._trie_arrays = (trie.root, trie.first, trie.label, trie.child, tp.astype(np.int32))
-        self._maxlen = trie.max_len
+        dpiece[dpiece >= 0] = matched[dpiece[dpiece >= 0]]
+        self._trie_arrays = (base, check, dpiece.astype(np.int32))
+        self._maxlen = maxlen
         self._single = {self._pieces[i] for i in matched if len(self._pieces[i]) == 1}
         self._match_index = {self._pieces[i]: int(i) for i in matched}
         obj = np.empty(len(self._pieces) + 1, dtype=object)
@@ -249,7 +253,8 @@ class UnigramModel:
         ids = stream.child_ids(first, nt) if nt else np.zeros(0, dtype=np.uint64)
         K.encode_batch(sym, offsets, *self._trie_arrays, self._scores, self.unk_score,
                        0.0 if alpha is None else alpha, method, np.uint64(stream.seed),
-                       ids.astype(np.uint64), self._maxlen, out_pid, out_end, out_count, out_logz)
+                       ids.astype(np.uint64), self._maxlen, out_pid, out_end, out_count, out_logz,
+                       _n_chunks(nt))
         return out_pid, out_end, out_count, out_logz
 
     # -- encoding -----------------------------------------------------------------------
@@ -330,10 +335,12 @@ class UnigramModel:
                     flat[j] = units[t][e - 1:e]
                 if self._merge_unk:
                     return self._merge_unknown_runs(flat, ccount, unk, which)
-            return [flat[ccount[t]:ccount[t + 1]] for t in range(nt)]
+            cc = ccount.tolist()
+            return [flat[cc[t]:cc[t + 1]] for t in range(nt)]
         flat = fp.astype(np.int64).tolist()
         if not unk.size:
-            return [flat[ccount[t]:ccount[t + 1]] for t in range(nt)]
+            cc = ccount.tolist()
+            return [flat[cc[t]:cc[t + 1]] for t in range(nt)]
         fe = end[idx]
         which = np.searchsorted(ccount, unk, side="right") - 1
         patch = {}
@@ -342,21 +349,23 @@ class UnigramModel:
             u = units[t][e - 1:e]
             b = u.encode("utf-8", "surrogatepass") if isinstance(u, str) else u
             patch[j] = [int(self.byte_ids[x]) for x in b]
-        res = []
-        for t in range(nt):
+        cc = ccount.tolist()
+        res = [flat[cc[t]:cc[t + 1]] for t in range(nt)]
+        for t in sorted(set(which.tolist())):  # only rows with unknown symbols are rebuilt
             row = []
             for j in range(int(ccount[t]), int(ccount[t + 1])):
                 if j in patch:
                     row.extend(patch[j])
                 else:
                     row.append(flat[j])
-            res.append(row)
+            res[t] = row
         return res
 
     def _merge_unknown_runs(self, flat, ccount, unk, which):
         # SentencePiece (without byte fallback) reports a run of unknown symbols as one piece
         unkset = set(unk.tolist())
-        rows = [flat[ccount[t]:ccount[t + 1]] for t in range(len(ccount) - 1)]
+        cc = ccount.tolist()
+        rows = [flat[cc[t]:cc[t + 1]] for t in range(len(cc) - 1)]
         for t in sorted(set(which.tolist())):
             row = []
             prev_unk = False

@@ -124,7 +124,8 @@ def _prefix(buf, i, n, units, has_trie):
 
 
 @nb.njit(cache=True, nogil=True)
-def _normalize_batch(buf, offsets, units, has_trie, blob, remove_extra, dummy, escape, out, out_off):
+def _normalize_batch(buf, offsets, units, has_trie, blob, ident, remove_extra, dummy, escape, out,
+                     out_off):
     """Normalize every text; returns False if ``out`` is too small (caller retries bigger)."""
     w = 0
     cap = out.shape[0]
@@ -162,6 +163,28 @@ def _normalize_batch(buf, offsets, units, has_trie, blob, remove_extra, dummy, e
                 w += 1
         prev_space = remove_extra
         while i < n:
+            c = buf[i]
+            if c < 0x80 and ident[c] and (i + 1 == n or buf[i + 1] < 0x80):
+                # fast path: an ASCII byte that no rule of the charsmap starts with
+                if w + 3 > cap:
+                    return False
+                if c == 0x20:
+                    if not prev_space:
+                        if escape:
+                            out[w] = 0xE2
+                            out[w + 1] = 0x96
+                            out[w + 2] = 0x81
+                            w += 3
+                        else:
+                            out[w] = 0x20
+                            w += 1
+                    prev_space = remove_extra
+                else:
+                    out[w] = c
+                    w += 1
+                    prev_space = False
+                i += 1
+                continue
             val, ln = _prefix(buf, i, n, units, has_trie)
             # the replacement bytes: blob[val:] up to NUL, U+FFFD, or the input itself
             if val >= 0:
@@ -234,6 +257,39 @@ class SentencePieceNormalizer:
         else:
             self._units = np.zeros(1, dtype=np.uint32)
             self._blob = np.zeros(1, dtype=np.uint8)
+        # Fast path: an ASCII byte c followed by an ASCII byte (or the end) is copied as it is
+        # when no rule is exactly "c" and no rule starts with c + an ASCII byte.  (Rules do
+        # start with ASCII letters: NFKC compositions such as "e" + U+0301.)
+        self._ident = np.zeros(128, dtype=np.bool_)
+        for c in range(128):
+            if not cm:
+                self._ident[c] = True
+                continue
+            node, leaf = self._walk(bytes([c]))
+            ok = not leaf
+            if ok and node is not None:
+                for c2 in range(128):
+                    if self._walk(bytes([c, c2]))[0] is not None:
+                        ok = False
+                        break
+            self._ident[c] = ok
+
+    def _walk(self, key):
+        """Darts traversal of ``key``: (node or None, whether key itself is a rule)."""
+        units = self._units
+        u = int(units[0])
+        pos = (u >> 10) << ((u & (1 << 9)) >> 6)
+        leaf = False
+        for c in key:
+            pos ^= c
+            if pos >= units.shape[0]:
+                return None, False
+            u = int(units[pos])
+            if (u & ((1 << 31) | 0xFF)) != c:
+                return None, False
+            pos ^= (u >> 10) << ((u & (1 << 9)) >> 6)
+            leaf = bool((u >> 8) & 1)
+        return pos, leaf
 
     def normalize_batch(self, texts):
         raw = [t.encode("utf-8", "surrogatepass") for t in texts]
@@ -245,13 +301,13 @@ class SentencePieceNormalizer:
             out = np.empty(cap, dtype=np.uint8)
             out_off = np.empty(len(raw) + 1, dtype=np.int64)
             if _normalize_batch(buf, offsets, self._units, bool(self.precompiled_charsmap),
-                                self._blob, self.remove_extra_whitespaces, self.add_dummy_prefix,
+                                self._blob, self._ident, self.remove_extra_whitespaces, self.add_dummy_prefix,
                                 self.escape_whitespaces, out, out_off):
                 break
             cap *= 2
         data = out.tobytes()
-        return [data[out_off[t]:out_off[t + 1]].decode("utf-8", "surrogatepass")
-                for t in range(len(raw))]
+        oo = out_off.tolist()
+        return [data[oo[t]:oo[t + 1]].decode("utf-8", "surrogatepass") for t in range(len(raw))]
 
     def normalize(self, text):
         return self.normalize_batch([text])[0]

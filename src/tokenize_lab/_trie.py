@@ -12,15 +12,15 @@ Layout (all int32 except where said):
   sorted by label (binary search below the root).
 * ``piece[node]`` : id of the piece spelled by the path root -> node (reversed), or -1.
 
-This is equivalent to a double-array trie for lookups (O(1) at the root, where the fan-out
-is the alphabet; O(log fan-out) below, where fan-out is small) and is built in O(total
-length * log) with NumPy sorting.
+:func:`build_double_array` then packs it into a double-array trie (``base``/``check``
+arrays, one O(1) transition per symbol), which is what the kernels walk.
 """
 from __future__ import annotations
 
+import numba as nb
 import numpy as np
 
-__all__ = ["FlatTrie", "build_trie"]
+__all__ = ["FlatTrie", "build_trie", "build_double_array"]
 
 
 class FlatTrie:
@@ -96,3 +96,66 @@ def build_trie(seqs, n_symbols: int) -> FlatTrie:
     for j in range(first[0], first[1]):
         root[label[j]] = child[j]
     return FlatTrie(root, first, label, child, piece, max_len)
+
+
+@nb.njit(cache=True, nogil=True)
+def _build_double_array(first, label, child, piece):
+    """Pack the flat trie into a double array: child of ``d`` by ``x`` is ``t = base[d] + x``
+    when ``check[t] == d``.  Nodes are placed first-fit in BFS order."""
+    n = piece.shape[0]
+    size = 2 * n + 64
+    for k in range(label.shape[0]):
+        size = max(size, 2 * (label[k] + 1))
+    base = np.zeros(size, dtype=np.int32)
+    check = np.full(size, -1, dtype=np.int32)
+    dpiece = np.full(size, -1, dtype=np.int32)
+    da = np.empty(n, dtype=np.int32)
+    da[0] = 0
+    check[0] = -2
+    free = 1
+    for node in range(n):
+        d = da[node]
+        dpiece[d] = piece[node]
+        lo = first[node]
+        hi = first[node + 1]
+        if lo == hi:
+            continue
+        b = max(1, free - label[lo])
+        while True:
+            need = b + label[hi - 1] + 1
+            if need > size:
+                new = max(2 * size, need + 64)
+                nb_ = np.zeros(new, dtype=np.int32)
+                nc = np.full(new, -1, dtype=np.int32)
+                npc = np.full(new, -1, dtype=np.int32)
+                nb_[:size] = base
+                nc[:size] = check
+                npc[:size] = dpiece
+                base, check, dpiece, size = nb_, nc, npc, new
+            ok = True
+            for k in range(lo, hi):
+                if check[b + label[k]] != -1:
+                    ok = False
+                    break
+            if ok:
+                break
+            b += 1
+        base[d] = b
+        for k in range(lo, hi):
+            t = b + label[k]
+            check[t] = d
+            da[child[k]] = t
+        while free < size and check[free] != -1:
+            free += 1
+    # trim
+    last = size - 1
+    while last > 0 and check[last] == -1:
+        last -= 1
+    return base[:last + 1].copy(), check[:last + 1].copy(), dpiece[:last + 1].copy()
+
+
+def build_double_array(seqs, n_symbols: int):
+    """Reversed-piece double-array trie: ``(base, check, piece, max_len)``."""
+    t = build_trie(seqs, n_symbols)
+    base, check, piece = _build_double_array(t.first, t.label, t.child, t.piece)
+    return base, check, piece, t.max_len
