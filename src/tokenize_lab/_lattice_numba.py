@@ -9,7 +9,7 @@ reversed-piece trie backwards from ``e``, plus an *unknown* edge ``(e-1, e)`` (p
 score ``unk_score``) wherever no one-symbol piece covers ``text[e-1]`` (SentencePiece's
 rule), so every position is reachable and no text is ever dropped.
 
-Randomness: text ``t`` uses Philox stream id ``ids[t]`` (a child of the caller's seed), and
+Randomness: text ``t`` uses child stream ``first + t`` of the caller's stream, and
 its k-th uniform comes from counter block ``k // 2`` (slot ``k % 2``) of that stream; the
 draws depend only on (seed, t, k), never on threads or batch layout.
 
@@ -24,7 +24,8 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from probspace.random._numba import split_key, uniform_pair
+from probspace.random import _constants as RC
+from probspace.random._numba import philox4x32, split_key, uniform_pair
 
 VITERBI, PERFECT, FFBS, GUMBEL, V0, VITERBI_F32, VITERBI_NO_FULL = 0, 1, 2, 3, 4, 5, 6
 _NEG_INF = -np.inf
@@ -69,6 +70,20 @@ def gather(sym, a, e, base, check, piece, cand_s, cand_p):
         if t >= size or check[t] != node:
             break
     return m
+
+
+_SPAWN_TAG = np.uint64(RC.SPAWN_TAG)
+_MASK32 = np.uint64(RC.MASK32)
+
+
+@nb.njit(cache=True, nogil=True)
+def child_id(k0, k1, parent, i):
+    """Id of child ``i`` of stream ``parent`` (as ``Stream.child_ids``, computed in-kernel)."""
+    idx = np.uint64(i)
+    par = np.uint64(parent)
+    w0, w1, w2, w3 = philox4x32(idx & _MASK32, _SPAWN_TAG, par & _MASK32,
+                                par >> np.uint64(32), np.uint64(k0), np.uint64(k1))
+    return (w1 << np.uint64(32)) | w0
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
@@ -342,7 +357,8 @@ def _encode_one(sym, a, n, base, check, piece, score, unk_score, alpha, method,
 
 @nb.njit(cache=True, nogil=True, parallel=True)
 def encode_batch(sym, offsets, base, check, piece, score, unk_score, alpha,
-                 method, key, ids, maxlen, out_pid, out_end, out_count, out_logz, n_chunks):
+                 method, key, parent, first, maxlen, out_pid, out_end, out_count, out_logz,
+                 n_chunks):
     """Segment every text of the batch; piece ids and end positions go to
     ``out_pid/out_end[offsets[t] : offsets[t] + out_count[t]]``.
 
@@ -369,7 +385,7 @@ def encode_batch(sym, offsets, base, check, piece, score, unk_score, alpha,
                 out_count[t] = 0
                 out_logz[t] = 0.0
                 continue
-            s0, s1 = split_key(ids[t])
+            s0, s1 = split_key(child_id(k0, k1, parent, np.uint64(first) + np.uint64(t)))
             k, lz = _encode_one(sym, a, n, base, check, piece, score, unk_score,
                                 alpha, method, k0, k1, s0, s1,
                                 out_pid[a:a + n], out_end[a:a + n], Z, route, rpid, cs, cp)
@@ -439,3 +455,22 @@ def expected_counts(sym, offsets, weights, base, check, piece, score, unk_score,
                                         unk_score, alpha, maxlen, weights[t], row, Z, B, cs, cp)
         ll[c] = tot
     return acc.sum(axis=0), ll.sum()
+
+
+@nb.njit(cache=True, nogil=True)
+def compact(pid, end, offsets, count):
+    """Gather each text's pieces (stored at its text offset) into one contiguous array."""
+    nt = offsets.shape[0] - 1
+    tot = 0
+    for t in range(nt):
+        tot += count[t]
+    fp = np.empty(tot, dtype=np.int64)
+    fe = np.empty(tot, dtype=np.int32)
+    k = 0
+    for t in range(nt):
+        a = offsets[t]
+        for j in range(count[t]):
+            fp[k] = pid[a + j]
+            fe[k] = end[a + j]
+            k += 1
+    return fp, fe

@@ -38,6 +38,21 @@ def _check_alpha(alpha):
     return alpha
 
 
+class _LazyUnits:
+    """Texts as code-point slices of one array, decoded to str only when asked for."""
+
+    def __init__(self, cps, offsets):
+        self._cps = cps
+        self._off = offsets
+
+    def __len__(self):
+        return self._off.shape[0] - 1
+
+    def __getitem__(self, t):
+        a, b = int(self._off[t]), int(self._off[t + 1])
+        return self._cps[a:b].tobytes().decode("utf-32-le", "surrogatepass")
+
+
 def _n_chunks(nt):
     import numba
     return max(1, min(nt, 16 * numba.get_num_threads()))
@@ -225,22 +240,33 @@ class UnigramModel:
 
     # -- text preparation ---------------------------------------------------------------
     def _prepare(self, texts):
-        """Normalize and convert a list of texts to (units list, sym array, offsets)."""
-        if self._normalizer is not None:
-            texts = self._normalizer.normalize_batch(texts)
+        """Normalize and convert a list of texts to (units, sym array, offsets).
+
+        ``units[t]`` is text t as the lattice sees it (normalized str, or bytes).
+        """
         if self.unit == "char":
-            joined = "".join(texts)
-            cps = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+            if hasattr(self._normalizer, "normalize_codes"):
+                cps, offsets = self._normalizer.normalize_codes(texts)
+                units = _LazyUnits(cps, offsets)
+            else:
+                if self._normalizer is not None:
+                    texts = self._normalizer.normalize_batch(texts)
+                joined = "".join(texts)
+                cps = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+                lens = np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts))
+                offsets = np.zeros(len(texts) + 1, dtype=np.int64)
+                np.cumsum(lens, out=offsets[1:])
+                units = texts
             sym = self._table[cps]
-            lens = np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts))
-            units = texts
         else:
+            if self._normalizer is not None:
+                texts = self._normalizer.normalize_batch(texts)
             units = [t.encode("utf-8", "surrogatepass") for t in texts]
             joined = b"".join(units)
             sym = np.frombuffer(joined, dtype=np.uint8).astype(np.int32)
             lens = np.fromiter((len(u) for u in units), dtype=np.int64, count=len(units))
-        offsets = np.zeros(len(texts) + 1, dtype=np.int64)
-        np.cumsum(lens, out=offsets[1:])
+            offsets = np.zeros(len(texts) + 1, dtype=np.int64)
+            np.cumsum(lens, out=offsets[1:])
         return units, sym, offsets
 
     def _run(self, sym, offsets, alpha, method, stream, first=0):
@@ -250,10 +276,11 @@ class UnigramModel:
         out_end = np.empty(max(total, 1), dtype=np.int32)
         out_count = np.empty(nt, dtype=np.int64)
         out_logz = np.empty(nt, dtype=np.float64)
-        ids = stream.child_ids(first, nt) if nt else np.zeros(0, dtype=np.uint64)
+        if first + nt > 2**32:
+            raise ValueError("a seed gives at most 2**32 independent text streams")
         K.encode_batch(sym, offsets, *self._trie_arrays, self._scores, self.unk_score,
                        0.0 if alpha is None else alpha, method, np.uint64(stream.seed),
-                       ids.astype(np.uint64), self._maxlen, out_pid, out_end, out_count, out_logz,
+                       np.uint64(stream.id), np.uint64(first), self._maxlen, out_pid, out_end, out_count, out_logz,
                        _n_chunks(nt))
         return out_pid, out_end, out_count, out_logz
 
@@ -321,14 +348,11 @@ class UnigramModel:
         starts = offsets[:-1]
         ccount = np.zeros(nt + 1, dtype=np.int64)
         np.cumsum(count, out=ccount[1:])
-        tot = int(ccount[-1])
-        idx = np.arange(tot, dtype=np.int64) + np.repeat(starts - ccount[:-1], count)
-        fp = pid[idx]
+        fp, fe = K.compact(pid, end, offsets, count)
         unk = np.flatnonzero(fp < 0)
         if out == "pieces":
             flat = self._piece_obj[fp].tolist()  # -1 -> None, patched below
             if unk.size:
-                fe = end[idx]
                 which = np.searchsorted(ccount, unk, side="right") - 1
                 for j, t in zip(unk.tolist(), which.tolist()):
                     e = int(fe[j])
@@ -337,28 +361,21 @@ class UnigramModel:
                     return self._merge_unknown_runs(flat, ccount, unk, which)
             cc = ccount.tolist()
             return [flat[cc[t]:cc[t + 1]] for t in range(nt)]
-        flat = fp.astype(np.int64).tolist()
+        flat = fp.tolist()
         if not unk.size:
             cc = ccount.tolist()
             return [flat[cc[t]:cc[t + 1]] for t in range(nt)]
-        fe = end[idx]
         which = np.searchsorted(ccount, unk, side="right") - 1
-        patch = {}
-        for j, t in zip(unk.tolist(), which.tolist()):
+        cc = ccount.tolist()
+        res = [flat[cc[t]:cc[t + 1]] for t in range(nt)]
+        bid = self.byte_ids.tolist()
+        # splice byte-fallback ids in place of unknown symbols, right to left per row
+        for j, t in zip(unk[::-1].tolist(), which[::-1].tolist()):
             e = int(fe[j])
             u = units[t][e - 1:e]
             b = u.encode("utf-8", "surrogatepass") if isinstance(u, str) else u
-            patch[j] = [int(self.byte_ids[x]) for x in b]
-        cc = ccount.tolist()
-        res = [flat[cc[t]:cc[t + 1]] for t in range(nt)]
-        for t in sorted(set(which.tolist())):  # only rows with unknown symbols are rebuilt
-            row = []
-            for j in range(int(ccount[t]), int(ccount[t + 1])):
-                if j in patch:
-                    row.extend(patch[j])
-                else:
-                    row.append(flat[j])
-            res[t] = row
+            r = j - cc[t]
+            res[t][r:r + 1] = [bid[x] for x in b]
         return res
 
     def _merge_unknown_runs(self, flat, ccount, unk, which):

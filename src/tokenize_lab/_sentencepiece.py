@@ -235,6 +235,36 @@ def _normalize_batch(buf, offsets, units, has_trie, blob, ident, remove_extra, d
     return True
 
 
+@nb.njit(cache=True, nogil=True)
+def _utf8_to_codes(data, off, cps, coff):
+    """Decode (valid) UTF-8 ``data`` into code points; ``coff`` gets per-text offsets."""
+    k = 0
+    nt = off.shape[0] - 1
+    for t in range(nt):
+        coff[t] = k
+        i = off[t]
+        n = off[t + 1]
+        while i < n:
+            b = np.uint32(data[i])
+            if b < 0x80:
+                cps[k] = b
+                i += 1
+            elif b < 0xE0:
+                cps[k] = ((b & 0x1F) << 6) | (np.uint32(data[i + 1]) & 0x3F)
+                i += 2
+            elif b < 0xF0:
+                cps[k] = (((b & 0x0F) << 12) | ((np.uint32(data[i + 1]) & 0x3F) << 6)
+                          | (np.uint32(data[i + 2]) & 0x3F))
+                i += 3
+            else:
+                cps[k] = (((b & 0x07) << 18) | ((np.uint32(data[i + 1]) & 0x3F) << 12)
+                          | ((np.uint32(data[i + 2]) & 0x3F) << 6) | (np.uint32(data[i + 3]) & 0x3F))
+                i += 4
+            k += 1
+    coff[nt] = k
+    return k
+
+
 class SentencePieceNormalizer:
     """SentencePiece's ``Normalizer`` (see the module docstring for its limits)."""
 
@@ -290,6 +320,29 @@ class SentencePieceNormalizer:
             pos ^= (u >> 10) << ((u & (1 << 9)) >> 6)
             leaf = bool((u >> 8) & 1)
         return pos, leaf
+
+    def normalize_codes(self, texts):
+        """Normalize and return (code points as uint32, per-text offsets in code points)."""
+        data, oo = self._normalize_raw(texts)
+        cps = np.empty(data.shape[0], dtype=np.uint32)
+        coff = np.empty(len(oo), dtype=np.int64)
+        k = _utf8_to_codes(data, np.asarray(oo, dtype=np.int64), cps, coff)
+        return cps[:k], coff
+
+    def _normalize_raw(self, texts):
+        raw = [t.encode("utf-8", "surrogatepass") for t in texts]
+        buf = np.frombuffer(b"".join(raw) or b"\0", dtype=np.uint8).copy()
+        offsets = np.zeros(len(raw) + 1, dtype=np.int64)
+        np.cumsum([len(r) for r in raw], out=offsets[1:])
+        cap = 2 * int(offsets[-1]) + 3 * len(raw) + 16
+        while True:
+            out = np.empty(cap, dtype=np.uint8)
+            out_off = np.empty(len(raw) + 1, dtype=np.int64)
+            if _normalize_batch(buf, offsets, self._units, bool(self.precompiled_charsmap),
+                                self._blob, self._ident, self.remove_extra_whitespaces,
+                                self.add_dummy_prefix, self.escape_whitespaces, out, out_off):
+                return out[:out_off[-1]], out_off
+            cap *= 2
 
     def normalize_batch(self, texts):
         raw = [t.encode("utf-8", "surrogatepass") for t in texts]
