@@ -15,34 +15,25 @@ __all__ = ["encode_gpu"]
 
 _SRC = r"""
 #define NEG_INF (-1.0/0.0)
-__device__ __forceinline__ int tl_find(int node, int s, const int* first, const int* label,
-                                       const int* child) {
-    int lo = first[node], hi = first[node + 1];
-    while (lo < hi) {
-        int mid = (lo + hi) >> 1, lm = label[mid];
-        if (lm < s) lo = mid + 1; else if (lm > s) hi = mid; else return child[mid];
-    }
-    return -1;
-}
-__device__ int tl_gather(const int* sym, long long a, int e, const int* root, const int* first,
-                         const int* label, const int* child, const int* piece, int* cs, int* cp) {
-    int m = 0, x = sym[a + e - 1], node = -1;
-    if (x >= 0) node = root[x];
-    if (node < 0 || piece[node] < 0) { cs[0] = e - 1; cp[0] = -1; m = 1; }
-    int pos = e - 1;
-    while (node >= 0) {
-        int p = piece[node];
+__device__ int tl_gather(const int* sym, long long a, int e, const int* base, const int* check,
+                         const int* piece, int size, int* cs, int* cp) {
+    int m = 0, pos = e - 1, x = sym[a + pos], t = -1;
+    if (x >= 0) { t = base[0] + x; if (t >= size || check[t] != 0) t = -1; }
+    if (t < 0 || piece[t] < 0) { cs[0] = pos; cp[0] = -1; m = 1; }
+    while (t >= 0) {
+        int node = t, p = piece[node];
         if (p >= 0) { cs[m] = pos; cp[m] = p; ++m; }
         if (pos == 0) break;
         --pos;
         x = sym[a + pos];
         if (x < 0) break;
-        node = tl_find(node, x, first, label, child);
+        t = base[node] + x;
+        if (t >= size || check[t] != node) break;
     }
     return m;
 }
 extern "C" __global__ void tl_encode(const int* sym, const long long* off, int nt,
-    const int* root, const int* first, const int* label, const int* child, const int* piece,
+    const int* base, const int* check, const int* piece, int size,
     const double* score, double unk_score, double alpha, int method, u64 key, const u64* ids,
     double* Zb, int* routeb, int* rpidb, int* out_pid, int* out_end, long long* out_count) {
     int t = blockDim.x * blockIdx.x + threadIdx.x;
@@ -57,7 +48,7 @@ extern "C" __global__ void tl_encode(const int* sym, const long long* off, int n
     u64 blk = 0; int slot = 0; double u = 0.0, u0, u1 = 0.0;
     Z[0] = 0.0;
     for (int e = 1; e <= n; ++e) {
-        int m = tl_gather(sym, a, e, root, first, label, child, piece, cs, cp);
+        int m = tl_gather(sym, a, e, base, check, piece, size, cs, cp);
         int bj = 0;
         if (method == 0) {
             double best = NEG_INF;
@@ -146,7 +137,7 @@ def encode_gpu(model, texts, /, *, alpha=None, method="perfect", seed=None, out=
     blocks = max(1, (nt + threads - 1) // threads)
     code = 0 if alpha is None else _CODES[method]
     _kernel(model._maxlen)((blocks,), (threads,), (
-        d_sym, d_off, cp.int32(nt), *arrs, d_score, cp.float64(model.unk_score),
+        d_sym, d_off, cp.int32(nt), *arrs, cp.int32(model._trie_arrays[0].shape[0]), d_score, cp.float64(model.unk_score),
         cp.float64(0.0 if alpha is None else alpha), cp.int32(code), cp.uint64(stream.seed), ids,
         Z, route, rpid, out_pid, out_end, out_count))
     return model._collect(units, offsets, cp.asnumpy(out_pid), cp.asnumpy(out_end),

@@ -106,7 +106,7 @@ def _encode_one(sym, a, n, base, check, piece, score, unk_score, alpha, method,
     u1 = 0.0
     size = base.shape[0]
     for e in range(1, n + 1):
-        if method == VITERBI or method == VITERBI_F32 or method == PERFECT:
+        if method == VITERBI or method == VITERBI_F32 or method == PERFECT or method == FFBS:
             # Hot paths: the trie walk and the per-edge update fused (no candidate buffer).
             # Edges come shortest first, the unknown edge (if any) first of all.
             pos = e - 1
@@ -123,6 +123,8 @@ def _encode_one(sym, a, n, base, check, piece, score, unk_score, alpha, method,
             bs = e - 1
             bp = -1
             first = True
+            have_u = False
+            u = 0.0
             while True:
                 if pending_unk:
                     st = e - 1
@@ -148,7 +150,7 @@ def _encode_one(sym, a, n, base, check, piece, score, unk_score, alpha, method,
                     if p < 0:
                         continue
                     v = score[p]
-                if method == PERFECT:
+                if method == PERFECT or method == FFBS:
                     c = Z[st] + alpha * v
                     if c > mx:
                         W = W * np.exp(mx - c) + 1.0
@@ -157,21 +159,33 @@ def _encode_one(sym, a, n, base, check, piece, score, unk_score, alpha, method,
                     else:
                         w = np.exp(c - mx)
                         W += w
+                    if method == FFBS:
+                        continue
                     if first:
                         bs = st
                         bp = p
+                        first = False
                     else:
-                        if slot == 0:
-                            u, u1 = uniform_pair(k0, k1, s0, s1, blk)
-                            slot = 1
-                        else:
-                            u = u1
-                            slot = 0
-                            blk += np.uint64(1)
-                        if u * W < w:
+                        # Weighted reservoir: take candidate j with probability q = w_j / W_j.
+                        # One uniform per position serves every decision: after "u < q" the
+                        # conditional law of u / q is U[0,1), after "u >= q" that of
+                        # (u - q) / (1 - q) is, so the decisions stay independent and exact.
+                        if not have_u:
+                            if slot == 0:
+                                u, u1 = uniform_pair(k0, k1, s0, s1, blk)
+                                slot = 1
+                            else:
+                                u = u1
+                                slot = 0
+                                blk += np.uint64(1)
+                            have_u = True
+                        q = w / W
+                        if u < q:
                             bs = st
                             bp = p
-                    first = False
+                            u = u / q
+                        else:
+                            u = (u - q) / (1.0 - q)
                 else:
                     if method == VITERBI_F32:
                         c = float(np.float32(np.float32(Z[st]) + np.float32(v)))
@@ -181,7 +195,7 @@ def _encode_one(sym, a, n, base, check, piece, score, unk_score, alpha, method,
                         best = c
                         bs = st
                         bp = p
-            Z[e] = (mx + np.log(W)) if method == PERFECT else best
+            Z[e] = best if (method == VITERBI or method == VITERBI_F32) else (mx + np.log(W))
             route[e] = bs
             rpid[e] = bp
             continue

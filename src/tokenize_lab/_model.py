@@ -207,7 +207,8 @@ class UnigramModel:
 
     def __repr__(self):
         return (f"UnigramModel(vocab_size={len(self._pieces)}, unit={self.unit!r}, "
-                f"max_piece_len={self._maxlen}{', sentencepiece' if self._normalizer else ''})")
+                f"max_piece_len={self._maxlen}"
+                + (f", normalizer={type(self._normalizer).__name__}" if self._normalizer else "") + ")")
 
     def piece_to_id(self, piece):
         """Id of ``piece`` (a list gives a list).  Unknown pieces raise ``KeyError``."""
