@@ -21,6 +21,8 @@ the edge spanning the whole text (a piece's best alternative segmentation, for p
 """
 from __future__ import annotations
 
+import math
+
 import numba as nb
 import numpy as np
 
@@ -99,8 +101,14 @@ def _logaddexp(x, y):
 
 @nb.njit(cache=True, nogil=True)
 def _encode_one(sym, a, n, base, check, piece, score, unk_score, alpha, method,
-                k0, k1, s0, s1, out_pid, out_end, Z, route, rpid, cs, cp):
+                k0, k1, s0, s1, out_pid, out_end, Z, route, rpid, cs, cp, ZE, em, eE, um, uE, p2):
     Z[0] = 0.0
+    if method == PERFECT:
+        # Exp-free representation: Z(e) = Z[e] * 2**ZE[e] with Z[e] in [0.5, 1), and each
+        # piece weight exp(alpha v) = em[p] * 2**eE[p] with em in [1, 2) (precomputed per call),
+        # so an edge costs a multiply and a table lookup p2[k] = 2**-k instead of an exp.
+        Z[0] = 0.5
+        ZE[0] = 1
     blk = np.uint64(0)
     slot = 0
     u1 = 0.0
@@ -123,6 +131,7 @@ def _encode_one(sym, a, n, base, check, piece, score, unk_score, alpha, method,
             bs = e - 1
             bp = -1
             first = True
+            ref = 0
             have_u = False
             u = 0.0
             while True:
@@ -150,16 +159,36 @@ def _encode_one(sym, a, n, base, check, piece, score, unk_score, alpha, method,
                     if p < 0:
                         continue
                     v = score[p]
-                if method == PERFECT or method == FFBS:
-                    c = Z[st] + alpha * v
-                    if c > mx:
-                        W = W * np.exp(mx - c) + 1.0
-                        mx = c
-                        w = 1.0
+                if method == PERFECT:
+                    if p < 0:
+                        mm = Z[st] * um
+                        ee = ZE[st] + uE
                     else:
-                        w = np.exp(c - mx)
+                        mm = Z[st] * em[p]
+                        ee = ZE[st] + eE[p]
+                    if first:
+                        W = mm
+                        ref = ee
+                        w = mm
+                    elif ee > ref:
+                        d = ref - ee
+                        W = (W * p2[-d] if d > -p2.shape[0] else 0.0) + mm
+                        ref = ee
+                        w = mm
+                    else:
+                        d = ee - ref
+                        w = mm * p2[-d] if d > -p2.shape[0] else 0.0
                         W += w
+                if method == PERFECT or method == FFBS:
                     if method == FFBS:
+                        c = Z[st] + alpha * v
+                        if c > mx:
+                            W = W * np.exp(mx - c) + 1.0
+                            mx = c
+                            w = 1.0
+                        else:
+                            w = np.exp(c - mx)
+                            W += w
                         continue
                     if first:
                         bs = st
@@ -195,7 +224,12 @@ def _encode_one(sym, a, n, base, check, piece, score, unk_score, alpha, method,
                         best = c
                         bs = st
                         bp = p
-            Z[e] = best if (method == VITERBI or method == VITERBI_F32) else (mx + np.log(W))
+            if method == PERFECT:
+                fm, fx = math.frexp(W)
+                Z[e] = fm
+                ZE[e] = ref + fx
+            else:
+                Z[e] = best if (method == VITERBI or method == VITERBI_F32) else (mx + np.log(W))
             route[e] = bs
             rpid[e] = bp
             continue
@@ -366,13 +400,15 @@ def _encode_one(sym, a, n, base, check, piece, score, unk_score, alpha, method,
         te = out_end[i]
         out_end[i] = out_end[k - 1 - i]
         out_end[k - 1 - i] = te
+    if method == PERFECT:
+        return k, np.log(Z[n]) + ZE[n] * math.log(2.0)
     return k, Z[n]
 
 
 @nb.njit(cache=True, nogil=True, parallel=True)
 def encode_batch(sym, offsets, base, check, piece, score, unk_score, alpha,
                  method, key, parent, first, maxlen, out_pid, out_end, out_count, out_logz,
-                 n_chunks):
+                 n_chunks, em, eE, um, uE, p2):
     """Segment every text of the batch; piece ids and end positions go to
     ``out_pid/out_end[offsets[t] : offsets[t] + out_count[t]]``.
 
@@ -390,6 +426,7 @@ def encode_batch(sym, offsets, base, check, piece, score, unk_score, alpha,
         Z = np.empty(nmax + 1)
         route = np.empty(nmax + 1, dtype=np.int32)
         rpid = np.empty(nmax + 1, dtype=np.int32)
+        ZE = np.empty(nmax + 1, dtype=np.int64)
         cs = np.empty(maxlen + 1, dtype=np.int32)
         cp = np.empty(maxlen + 1, dtype=np.int32)
         for t in range(lo, hi):
@@ -402,7 +439,8 @@ def encode_batch(sym, offsets, base, check, piece, score, unk_score, alpha,
             s0, s1 = split_key(child_id(k0, k1, parent, np.uint64(first) + np.uint64(t)))
             k, lz = _encode_one(sym, a, n, base, check, piece, score, unk_score,
                                 alpha, method, k0, k1, s0, s1,
-                                out_pid[a:a + n], out_end[a:a + n], Z, route, rpid, cs, cp)
+                                out_pid[a:a + n], out_end[a:a + n], Z, route, rpid, cs, cp,
+                                ZE, em, eE, um, uE, p2)
             out_count[t] = k
             out_logz[t] = lz
 

@@ -53,6 +53,9 @@ class _LazyUnits:
         return self._cps[a:b].tobytes().decode("utf-32-le", "surrogatepass")
 
 
+_P2 = np.ldexp(1.0, -np.arange(1075))  # 2**-k down to the smallest subnormal
+
+
 def _n_chunks(nt):
     import numba
     return max(1, min(nt, 16 * numba.get_num_threads()))
@@ -282,8 +285,25 @@ class UnigramModel:
         K.encode_batch(sym, offsets, *self._trie_arrays, self._scores, self.unk_score,
                        0.0 if alpha is None else alpha, method, np.uint64(stream.seed),
                        np.uint64(stream.id), np.uint64(first), self._maxlen, out_pid, out_end, out_count, out_logz,
-                       _n_chunks(nt))
+                       _n_chunks(nt), *self._pow2_weights(alpha if method == K.PERFECT else None))
         return out_pid, out_end, out_count, out_logz
+
+    def _pow2_weights(self, alpha):
+        """exp(alpha * v) as mantissa in [1, 2) times 2**exponent, per piece (and unknown)."""
+        key = alpha
+        cache = getattr(self, "_pw_cache", None)
+        if cache is not None and cache[0] == key:
+            return cache[1]
+        if alpha is None:
+            res = (np.ones(1), np.zeros(1, dtype=np.int64), 1.0, 0, _P2)
+        else:
+            x = alpha * self._scores / math.log(2.0)
+            ex = np.floor(x)
+            xu = alpha * self.unk_score / math.log(2.0)
+            eu = math.floor(xu)
+            res = (np.exp2(x - ex), ex.astype(np.int64), float(2.0 ** (xu - eu)), int(eu), _P2)
+        self._pw_cache = (key, res)
+        return res
 
     # -- encoding -----------------------------------------------------------------------
     def encode(self, text_or_texts, /, *, alpha=None, method="perfect", seed=None, out="pieces"):
