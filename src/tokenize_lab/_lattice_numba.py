@@ -101,8 +101,10 @@ def _logaddexp(x, y):
 
 @nb.njit(cache=True, nogil=True)
 def _encode_one(sym, a, n, base, check, piece, score, unk_score, alpha, method,
-                k0, k1, s0, s1, out_pid, out_end, Z, route, rpid, cs, cp, ZE, em, eE, um, uE, p2):
+                k0, k1, s0, s1, out_pid, out_end, Z, route, rpid, cs, cp, ZE, em, eE, um, uE, p2,
+                Z32, score32, unk32):
     Z[0] = 0.0
+    Z32[0] = np.float32(0.0)
     if method == PERFECT:
         # Exp-free representation: Z(e) = Z[e] * 2**ZE[e] with Z[e] in [0.5, 1), and each
         # piece weight exp(alpha v) = em[p] * 2**eE[p] with em in [1, 2) (precomputed per call),
@@ -131,6 +133,7 @@ def _encode_one(sym, a, n, base, check, piece, score, unk_score, alpha, method,
             bs = e - 1
             bp = -1
             first = True
+            best32 = np.float32(-np.inf)
             ref = 0
             have_u = False
             u = 0.0
@@ -217,14 +220,22 @@ def _encode_one(sym, a, n, base, check, piece, score, unk_score, alpha, method,
                             u = (u - q) / (1.0 - q)
                 else:
                     if method == VITERBI_F32:
-                        c = float(np.float32(np.float32(Z[st]) + np.float32(v)))
-                    else:
-                        c = Z[st] + v
+                        # float32 sums in SentencePiece's order (Z32 holds the float32 table)
+                        c32 = Z32[st] + (unk32 if p < 0 else score32[p])
+                        if c32 >= best32:
+                            best32 = c32
+                            bs = st
+                            bp = p
+                        continue
+                    c = Z[st] + v
                     if c >= best:
                         best = c
                         bs = st
                         bp = p
-            if method == PERFECT:
+            if method == VITERBI_F32:
+                Z32[e] = best32
+                Z[e] = best32
+            elif method == PERFECT:
                 fm, fx = math.frexp(W)
                 Z[e] = fm
                 ZE[e] = ref + fx
@@ -408,7 +419,7 @@ def _encode_one(sym, a, n, base, check, piece, score, unk_score, alpha, method,
 @nb.njit(cache=True, nogil=True, parallel=True)
 def encode_batch(sym, offsets, base, check, piece, score, unk_score, alpha,
                  method, key, parent, first, maxlen, out_pid, out_end, out_count, out_logz,
-                 n_chunks, em, eE, um, uE, p2):
+                 n_chunks, em, eE, um, uE, p2, score32):
     """Segment every text of the batch; piece ids and end positions go to
     ``out_pid/out_end[offsets[t] : offsets[t] + out_count[t]]``.
 
@@ -427,6 +438,8 @@ def encode_batch(sym, offsets, base, check, piece, score, unk_score, alpha,
         route = np.empty(nmax + 1, dtype=np.int32)
         rpid = np.empty(nmax + 1, dtype=np.int32)
         ZE = np.empty(nmax + 1, dtype=np.int64)
+        Z32 = np.empty(nmax + 1 if method == VITERBI_F32 else 1, dtype=np.float32)
+        unk32 = np.float32(unk_score)
         cs = np.empty(maxlen + 1, dtype=np.int32)
         cp = np.empty(maxlen + 1, dtype=np.int32)
         for t in range(lo, hi):
@@ -440,7 +453,7 @@ def encode_batch(sym, offsets, base, check, piece, score, unk_score, alpha,
             k, lz = _encode_one(sym, a, n, base, check, piece, score, unk_score,
                                 alpha, method, k0, k1, s0, s1,
                                 out_pid[a:a + n], out_end[a:a + n], Z, route, rpid, cs, cp,
-                                ZE, em, eE, um, uE, p2)
+                                ZE, em, eE, um, uE, p2, Z32, score32, unk32)
             out_count[t] = k
             out_logz[t] = lz
 

@@ -156,6 +156,7 @@ class UnigramModel:
         self._normalizer = normalizer
         # SentencePiece models decode in float32 sums so that ties break as in SentencePiece.
         from ._sentencepiece import SentencePieceNormalizer
+        self._scores32 = self._scores.astype(np.float32)
         self._viterbi_code = (K.VITERBI_F32 if isinstance(normalizer, SentencePieceNormalizer)
                               else K.VITERBI)
         self._merge_unk = self._viterbi_code == K.VITERBI_F32 and byte_ids is None
@@ -285,7 +286,8 @@ class UnigramModel:
         K.encode_batch(sym, offsets, *self._trie_arrays, self._scores, self.unk_score,
                        0.0 if alpha is None else alpha, method, np.uint64(stream.seed),
                        np.uint64(stream.id), np.uint64(first), self._maxlen, out_pid, out_end, out_count, out_logz,
-                       _n_chunks(nt), *self._pow2_weights(alpha if method == K.PERFECT else None))
+                       _n_chunks(nt), *self._pow2_weights(alpha if method == K.PERFECT else None),
+                       self._scores32)
         return out_pid, out_end, out_count, out_logz
 
     def _pow2_weights(self, alpha):
@@ -381,11 +383,11 @@ class UnigramModel:
                 if self._merge_unk:
                     return self._merge_unknown_runs(flat, ccount, unk, which)
             cc = ccount.tolist()
-            return [flat[cc[t]:cc[t + 1]] for t in range(nt)]
+            return [flat[i:j] for i, j in zip(cc, cc[1:])]
         flat = fp.tolist()
         if not unk.size:
             cc = ccount.tolist()
-            return [flat[cc[t]:cc[t + 1]] for t in range(nt)]
+            return [flat[i:j] for i, j in zip(cc, cc[1:])]
         which = np.searchsorted(ccount, unk, side="right") - 1
         cc = ccount.tolist()
         res = [flat[cc[t]:cc[t + 1]] for t in range(nt)]
