@@ -236,9 +236,13 @@ def _encode_one(sym, a, n, base, check, piece, score, unk_score, alpha, method,
                 Z32[e] = best32
                 Z[e] = best32
             elif method == PERFECT:
-                fm, fx = math.frexp(W)
-                Z[e] = fm
-                ZE[e] = ref + fx
+                # renormalize to [0.5, 1): W >= 0.5 always (the reference edge contributes
+                # at least 0.5) and is small, so halving beats a frexp call
+                while W >= 1.0:
+                    W *= 0.5
+                    ref += 1
+                Z[e] = W
+                ZE[e] = ref
             else:
                 Z[e] = best if (method == VITERBI or method == VITERBI_F32) else (mx + np.log(W))
             route[e] = bs
