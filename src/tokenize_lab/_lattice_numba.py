@@ -135,8 +135,6 @@ def _encode_one(sym, a, n, base, check, piece, score, unk_score, alpha, method,
             first = True
             best32 = np.float32(-np.inf)
             ref = 0
-            have_u = False
-            u = 0.0
             while True:
                 if pending_unk:
                     st = e - 1
@@ -198,26 +196,19 @@ def _encode_one(sym, a, n, base, check, piece, score, unk_score, alpha, method,
                         bp = p
                         first = False
                     else:
-                        # Weighted reservoir: take candidate j with probability q = w_j / W_j.
-                        # One uniform per position serves every decision: after "u < q" the
-                        # conditional law of u / q is U[0,1), after "u >= q" that of
-                        # (u - q) / (1 - q) is, so the decisions stay independent and exact.
-                        if not have_u:
-                            if slot == 0:
-                                u, u1 = uniform_pair(k0, k1, s0, s1, blk)
-                                slot = 1
-                            else:
-                                u = u1
-                                slot = 0
-                                blk += np.uint64(1)
-                            have_u = True
-                        q = w / W
-                        if u < q:
+                        # Weighted reservoir: take candidate j with probability w_j / W_j
+                        # (compared as u * W_j < w_j: no division).  Then candidate j survives
+                        # with probability w_j / W_m.
+                        if slot == 0:
+                            u, u1 = uniform_pair(k0, k1, s0, s1, blk)
+                            slot = 1
+                        else:
+                            u = u1
+                            slot = 0
+                            blk += np.uint64(1)
+                        if u * W < w:
                             bs = st
                             bp = p
-                            u = u / q
-                        else:
-                            u = (u - q) / (1.0 - q)
                 else:
                     if method == VITERBI_F32:
                         # float32 sums in SentencePiece's order (Z32 holds the float32 table)
