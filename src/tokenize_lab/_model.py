@@ -390,7 +390,7 @@ class UnigramModel:
             return [flat[i:j] for i, j in zip(cc, cc[1:])]
         which = np.searchsorted(ccount, unk, side="right") - 1
         cc = ccount.tolist()
-        res = [flat[cc[t]:cc[t + 1]] for t in range(nt)]
+        res = [flat[i:j] for i, j in zip(cc, cc[1:])]
         bid = self.byte_ids.tolist()
         # splice byte-fallback ids in place of unknown symbols, right to left per row
         for j, t in zip(unk[::-1].tolist(), which[::-1].tolist()):
@@ -405,7 +405,7 @@ class UnigramModel:
         # SentencePiece (without byte fallback) reports a run of unknown symbols as one piece
         unkset = set(unk.tolist())
         cc = ccount.tolist()
-        rows = [flat[cc[t]:cc[t + 1]] for t in range(len(cc) - 1)]
+        rows = [flat[i:j] for i, j in zip(cc, cc[1:])]
         for t in sorted(set(which.tolist())):
             row = []
             prev_unk = False

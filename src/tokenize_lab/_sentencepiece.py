@@ -265,6 +265,53 @@ def _utf8_to_codes(data, off, cps, coff):
     return k
 
 
+@nb.njit(cache=True, nogil=True, parallel=True)
+def _normalize_codes_par(buf, offsets, units, has_trie, blob, ident, remove_extra, dummy, escape,
+                         n_chunks):
+    """Normalize + decode to code points, texts split into chunks normalized in parallel.
+
+    Each chunk writes into its own region sized 3x its input (+3 per text); returns
+    ``ok=False`` if a chunk overflows (the caller then uses the serial path).
+    """
+    nt = offsets.shape[0] - 1
+    lo = np.empty(n_chunks + 1, dtype=np.int64)
+    for c in range(n_chunks + 1):
+        lo[c] = (nt * c) // n_chunks
+    rs = np.zeros(n_chunks + 1, dtype=np.int64)
+    for c in range(n_chunks):
+        rs[c + 1] = rs[c] + 3 * (offsets[lo[c + 1]] - offsets[lo[c]]) + 3 * (lo[c + 1] - lo[c]) + 16
+    out = np.empty(rs[n_chunks], dtype=np.uint8)
+    cps = np.empty(rs[n_chunks], dtype=np.uint32)
+    out_off = np.empty(nt + n_chunks, dtype=np.int64)
+    coff_l = np.empty(nt + n_chunks, dtype=np.int64)
+    ok = np.ones(n_chunks, dtype=np.bool_)
+    cnt = np.zeros(n_chunks, dtype=np.int64)
+    for c in nb.prange(n_chunks):
+        a = lo[c]
+        b = lo[c + 1]
+        oo = out_off[a + c:b + c + 1]
+        if not _normalize_batch(buf, offsets[a:b + 1], units, has_trie, blob, ident,
+                                remove_extra, dummy, escape, out[rs[c]:rs[c + 1]], oo):
+            ok[c] = False
+            continue
+        cnt[c] = _utf8_to_codes(out[rs[c]:rs[c + 1]], oo, cps[rs[c]:rs[c + 1]],
+                                coff_l[a + c:b + c + 1])
+    for c in range(n_chunks):
+        if not ok[c]:
+            return False, cps[:0], coff_l[:0]
+    base = np.zeros(n_chunks + 1, dtype=np.int64)
+    for c in range(n_chunks):
+        base[c + 1] = base[c] + cnt[c]
+    res = np.empty(base[n_chunks], dtype=np.uint32)
+    coff = np.empty(nt + 1, dtype=np.int64)
+    for c in nb.prange(n_chunks):
+        res[base[c]:base[c + 1]] = cps[rs[c]:rs[c] + cnt[c]]
+        for t in range(lo[c], lo[c + 1]):
+            coff[t] = base[c] + coff_l[t + c]
+    coff[nt] = base[n_chunks]
+    return True, res, coff
+
+
 class SentencePieceNormalizer:
     """SentencePiece's ``Normalizer`` (see the module docstring for its limits)."""
 
@@ -323,6 +370,18 @@ class SentencePieceNormalizer:
 
     def normalize_codes(self, texts):
         """Normalize and return (code points as uint32, per-text offsets in code points)."""
+        if len(texts) >= 64:
+            import numba
+            raw = [t.encode("utf-8", "surrogatepass") for t in texts]
+            buf = np.frombuffer(b"".join(raw) or b"\0", dtype=np.uint8).copy()
+            offsets = np.zeros(len(raw) + 1, dtype=np.int64)
+            np.cumsum([len(r) for r in raw], out=offsets[1:])
+            ok, cps, coff = _normalize_codes_par(
+                buf, offsets, self._units, bool(self.precompiled_charsmap), self._blob,
+                self._ident, self.remove_extra_whitespaces, self.add_dummy_prefix,
+                self.escape_whitespaces, min(len(texts), 4 * numba.get_num_threads()))
+            if ok:
+                return cps, coff
         data, oo = self._normalize_raw(texts)
         cps = np.empty(data.shape[0], dtype=np.uint32)
         coff = np.empty(len(oo), dtype=np.int64)
