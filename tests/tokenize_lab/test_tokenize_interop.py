@@ -60,9 +60,17 @@ def test_viterbi_matches_sentencepiece(sp_model):
     for a, b in zip(ours, theirs):
         if unk not in b:
             assert a == b
-    # normalization is SentencePiece's own, byte for byte
-    for t in texts:
+    # normalization is SentencePiece's own, byte for byte (serial and parallel batch paths;
+    # U+FDFA expands 11-fold and sends its chunk to the serial fallback)
+    texts_n = texts + ["\ufdfa" * 40, "ｱｲｳ  ｴｵ", "\x00ctrl\x07"]
+    for t in texts_n:
         assert m._normalizer.normalize(t) == sp.normalize(t)
+    cps, coff = m._normalizer.normalize_codes(texts_n)
+    assert [cps[coff[i]:coff[i + 1]].tobytes().decode("utf-32-le") for i in range(len(texts_n))] \
+        == [sp.normalize(t) for t in texts_n]
+    cps, coff = m._normalizer.normalize_codes(texts)
+    assert [cps[coff[i]:coff[i + 1]].tobytes().decode("utf-32-le") for i in range(len(texts))] \
+        == [sp.normalize(t) for t in texts]
     # decoding gives SentencePiece's detokenized text
     for t in held[:200] + extra:
         if unk not in sp.encode(t):
