@@ -84,7 +84,8 @@ def train_unigram(lines, vocab_size, *, unit="char", max_piece_length=16, seed_s
         weight).
     vocab_size : int
         Number of pieces wanted; at least the number of distinct symbols (every symbol of the
-        corpus is always kept, so no training text is ever unknown).
+        corpus is always kept, so no training text is ever unknown).  Fewer pieces come back
+        when the corpus offers fewer useful candidates.
     unit : {"char", "byte"}
         Train a character-level or a byte-level vocabulary.
     max_piece_length : int
@@ -196,7 +197,8 @@ def train_unigram(lines, vocab_size, *, unit="char", max_piece_length=16, seed_s
             keep = [(p, c) for p, c in zip(plist, counts) if c >= 0.5 or p in required]
             csum = sum(max(c, 0.0) for _, c in keep)
             dg = digamma(csum)
-            pieces = {p: float(digamma(max(c, 1e-12)) - dg) for p, c in keep}
+            # required symbols that EM no longer uses keep the score of half an occurrence
+            pieces = {p: float(digamma(max(c, 0.5)) - dg) for p, c in keep}
             info = {"round": rnd, "iteration": it + 1, "vocab_size": len(pieces),
                     "loglik": ll / total_symbols, "elapsed": time.perf_counter() - t0}
             if verbose:
@@ -218,7 +220,7 @@ def train_unigram(lines, vocab_size, *, unit="char", max_piece_length=16, seed_s
     model = build(final)
     counts, ll = em_step(model)
     csum = counts.sum()
-    final = {p: float(digamma(max(c, 1e-12)) - digamma(csum)) for p, c in zip(model._pieces, counts)}
+    final = {p: float(digamma(max(c, 0.5)) - digamma(csum)) for p, c in zip(model._pieces, counts)}
     order = sorted(final, key=lambda p: -final[p])
     if verbose:
         print(f"[train] done: {len(order)} pieces in {time.perf_counter() - t0:.1f} s", flush=True)

@@ -48,10 +48,19 @@ def test_train_on_builtin_corpus_invariants():
     scores = list(m.pieces.values())
     assert scores == sorted(scores, reverse=True)
     assert np.logaddexp.reduce(scores) <= 1e-9  # log-probabilities (digamma makes the sum < 1)
+    assert min(scores) > -30  # unused required symbols keep a finite, moderate score
     assert seen and all(k in seen[0] for k in ("round", "iteration", "vocab_size", "loglik"))
     assert all(m.decode(m.encode(ln)) == ln for ln in lines[:100])
     # multi-character pieces were learned and are used
     assert np.mean([len(m.encode(ln)) / len(ln) for ln in lines[:200]]) < 0.6
+
+
+def test_train_tiny_corpus_scores_finite():
+    # "a", "b", "c", "d" end up unused (abc/abd cover everything) but must stay usable
+    m = UnigramModel.train(["abc abd", "abd abc"], 8)
+    assert {"a", "b", "c", "d", " "} <= set(m.pieces)
+    assert all(-20 < v < 0 for v in m.pieces.values())
+    assert m.encode("dcba") == ["d", "c", "b", "a"]
 
 
 def test_train_callback_can_stop():
