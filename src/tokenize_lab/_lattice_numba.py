@@ -9,9 +9,13 @@ reversed-piece trie backwards from ``e``, plus an *unknown* edge ``(e-1, e)`` (p
 score ``unk_score``) wherever no one-symbol piece covers ``text[e-1]`` (SentencePiece's
 rule), so every position is reachable and no text is ever dropped.
 
-Randomness: text ``t`` uses child stream ``first + t`` of the caller's stream, and
-its k-th uniform comes from counter block ``k // 2`` (slot ``k % 2``) of that stream; the
-draws depend only on (seed, t, k), never on threads or batch layout.
+Randomness: text ``t`` uses child stream ``first + t`` of the caller's stream (child ids
+computed in the kernel, equal to ``Stream.child_ids``), and its k-th uniform comes from
+counter block ``k // 2`` (slot ``k % 2``) of that stream; the draws depend only on
+(seed, t, k), never on threads or batch layout.  Uniforms are consumed in lattice order:
+perfect, one per edge after the first at each position; Gumbel, one per edge where a
+position has two or more; FFBS, one per backward step with a choice; the original
+sampler, one per duel.
 
 Method codes: 0 Viterbi, 1 perfect sampling (forward log-sum-exp + weighted reservoir
 backpointers in one pass), 2 forward-filtering backward-sampling, 3 Gumbel-max backpointers

@@ -321,8 +321,9 @@ class UnigramModel:
             probability ``exp(alpha * S(w)) / Z``; ``alpha=0`` is uniform over segmentations,
             ``alpha -> inf`` tends to Viterbi.
         method : {"perfect", "ffbs", "gumbel", "viterbi_sampling"}
-            Sampler (ignored for Viterbi).  ``"perfect"``: one forward pass, log-sum-exp table
-            plus weighted-reservoir backpointers (BytePiece 0.6).  ``"ffbs"``: forward
+            Sampler (ignored for Viterbi).  ``"perfect"``: one forward pass, partition-function
+            table plus weighted-reservoir backpointers (BytePiece 0.6; the table is kept as
+            mantissa x power of two, so an edge costs no exp/log).  ``"ffbs"``: forward
             filtering, backward sampling (SentencePiece ``nbest_size=-1``).  ``"gumbel"``:
             backpointer = argmax of ``log Z(s) + alpha v + Gumbel``.  All three are exact.
             ``"viterbi_sampling"``: the original BytePiece 0.4 algorithm (pairwise sigmoid

@@ -156,3 +156,15 @@ def test_roundtrip_surrogates_and_astral():
         for alpha in (None, 0.5):
             assert m.decode(m.encode(text, alpha=alpha, seed=1)) == text
             assert m.decode(m.encode(text, alpha=alpha, seed=1, out="ids")) == text
+
+
+@pytest.mark.parametrize("method", EXACT)
+def test_exact_samplers_large_alpha_small_gaps(method):
+    # alpha * score ~ -450 per segmentation (far below exp's range, ~2**-650) while the
+    # gaps between segmentations are O(1): exercises the samplers' scaling (the perfect
+    # sampler's mantissa/exponent table in particular)
+    m = UnigramModel({"A": -5.0, "B": -4.98, "C": -4.95, "AB": -9.96, "BC": -9.95, "ABC": -14.9})
+    text = "ABCAB"
+    law = m.enumerate(text, alpha=30.0)
+    assert max(q for _, q in law) < 0.6 and m.log_partition(text, alpha=30.0) < -700
+    gof(frequencies(m, text, 30.0, method, seed=21), law, 1e-3)
