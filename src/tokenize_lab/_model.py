@@ -378,7 +378,6 @@ class UnigramModel:
         nt = len(units)
         if nt == 0:
             return []
-        starts = offsets[:-1]
         ccount = np.zeros(nt + 1, dtype=np.int64)
         np.cumsum(count, out=ccount[1:])
         fp, fe = K.compact(pid, end, offsets, count)

@@ -1,5 +1,4 @@
 """Exact lattice quantities against hand-computed oracles and brute-force enumeration."""
-import itertools
 import math
 import random
 
