@@ -168,3 +168,26 @@ def test_exact_samplers_large_alpha_small_gaps(method):
     law = m.enumerate(text, alpha=30.0)
     assert max(q for _, q in law) < 0.6 and m.log_partition(text, alpha=30.0) < -700
     gof(frequencies(m, text, 30.0, method, seed=21), law, 1e-3)
+
+
+def test_in_kernel_child_ids_match_probspace_streams():
+    from probspace.random._numba import split_key
+    from tokenize_lab._lattice_numba import child_id
+    for s in (Stream(0), Stream(2**63 + 5).child(3), Stream(77).child(9).child(1)):
+        k0, k1 = split_key(np.uint64(s.seed))
+        want = s.child_ids(0, 50)
+        got = [int(child_id(k0, k1, np.uint64(s.id), np.uint64(i))) for i in range(50)]
+        assert got == want.tolist()
+
+
+def test_chunked_encoding_equals_whole_batch():
+    # what the Dask helper and the command line rely on: chunk [a, b) of a corpus encoded
+    # with first=a gives the same samples as the whole batch
+    m = UnigramModel(ABC)
+    texts = ["ABC" * (i % 7 + 1) for i in range(40)]
+    whole = m.encode(texts, alpha=0.6, seed=Stream(3))
+    parts = []
+    for a in range(0, 40, 9):
+        parts += m._encode_chunk(texts[a:a + 9], a, alpha=0.6, method="perfect", seed=Stream(3),
+                                 out="pieces")
+    assert parts == whole
