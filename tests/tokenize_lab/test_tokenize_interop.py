@@ -208,3 +208,19 @@ def test_gpu_sampler_matches_cpu_and_law():
         c = Counter(tuple(x) for x in encode_gpu(m, ["ABC"] * 100_000, alpha=0.5, method=method,
                                                   seed=1, out="pieces"))
         chisquare_gof([c.get(tuple(p), 0) for p, _ in law], [q for _, q in law], alpha=1e-3)
+
+
+def test_sampled_piece_counts_match_marginals(sp_model):
+    """Mean piece counts of perfect samples vs forward-backward marginals on a real model."""
+    data, held = sp_model
+    m = UnigramModel.from_sentencepiece(data)
+    text = held[3]
+    n = 20_000
+    draws = m.encode([text] * n, alpha=0.2, seed=8)
+    marg = m.marginals(text, alpha=0.2)
+    pieces = sorted(marg, key=lambda p: -marg[p])[:15]
+    for p in pieces:
+        c = np.array([d.count(p) for d in draws], dtype=float)
+        se = max(c.std(ddof=1), 1e-3) / np.sqrt(n)
+        # 15 comparisons at 4.5 standard errors: family-wise false alarm < 1e-4
+        assert abs(c.mean() - marg[p]) < 4.5 * se + 1e-9, (p, c.mean(), marg[p])
