@@ -1,0 +1,533 @@
+"""Import SentencePiece unigram models and reproduce SentencePiece's text normalization.
+
+What is reproduced (sentencepiece ``normalizer.cc`` / ``unigram_model.cc`` semantics):
+
+* the model's ``precompiled_charsmap`` (e.g. ``nmt_nfkc``) applied exactly: longest-match
+  rewriting through the Darts double-array trie stored in the model, malformed UTF-8 -> U+FFFD;
+* ``remove_extra_whitespaces`` (strip, collapse runs of spaces), ``add_dummy_prefix`` and
+  ``escape_whitespaces`` (space -> U+2581);
+* piece types: normal and user-defined pieces are matched (user-defined with SentencePiece's
+  score ``len * max(FLT_MIN, max normal score) - 0.1``); unknown/control/unused pieces only
+  have ids; byte pieces ``<0xXX>`` are the byte fallback for unknown characters; the unknown
+  edge scores ``min normal score - 10``.
+
+Not reproduced: ``treat_whitespace_as_suffix``, the user-defined-symbol prefix matcher inside
+the normalizer, ``split_by_*`` pre-tokenization used only in training, and the merging of
+consecutive unknown pieces into one ``<unk>`` (we keep them lossless instead).  Scores are
+summed in float64 (SentencePiece: float32), so exact score ties may break differently.
+"""
+from __future__ import annotations
+
+import base64
+import os
+import unicodedata
+from pathlib import Path
+
+import numba as nb
+import numpy as np
+
+from ._protobuf import as_float, parse_message
+
+__all__ = ["SentencePieceNormalizer", "from_sentencepiece", "parse_model_proto"]
+
+SPACE = "\u2581"
+_SP_NORMAL, _SP_UNKNOWN, _SP_CONTROL, _SP_USER, _SP_UNUSED, _SP_BYTE = 1, 2, 3, 4, 5, 6
+_FLT_MIN = 1.17549435e-38
+
+
+def parse_model_proto(data: bytes) -> dict:
+    """The fields of a SentencePiece ``ModelProto`` that matter here, as plain Python."""
+    msg = parse_message(data)
+    pieces = []
+    for raw in msg.get(1, []):
+        sp = parse_message(raw)
+        pieces.append((sp[1][0].decode("utf-8") if 1 in sp else "",
+                       as_float(sp[2][0]) if 2 in sp else 0.0,
+                       sp[3][0] if 3 in sp else _SP_NORMAL))
+    trainer = parse_message(msg[2][0]) if 2 in msg else {}
+    norm = parse_message(msg[3][0]) if 3 in msg else {}
+
+    def flag(d, f, default):
+        return bool(d[f][0]) if f in d else default
+
+    return {
+        "pieces": pieces,
+        "model_type": trainer[3][0] if 3 in trainer else 1,
+        "byte_fallback": flag(trainer, 35, False),
+        "treat_whitespace_as_suffix": flag(trainer, 24, False),
+        "normalizer": {
+            "name": norm[1][0].decode() if 1 in norm else "",
+            "precompiled_charsmap": norm[2][0] if 2 in norm else b"",
+            "add_dummy_prefix": flag(norm, 3, True),
+            "remove_extra_whitespaces": flag(norm, 4, True),
+            "escape_whitespaces": flag(norm, 5, True),
+        },
+    }
+
+
+# -- the normalizer kernel ------------------------------------------------------------------
+@nb.njit(cache=True, nogil=True)
+def _utf8_len(buf, i, n):
+    """Length of the valid UTF-8 character at buf[i], or 0 if malformed."""
+    b = buf[i]
+    if b < 0x80:
+        return 1
+    if 0xC2 <= b <= 0xDF:
+        need, lo, hi = 2, 0x80, 0xBF
+    elif 0xE0 <= b <= 0xEF:
+        need = 3
+        lo = 0xA0 if b == 0xE0 else 0x80
+        hi = 0x9F if b == 0xED else 0xBF
+    elif 0xF0 <= b <= 0xF4:
+        need = 4
+        lo = 0x90 if b == 0xF0 else 0x80
+        hi = 0x8F if b == 0xF4 else 0xBF
+    else:
+        return 0
+    if i + need > n:
+        return 0
+    if not lo <= buf[i + 1] <= hi:
+        return 0
+    for k in range(2, need):
+        if not 0x80 <= buf[i + k] <= 0xBF:
+            return 0
+    return need
+
+
+@nb.njit(cache=True, nogil=True)
+def _prefix(buf, i, n, units, has_trie):
+    """(value offset into the normalized blob or -1, consumed bytes) of the longest rule at i."""
+    best_len = np.int64(0)
+    best_val = np.int64(-1)
+    if has_trie:
+        pos = np.uint32(0)
+        u = units[0]
+        pos ^= (u >> np.uint32(10)) << ((u & np.uint32(1 << 9)) >> np.uint32(6))
+        for k in range(i, n):
+            c = np.uint32(buf[k])
+            pos ^= c
+            if pos >= units.shape[0]:
+                break
+            u = units[pos]
+            if (u & np.uint32((1 << 31) | 0xFF)) != c:
+                break
+            pos ^= (u >> np.uint32(10)) << ((u & np.uint32(1 << 9)) >> np.uint32(6))
+            if (u >> np.uint32(8)) & np.uint32(1):
+                best_len = np.int64(k + 1 - i)
+                best_val = np.int64(units[pos] & np.uint32((1 << 31) - 1))
+    if best_len > 0:
+        return best_val, best_len
+    ln = np.int64(_utf8_len(buf, i, n))
+    if ln == 0:
+        return np.int64(-2), np.int64(1)  # malformed byte -> U+FFFD
+    return np.int64(-1), ln
+
+
+@nb.njit(cache=True, nogil=True)
+def _normalize_batch(buf, offsets, units, has_trie, blob, ident, remove_extra, dummy, escape, out,
+                     out_off):
+    """Normalize every text; returns False if ``out`` is too small (caller retries bigger)."""
+    w = 0
+    cap = out.shape[0]
+    nt = offsets.shape[0] - 1
+    for t in range(nt):
+        i = offsets[t]
+        n = offsets[t + 1]
+        out_off[t] = w
+        # skip leading whitespace
+        if remove_extra:
+            while i < n:
+                val, ln = _prefix(buf, i, n, units, has_trie)
+                if val >= 0:
+                    if blob[val] == 0x20 and blob[val + 1] == 0:
+                        i += ln
+                        continue
+                    break
+                if val == -1 and ln == 1 and buf[i] == 0x20:
+                    i += ln
+                    continue
+                break
+        if i >= n:
+            continue
+        start_w = w
+        if dummy:
+            if w + 3 > cap:
+                return False
+            if escape:
+                out[w] = 0xE2
+                out[w + 1] = 0x96
+                out[w + 2] = 0x81
+                w += 3
+            else:
+                out[w] = 0x20
+                w += 1
+        prev_space = remove_extra
+        while i < n:
+            c = buf[i]
+            if c < 0x80 and ident[c] and (i + 1 == n or buf[i + 1] < 0x80):
+                # fast path: an ASCII byte that no rule of the charsmap starts with
+                if w + 3 > cap:
+                    return False
+                if c == 0x20:
+                    if not prev_space:
+                        if escape:
+                            out[w] = 0xE2
+                            out[w + 1] = 0x96
+                            out[w + 2] = 0x81
+                            w += 3
+                        else:
+                            out[w] = 0x20
+                            w += 1
+                    prev_space = remove_extra
+                else:
+                    out[w] = c
+                    w += 1
+                    prev_space = False
+                i += 1
+                continue
+            val, ln = _prefix(buf, i, n, units, has_trie)
+            # the replacement bytes: blob[val:] up to NUL, U+FFFD, or the input itself
+            if val >= 0:
+                a = val
+                b = val
+                while blob[b] != 0:
+                    b += 1
+                src = blob
+            elif val == -2:
+                src = np.array([0xEF, 0xBF, 0xBD], dtype=np.uint8)
+                a = 0
+                b = 3
+            else:
+                src = buf
+                a = i
+                b = i + ln
+            if prev_space:
+                while a < b and src[a] == 0x20:
+                    a += 1
+            if a < b:
+                for k in range(a, b):
+                    if w + 3 > cap:
+                        return False
+                    if escape and src[k] == 0x20:
+                        out[w] = 0xE2
+                        out[w + 1] = 0x96
+                        out[w + 2] = 0x81
+                        w += 3
+                    else:
+                        out[w] = src[k]
+                        w += 1
+                prev_space = src[b - 1] == 0x20
+            i += ln
+            if not remove_extra:
+                prev_space = False
+        if remove_extra:
+            while True:
+                if escape:
+                    if (w - start_w >= 3 and out[w - 3] == 0xE2 and out[w - 2] == 0x96
+                            and out[w - 1] == 0x81):
+                        w -= 3
+                        continue
+                elif w - start_w >= 1 and out[w - 1] == 0x20:
+                    w -= 1
+                    continue
+                break
+    out_off[nt] = w
+    return True
+
+
+@nb.njit(cache=True, nogil=True)
+def _utf8_to_codes(data, off, cps, coff):
+    """Decode (valid) UTF-8 ``data`` into code points; ``coff`` gets per-text offsets."""
+    k = 0
+    nt = off.shape[0] - 1
+    for t in range(nt):
+        coff[t] = k
+        i = off[t]
+        n = off[t + 1]
+        while i < n:
+            b = np.uint32(data[i])
+            if b < 0x80:
+                cps[k] = b
+                i += 1
+            elif b < 0xE0:
+                cps[k] = ((b & 0x1F) << 6) | (np.uint32(data[i + 1]) & 0x3F)
+                i += 2
+            elif b < 0xF0:
+                cps[k] = (((b & 0x0F) << 12) | ((np.uint32(data[i + 1]) & 0x3F) << 6)
+                          | (np.uint32(data[i + 2]) & 0x3F))
+                i += 3
+            else:
+                cps[k] = (((b & 0x07) << 18) | ((np.uint32(data[i + 1]) & 0x3F) << 12)
+                          | ((np.uint32(data[i + 2]) & 0x3F) << 6) | (np.uint32(data[i + 3]) & 0x3F))
+                i += 4
+            k += 1
+    coff[nt] = k
+    return k
+
+
+@nb.njit(cache=True, nogil=True, parallel=True)
+def _normalize_codes_par(buf, offsets, units, has_trie, blob, ident, remove_extra, dummy, escape,
+                         n_chunks):
+    """Normalize + decode to code points, texts split into chunks normalized in parallel.
+
+    Each chunk writes into its own region sized 3x its input (+3 per text); returns
+    ``ok=False`` if a chunk overflows (the caller then uses the serial path).
+    """
+    nt = offsets.shape[0] - 1
+    lo = np.empty(n_chunks + 1, dtype=np.int64)
+    for c in range(n_chunks + 1):
+        lo[c] = (nt * c) // n_chunks
+    rs = np.zeros(n_chunks + 1, dtype=np.int64)
+    for c in range(n_chunks):
+        rs[c + 1] = rs[c] + 3 * (offsets[lo[c + 1]] - offsets[lo[c]]) + 3 * (lo[c + 1] - lo[c]) + 16
+    out = np.empty(rs[n_chunks], dtype=np.uint8)
+    cps = np.empty(rs[n_chunks], dtype=np.uint32)
+    out_off = np.empty(nt + n_chunks, dtype=np.int64)
+    coff_l = np.empty(nt + n_chunks, dtype=np.int64)
+    ok = np.ones(n_chunks, dtype=np.bool_)
+    cnt = np.zeros(n_chunks, dtype=np.int64)
+    for c in nb.prange(n_chunks):
+        a = lo[c]
+        b = lo[c + 1]
+        oo = out_off[a + c:b + c + 1]
+        if not _normalize_batch(buf, offsets[a:b + 1], units, has_trie, blob, ident,
+                                remove_extra, dummy, escape, out[rs[c]:rs[c + 1]], oo):
+            ok[c] = False
+            continue
+        cnt[c] = _utf8_to_codes(out[rs[c]:rs[c + 1]], oo, cps[rs[c]:rs[c + 1]],
+                                coff_l[a + c:b + c + 1])
+    for c in range(n_chunks):
+        if not ok[c]:
+            return False, cps[:0], coff_l[:0]
+    base = np.zeros(n_chunks + 1, dtype=np.int64)
+    for c in range(n_chunks):
+        base[c + 1] = base[c] + cnt[c]
+    res = np.empty(base[n_chunks], dtype=np.uint32)
+    coff = np.empty(nt + 1, dtype=np.int64)
+    for c in nb.prange(n_chunks):
+        res[base[c]:base[c + 1]] = cps[rs[c]:rs[c] + cnt[c]]
+        for t in range(lo[c], lo[c + 1]):
+            coff[t] = base[c] + coff_l[t + c]
+    coff[nt] = base[n_chunks]
+    return True, res, coff
+
+
+class SentencePieceNormalizer:
+    """SentencePiece's ``Normalizer`` (see the module docstring for its limits)."""
+
+    def __init__(self, precompiled_charsmap=b"", *, add_dummy_prefix=True,
+                 remove_extra_whitespaces=True, escape_whitespaces=True, name=""):
+        self.name = name
+        self.precompiled_charsmap = bytes(precompiled_charsmap)
+        self.add_dummy_prefix = bool(add_dummy_prefix)
+        self.remove_extra_whitespaces = bool(remove_extra_whitespaces)
+        self.escape_whitespaces = bool(escape_whitespaces)
+        cm = self.precompiled_charsmap
+        if cm:
+            if len(cm) < 4:
+                raise ValueError("precompiled_charsmap: too short")
+            size = int.from_bytes(cm[:4], "little")
+            if 4 + size > len(cm) or size % 4:
+                raise ValueError("precompiled_charsmap: bad trie size")
+            self._units = np.frombuffer(cm[4:4 + size], dtype="<u4").astype(np.uint32).copy()
+            self._blob = np.frombuffer(cm[4 + size:] + b"\0", dtype=np.uint8).copy()
+        else:
+            self._units = np.zeros(1, dtype=np.uint32)
+            self._blob = np.zeros(1, dtype=np.uint8)
+        # Fast path: an ASCII byte c followed by an ASCII byte (or the end) is copied as it is
+        # when no rule is exactly "c" and no rule starts with c + an ASCII byte.  (Rules do
+        # start with ASCII letters: NFKC compositions such as "e" + U+0301.)
+        self._ident = np.zeros(128, dtype=np.bool_)
+        for c in range(128):
+            if not cm:
+                self._ident[c] = True
+                continue
+            node, leaf = self._walk(bytes([c]))
+            ok = not leaf
+            if ok and node is not None:
+                for c2 in range(128):
+                    if self._walk(bytes([c, c2]))[0] is not None:
+                        ok = False
+                        break
+            self._ident[c] = ok
+
+    def _walk(self, key):
+        """Darts traversal of ``key``: (node or None, whether key itself is a rule)."""
+        units = self._units
+        u = int(units[0])
+        pos = (u >> 10) << ((u & (1 << 9)) >> 6)
+        leaf = False
+        for c in key:
+            pos ^= c
+            if pos >= units.shape[0]:
+                return None, False
+            u = int(units[pos])
+            if (u & ((1 << 31) | 0xFF)) != c:
+                return None, False
+            pos ^= (u >> 10) << ((u & (1 << 9)) >> 6)
+            leaf = bool((u >> 8) & 1)
+        return pos, leaf
+
+    def normalize_codes(self, texts):
+        """Normalize and return (code points as uint32, per-text offsets in code points)."""
+        if len(texts) >= 64:
+            import numba
+            raw = [t.encode("utf-8", "surrogatepass") for t in texts]
+            buf = np.frombuffer(b"".join(raw) or b"\0", dtype=np.uint8).copy()
+            offsets = np.zeros(len(raw) + 1, dtype=np.int64)
+            np.cumsum([len(r) for r in raw], out=offsets[1:])
+            ok, cps, coff = _normalize_codes_par(
+                buf, offsets, self._units, bool(self.precompiled_charsmap), self._blob,
+                self._ident, self.remove_extra_whitespaces, self.add_dummy_prefix,
+                self.escape_whitespaces, min(len(texts), 4 * numba.get_num_threads()))
+            if ok:
+                return cps, coff
+        data, oo = self._normalize_raw(texts)
+        cps = np.empty(data.shape[0], dtype=np.uint32)
+        coff = np.empty(len(oo), dtype=np.int64)
+        k = _utf8_to_codes(data, np.asarray(oo, dtype=np.int64), cps, coff)
+        return cps[:k], coff
+
+    def _normalize_raw(self, texts):
+        raw = [t.encode("utf-8", "surrogatepass") for t in texts]
+        buf = np.frombuffer(b"".join(raw) or b"\0", dtype=np.uint8).copy()
+        offsets = np.zeros(len(raw) + 1, dtype=np.int64)
+        np.cumsum([len(r) for r in raw], out=offsets[1:])
+        cap = 2 * int(offsets[-1]) + 3 * len(raw) + 16
+        while True:
+            out = np.empty(cap, dtype=np.uint8)
+            out_off = np.empty(len(raw) + 1, dtype=np.int64)
+            if _normalize_batch(buf, offsets, self._units, bool(self.precompiled_charsmap),
+                                self._blob, self._ident, self.remove_extra_whitespaces,
+                                self.add_dummy_prefix, self.escape_whitespaces, out, out_off):
+                return out[:out_off[-1]], out_off
+            cap *= 2
+
+    def normalize_batch(self, texts):
+        raw = [t.encode("utf-8", "surrogatepass") for t in texts]
+        buf = np.frombuffer(b"".join(raw) or b"\0", dtype=np.uint8).copy()
+        offsets = np.zeros(len(raw) + 1, dtype=np.int64)
+        np.cumsum([len(r) for r in raw], out=offsets[1:])
+        cap = 2 * int(offsets[-1]) + 3 * len(raw) + 16
+        while True:
+            out = np.empty(cap, dtype=np.uint8)
+            out_off = np.empty(len(raw) + 1, dtype=np.int64)
+            if _normalize_batch(buf, offsets, self._units, bool(self.precompiled_charsmap),
+                                self._blob, self._ident, self.remove_extra_whitespaces, self.add_dummy_prefix,
+                                self.escape_whitespaces, out, out_off):
+                break
+            cap *= 2
+        data = out.tobytes()
+        oo = out_off.tolist()
+        return [data[oo[t]:oo[t + 1]].decode("utf-8", "surrogatepass") for t in range(len(raw))]
+
+    def normalize(self, text):
+        return self.normalize_batch([text])[0]
+
+    def denormalize(self, s):
+        if self.escape_whitespaces:
+            s = s.replace(SPACE, " ")
+        if self.add_dummy_prefix and s.startswith(" "):
+            s = s[1:]
+        return s
+
+    def to_dict(self):
+        return {"kind": "sentencepiece", "name": self.name,
+                "precompiled_charsmap": base64.b64encode(self.precompiled_charsmap).decode(),
+                "add_dummy_prefix": self.add_dummy_prefix,
+                "remove_extra_whitespaces": self.remove_extra_whitespaces,
+                "escape_whitespaces": self.escape_whitespaces}
+
+    @classmethod
+    def from_dict(cls, d):
+        if d.get("kind") == "nfc":
+            return NFCNormalizer()
+        return cls(base64.b64decode(d["precompiled_charsmap"]), name=d.get("name", ""),
+                   add_dummy_prefix=d["add_dummy_prefix"],
+                   remove_extra_whitespaces=d["remove_extra_whitespaces"],
+                   escape_whitespaces=d["escape_whitespaces"])
+
+
+class NFCNormalizer:
+    """Unicode NFC (BytePiece normalizes its input this way)."""
+
+    def normalize(self, text):
+        return unicodedata.normalize("NFC", text)
+
+    def normalize_batch(self, texts):
+        return [unicodedata.normalize("NFC", t) for t in texts]
+
+    def denormalize(self, s):
+        return s
+
+    def to_dict(self):
+        return {"kind": "nfc"}
+
+
+def _read_bytes(model_file_or_bytes):
+    if isinstance(model_file_or_bytes, (bytes, bytearray, memoryview)):
+        return bytes(model_file_or_bytes)
+    if isinstance(model_file_or_bytes, (str, os.PathLike)):
+        return Path(model_file_or_bytes).read_bytes()
+    if hasattr(model_file_or_bytes, "read"):
+        return model_file_or_bytes.read()
+    raise TypeError("model_file_or_bytes must be a path, bytes or a binary file, got "
+                    f"{type(model_file_or_bytes).__name__}")
+
+
+def from_sentencepiece(cls, model_file_or_bytes, *, normalize=True):
+    """Build a ``UnigramModel`` from a SentencePiece unigram model.
+
+    ``normalize=False`` skips the character map and the whitespace clean-up (keeping only
+    the dummy prefix and U+2581 escaping), which makes ``decode(encode(x)) == x`` hold for
+    any text without a literal U+2581 (SentencePiece's whitespace escape); with ``normalize=True`` (default) text is normalized exactly as SentencePiece
+    does, so Viterbi pieces agree with ``SentencePieceProcessor.encode``.
+    """
+    from ._model import BYTE, CONTROL, NORMAL, USER
+    data = _read_bytes(model_file_or_bytes)
+    try:
+        proto = parse_model_proto(data)
+    except (IndexError, KeyError, UnicodeDecodeError, ValueError) as exc:
+        raise ValueError(f"model_file_or_bytes: not a SentencePiece model ({exc})") from None
+    if not proto["pieces"]:
+        raise ValueError("model_file_or_bytes: not a SentencePiece model (no pieces)")
+    if proto["model_type"] != 1:
+        raise ValueError(f"model_file_or_bytes: only unigram models (model_type=1) are supported, "
+                         f"got model_type={proto['model_type']}")
+    if proto["treat_whitespace_as_suffix"]:
+        raise ValueError("model_file_or_bytes: treat_whitespace_as_suffix is not supported")
+    normal_scores = [s for _, s, t in proto["pieces"] if t == _SP_NORMAL]
+    min_s = min(normal_scores)
+    max_s = max(_FLT_MIN, max(normal_scores))
+    plist, scores, kinds = [], [], []
+    byte_ids = None
+    for i, (p, s, t) in enumerate(proto["pieces"]):
+        plist.append(p)
+        if t == _SP_NORMAL:
+            kinds.append(NORMAL)
+            scores.append(s)
+        elif t == _SP_USER:
+            kinds.append(USER)
+            scores.append(len(p) * max_s - 0.1)
+        elif t == _SP_BYTE:
+            kinds.append(BYTE)
+            scores.append(s)
+            if byte_ids is None:
+                byte_ids = np.full(256, -1, dtype=np.int64)
+            byte_ids[int(p[3:5], 16)] = i
+        else:
+            kinds.append(CONTROL)
+            scores.append(s)
+    if byte_ids is not None and (byte_ids < 0).any():
+        byte_ids = None  # incomplete byte table: use ids after the vocabulary instead
+    ns = proto["normalizer"]
+    if normalize:
+        norm = SentencePieceNormalizer(ns["precompiled_charsmap"], name=ns["name"],
+                                       add_dummy_prefix=ns["add_dummy_prefix"],
+                                       remove_extra_whitespaces=ns["remove_extra_whitespaces"],
+                                       escape_whitespaces=ns["escape_whitespaces"])
+    else:
+        norm = SentencePieceNormalizer(b"", name="identity", add_dummy_prefix=ns["add_dummy_prefix"],
+                                       remove_extra_whitespaces=False,
+                                       escape_whitespaces=ns["escape_whitespaces"])
+    return cls._from_list(plist, scores, kinds, "char", min_s - 10.0, norm, byte_ids)
