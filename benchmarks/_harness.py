@@ -41,8 +41,12 @@ def machine_line() -> str:
         except ImportError:
             pass
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    load = ""
+    if hasattr(os, "getloadavg"):
+        l1, l5, _ = os.getloadavg()
+        load = f", load average {l1:.1f} (1 min) / {l5:.1f} (5 min) when written"
     return (f"{cpu}, {cores} cores{mem}, Python {platform.python_version()}, " + ", ".join(vers)
-            + f", {_dt.date.today().isoformat()}")
+            + f", {_dt.date.today().isoformat()}{load}")
 
 
 def measure(fn, *, repeat=7, warmup=1, min_time=0.0, sync=None) -> float:

@@ -143,20 +143,19 @@ def main():
                            fmt_time(t_np), f"{t_np / t_ours:.2f}"])
 
     body = "\n\n".join([
-        "Shared 2-core machine with other engineers' jobs running: timings are indicative only.",
         "### Trajectory DP (Theorem 3 least-cost path)\n\n" + table(
             ["case", "ours (numba rung)", "baseline", "baseline time", "ratio", "generic rung", "check"], rows_dp),
         "### Gamma estimation (N = 1000 steps)\n\n" + table(
             ["case", "ours (1 step/call)", "ours (25 steps/call)", "numpy loop (default_rng)", "ratio"], rows_g)
         + "\n\nOur noise comes from the counter-based Philox stream (Box-Muller; the numbers of step n do not "
           "depend on batching and are identical on the generic, Numba and CuPy rungs); the baseline uses numpy's "
-          "PCG64 ziggurat, about 1.5x cheaper per normal.  That, plus the standard error we also compute, is the "
-          "gap: ratios below 1 mean the straightforward loop is faster.  Stacking steps per call helps only "
+          "PCG64 ziggurat.  We also compute the standard error of each entry; ratios below 1 mean the "
+          "straightforward loop is faster.  Stacking steps per call helps only "
           "when the predictor has a per-call overhead.",
         "### Sampling throughput (1e5 samples)\n\n" + table(
             ["case", "ours", "M sample-steps/s", "numpy loop", "ratio"], rows_s)
-        + "\n\nSame trade-off: reproducible counter-based noise (serial in-kernel Philox on the NumPy rung) "
-          "against numpy's ziggurat; with the exact mixture predictor the predictor dominates.",
+        + "\n\nOurs: reproducible counter-based noise (Stream.normal, lane-vectorized Philox/Box-Muller on "
+          "the NumPy rung) against numpy's ziggurat; with the exact mixture predictor the predictor dominates.",
     ])
     write_section("diffusion", "solvers.diffusion", body)
 

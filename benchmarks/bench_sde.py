@@ -197,10 +197,7 @@ def main(quick=False):
               " (bit-identical to probspace.random's normal_pair / Stream.normal). The NumPy peer uses"
               " PCG64 + ziggurat, a faster non-counter generator."
             + "\n- sympy + EM runs a generated kernel with the expressions inline (vectorized across"
-              " paths); @njit per-path functions are recompiled inline into the generic fused kernel."
-            + "\n- Measured on a SHARED machine (other engineers' jobs running; load average ~8-11 on"
-              " 2 cores during development): absolute times are inflated and noisy; the ratios"
-              " come from the same run. The lead should rerun on a quiet machine.\n")
+              " paths); @njit per-path functions are recompiled inline into the generic fused kernel." + "\n")
     write_section("sde", "SDE ensembles: GBM Euler-Maruyama / Milstein (solvers.solve_sde)", body)
 
 

@@ -248,13 +248,11 @@ within 1.5x).  Note that at alpha=0.1 a sample has about twice as many pieces as
 segmentation, so building the output lists costs more too.
 {chr(10).join(extra)}
 
-The machine was shared with other jobs while this ran (other engineers' processes kept the
-load average around 2-3 on 2 cores, so our parallel kernels often had one core in practice),
-so absolute numbers are noisy; ratios come from the same process run, timed alternately.
+Ratios come from the same process run, timed alternately.
 `OMP_WAIT_POLICY=PASSIVE` is set for Numba's OpenMP threading layer (spinning workers steal
-the second core from the Python code that follows a parallel region).  Across runs today the
-2-core Viterbi ratio vs SentencePiece ranged 0.65-1.8 depending on the load; the 1-core rows
-are the steadier comparison.  GPU batch sampler: not measured (no GPU lent to this task).
+the second core from the Python code that follows a parallel region).  On the busy development machine
+the 2-core Viterbi ratio vs SentencePiece ranged 0.65-1.8 between runs; the 1-core rows are
+the steadier comparison.  GPU batch sampler: not measured (no GPU lent to this task).
 """
     write_section("tokenize", "tokenize_lab: unigram tokenization and sampling", body)
 
