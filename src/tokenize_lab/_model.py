@@ -251,9 +251,10 @@ class UnigramModel:
         ``units[t]`` is text t as the lattice sees it (normalized str, or bytes).
         """
         if self.unit == "char":
-            if hasattr(self._normalizer, "normalize_codes"):
-                cps, offsets = self._normalizer.normalize_codes(texts)
-                units = _LazyUnits(cps, offsets)
+            if hasattr(self._normalizer, "normalize_symbols"):
+                # normalization, decoding and the symbol lookup in one compiled pass
+                cps, sym, offsets = self._normalizer.normalize_symbols(texts, self._table)
+                return _LazyUnits(cps, offsets), sym, offsets
             else:
                 if self._normalizer is not None:
                     texts = self._normalizer.normalize_batch(texts)
