@@ -195,6 +195,11 @@ class UnigramModel:
         obj[:-1] = self._pieces
         obj[-1] = None
         self._piece_obj = obj
+        # ids as Python ints, made once: gathering these references is cheaper than making
+        # a new int object per token (index -1, the unknown edge, gives -1)
+        ido = np.empty(len(self._pieces) + 1, dtype=object)
+        ido[:] = list(range(len(self._pieces))) + [-1]
+        self._id_obj = ido
 
     # -- basic accessors ----------------------------------------------------------------
     def __len__(self):
@@ -394,7 +399,7 @@ class UnigramModel:
                     return self._merge_unknown_runs(flat, ccount, unk, which)
             cc = ccount.tolist()
             return [flat[i:j] for i, j in zip(cc, cc[1:])]
-        flat = fp.tolist()
+        flat = self._id_obj.take(fp).tolist()
         if not unk.size:
             cc = ccount.tolist()
             return [flat[i:j] for i, j in zip(cc, cc[1:])]
