@@ -479,15 +479,53 @@ def _viterbi32_one(sym, a, n, base, check, piece, score32, unk32, out_pid, out_e
     return k, float(Z32[n])
 
 
+_UL = 16  # counters per block of uniforms drawn ahead by the perfect sampler (vectorized)
+_M0 = np.uint64(RC.PHILOX_M0)
+_M1 = np.uint64(RC.PHILOX_M1)
+_W0 = np.uint64(RC.PHILOX_W0)
+_W1 = np.uint64(RC.PHILOX_W1)
+_S32 = np.uint64(32)
+_TWO_M53 = RC.TWO_M53
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _uniform_block(U, k0, k1, s0, s1, blk):
+    """``U[2l], U[2l+1] = uniform_pair(k0, k1, s0, s1, blk + l)`` for l < _UL, lane by lane
+    (the same Philox words and the same conversion: bit-identical uniforms)."""
+    for l in range(_UL):
+        i = blk + np.uint64(l)
+        c0 = i & _MASK32
+        c1 = i >> _S32
+        c2 = s0
+        c3 = s1
+        kk0 = k0
+        kk1 = k1
+        for r in range(RC.PHILOX_ROUNDS):
+            p0 = c0 * _M0
+            p1 = c2 * _M1
+            n0 = (p1 >> _S32) ^ c1 ^ kk0
+            n2 = (p0 >> _S32) ^ c3 ^ kk1
+            c1 = p1 & _MASK32
+            c3 = p0 & _MASK32
+            c0 = n0
+            c2 = n2
+            if r + 1 < RC.PHILOX_ROUNDS:
+                kk0 = (kk0 + _W0) & _MASK32
+                kk1 = (kk1 + _W1) & _MASK32
+        U[2 * l] = float(((c0 >> np.uint64(5)) << np.uint64(26)) | (c1 >> np.uint64(6))) * _TWO_M53
+        U[2 * l + 1] = float(((c2 >> np.uint64(5)) << np.uint64(26)) | (c3 >> np.uint64(6))) * _TWO_M53
+
+
 @nb.njit(cache=True, nogil=True)
 def _perfect_one(sym, a, n, base, check, piece, k0, k1, s0, s1, out_pid, out_end, Z, ZE,
-                 route, rpid, em, eE, um, uE, p2):
+                 route, rpid, em, eE, um, uE, p2, U):
     """``_encode_one`` specialised to PERFECT (same edges, same order, same uniforms)."""
     Z[0] = 0.5
     ZE[0] = 1
-    blk = np.uint64(0)
-    slot = 0
-    u1 = 0.0
+    # uniform number k of the text is U[k - ku] (k counted from 0), blocks drawn as needed
+    ku = 0
+    k = 0
+    nu = 0
     size = base.shape[0]
     b0 = base[0]
     np2 = p2.shape[0]
@@ -542,13 +580,12 @@ def _perfect_one(sym, a, n, base, check, piece, k0, k1, s0, s1, out_pid, out_end
                 d = ee - ref
                 w = mm * p2[-d] if d > -np2 else 0.0
                 W += w
-            if slot == 0:
-                u, u1 = uniform_pair(k0, k1, s0, s1, blk)
-                slot = 1
-            else:
-                u = u1
-                slot = 0
-                blk += np.uint64(1)
+            if k == nu:
+                _uniform_block(U, k0, k1, s0, s1, np.uint64(k // 2))
+                ku = k
+                nu = k + 2 * _UL
+            u = U[k - ku]
+            k += 1
             if u * W < w:
                 bs = st
                 bp = p
@@ -589,6 +626,7 @@ def encode_batch(sym, offsets, base, check, piece, score, unk_score, alpha,
         unk32 = np.float32(unk_score)
         cs = np.empty(maxlen + 1, dtype=np.int32)
         cp = np.empty(maxlen + 1, dtype=np.int32)
+        U = np.empty(2 * _UL)
         for t in range(lo, hi):
             a = offsets[t]
             n = offsets[t + 1] - a
@@ -606,7 +644,7 @@ def encode_batch(sym, offsets, base, check, piece, score, unk_score, alpha,
             if method == PERFECT:
                 k, lz = _perfect_one(sym, a, n, base, check, piece, k0, k1, s0, s1,
                                      out_pid[a:a + n], out_end[a:a + n], Z, ZE, route, rpid,
-                                     em, eE, um, uE, p2)
+                                     em, eE, um, uE, p2, U)
                 out_count[t] = k
                 out_logz[t] = lz
                 continue
