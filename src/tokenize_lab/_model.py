@@ -407,10 +407,13 @@ class UnigramModel:
         cc = ccount.tolist()
         res = [flat[i:j] for i, j in zip(cc, cc[1:])]
         bid = self.byte_ids.tolist()
+        if isinstance(units, _LazyUnits):
+            # the unknown symbols' code points, read straight from the normalized array
+            syms = [chr(c) for c in units._cps[offsets[which] + fe[unk] - 1].tolist()]
+        else:
+            syms = [units[t][e - 1:e] for t, e in zip(which.tolist(), fe[unk].tolist())]
         # splice byte-fallback ids in place of unknown symbols, right to left per row
-        for j, t in zip(unk[::-1].tolist(), which[::-1].tolist()):
-            e = int(fe[j])
-            u = units[t][e - 1:e]
+        for j, t, u in zip(unk[::-1].tolist(), which[::-1].tolist(), syms[::-1]):
             b = u.encode("utf-8", "surrogatepass") if isinstance(u, str) else u
             r = j - cc[t]
             res[t][r:r + 1] = [bid[x] for x in b]
