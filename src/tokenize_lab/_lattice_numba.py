@@ -415,6 +415,191 @@ def _encode_one(sym, a, n, base, check, piece, score, unk_score, alpha, method,
     return k, Z[n]
 
 
+@nb.njit(cache=True, nogil=True, inline="always")
+def _backtrack(route, rpid, n, out_pid, out_end):
+    """Follow the back pointers from ``n``; pieces in reading order; returns their count."""
+    k = 0
+    e = n
+    while e > 0:
+        k += 1
+        e = route[e]
+    e = n
+    i = k - 1
+    while e > 0:
+        out_pid[i] = rpid[e]
+        out_end[i] = e
+        i -= 1
+        e = route[e]
+    return k
+
+
+@nb.njit(cache=True, nogil=True)
+def _viterbi32_one(sym, a, n, base, check, piece, score32, unk32, out_pid, out_end, Z32,
+                   route, rpid):
+    """``_encode_one`` specialised to VITERBI_F32 (same edges, same order, same sums)."""
+    Z32[0] = np.float32(0.0)
+    size = base.shape[0]
+    b0 = base[0]
+    for e in range(1, n + 1):
+        pos = e - 1
+        x = sym[a + pos]
+        t = -1
+        if x >= 0:
+            t = b0 + x
+            if t >= size or check[t] != 0:
+                t = -1
+        best32 = np.float32(-np.inf)
+        bs = e - 1
+        bp = -1
+        if t < 0 or piece[t] < 0:
+            best32 = Z32[e - 1] + unk32
+        while t >= 0:
+            p = piece[t]
+            st = pos
+            if pos == 0:
+                t = -1
+            else:
+                pos -= 1
+                x = sym[a + pos]
+                if x < 0:
+                    t = -1
+                else:
+                    t2 = base[t] + x
+                    t = t2 if (t2 < size and check[t2] == t) else -1
+            if p >= 0:
+                c32 = Z32[st] + score32[p]
+                if c32 >= best32:
+                    best32 = c32
+                    bs = st
+                    bp = p
+        Z32[e] = best32
+        route[e] = bs
+        rpid[e] = bp
+    k = _backtrack(route, rpid, n, out_pid, out_end)
+    return k, float(Z32[n])
+
+
+_UL = 16  # counters per block of uniforms drawn ahead by the perfect sampler (vectorized)
+_M0 = np.uint64(RC.PHILOX_M0)
+_M1 = np.uint64(RC.PHILOX_M1)
+_W0 = np.uint64(RC.PHILOX_W0)
+_W1 = np.uint64(RC.PHILOX_W1)
+_S32 = np.uint64(32)
+_TWO_M53 = RC.TWO_M53
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _uniform_block(U, k0, k1, s0, s1, blk):
+    """``U[2l], U[2l+1] = uniform_pair(k0, k1, s0, s1, blk + l)`` for l < _UL, lane by lane
+    (the same Philox words and the same conversion: bit-identical uniforms)."""
+    for l in range(_UL):
+        i = blk + np.uint64(l)
+        c0 = i & _MASK32
+        c1 = i >> _S32
+        c2 = s0
+        c3 = s1
+        kk0 = k0
+        kk1 = k1
+        for r in range(RC.PHILOX_ROUNDS):
+            p0 = c0 * _M0
+            p1 = c2 * _M1
+            n0 = (p1 >> _S32) ^ c1 ^ kk0
+            n2 = (p0 >> _S32) ^ c3 ^ kk1
+            c1 = p1 & _MASK32
+            c3 = p0 & _MASK32
+            c0 = n0
+            c2 = n2
+            if r + 1 < RC.PHILOX_ROUNDS:
+                kk0 = (kk0 + _W0) & _MASK32
+                kk1 = (kk1 + _W1) & _MASK32
+        U[2 * l] = float(((c0 >> np.uint64(5)) << np.uint64(26)) | (c1 >> np.uint64(6))) * _TWO_M53
+        U[2 * l + 1] = float(((c2 >> np.uint64(5)) << np.uint64(26)) | (c3 >> np.uint64(6))) * _TWO_M53
+
+
+@nb.njit(cache=True, nogil=True)
+def _perfect_one(sym, a, n, base, check, piece, k0, k1, s0, s1, out_pid, out_end, Z, ZE,
+                 route, rpid, em, eE, um, uE, p2, U):
+    """``_encode_one`` specialised to PERFECT (same edges, same order, same uniforms)."""
+    Z[0] = 0.5
+    ZE[0] = 1
+    # uniform number k of the text is U[k - ku] (k counted from 0), blocks drawn as needed
+    ku = 0
+    k = 0
+    nu = 0
+    size = base.shape[0]
+    b0 = base[0]
+    np2 = p2.shape[0]
+    for e in range(1, n + 1):
+        pos = e - 1
+        x = sym[a + pos]
+        t = -1
+        if x >= 0:
+            t = b0 + x
+            if t >= size or check[t] != 0:
+                t = -1
+        bs = e - 1
+        bp = -1
+        if t < 0 or piece[t] < 0:
+            W = Z[e - 1] * um
+            ref = ZE[e - 1] + uE
+            first = False
+        else:
+            W = 0.0
+            ref = 0
+            first = True
+        while t >= 0:
+            p = piece[t]
+            st = pos
+            if pos == 0:
+                t = -1
+            else:
+                pos -= 1
+                x = sym[a + pos]
+                if x < 0:
+                    t = -1
+                else:
+                    t2 = base[t] + x
+                    t = t2 if (t2 < size and check[t2] == t) else -1
+            if p < 0:
+                continue
+            mm = Z[st] * em[p]
+            ee = ZE[st] + eE[p]
+            if first:
+                W = mm
+                ref = ee
+                bs = st
+                bp = p
+                first = False
+                continue
+            if ee > ref:
+                d = ref - ee
+                W = (W * p2[-d] if d > -np2 else 0.0) + mm
+                ref = ee
+                w = mm
+            else:
+                d = ee - ref
+                w = mm * p2[-d] if d > -np2 else 0.0
+                W += w
+            if k == nu:
+                _uniform_block(U, k0, k1, s0, s1, np.uint64(k // 2))
+                ku = k
+                nu = k + 2 * _UL
+            u = U[k - ku]
+            k += 1
+            if u * W < w:
+                bs = st
+                bp = p
+        while W >= 1.0:
+            W *= 0.5
+            ref += 1
+        Z[e] = W
+        ZE[e] = ref
+        route[e] = bs
+        rpid[e] = bp
+    k = _backtrack(route, rpid, n, out_pid, out_end)
+    return k, np.log(Z[n]) + ZE[n] * math.log(2.0)
+
+
 @nb.njit(cache=True, nogil=True, parallel=True)
 def encode_batch(sym, offsets, base, check, piece, score, unk_score, alpha,
                  method, key, parent, first, maxlen, out_pid, out_end, out_count, out_logz,
@@ -441,6 +626,7 @@ def encode_batch(sym, offsets, base, check, piece, score, unk_score, alpha,
         unk32 = np.float32(unk_score)
         cs = np.empty(maxlen + 1, dtype=np.int32)
         cp = np.empty(maxlen + 1, dtype=np.int32)
+        U = np.empty(2 * _UL)
         for t in range(lo, hi):
             a = offsets[t]
             n = offsets[t + 1] - a
@@ -448,7 +634,20 @@ def encode_batch(sym, offsets, base, check, piece, score, unk_score, alpha,
                 out_count[t] = 0
                 out_logz[t] = 0.0
                 continue
+            if method == VITERBI_F32:
+                k, lz = _viterbi32_one(sym, a, n, base, check, piece, score32, unk32,
+                                       out_pid[a:a + n], out_end[a:a + n], Z32, route, rpid)
+                out_count[t] = k
+                out_logz[t] = lz
+                continue
             s0, s1 = split_key(child_id(k0, k1, parent, np.uint64(first) + np.uint64(t)))
+            if method == PERFECT:
+                k, lz = _perfect_one(sym, a, n, base, check, piece, k0, k1, s0, s1,
+                                     out_pid[a:a + n], out_end[a:a + n], Z, ZE, route, rpid,
+                                     em, eE, um, uE, p2, U)
+                out_count[t] = k
+                out_logz[t] = lz
+                continue
             k, lz = _encode_one(sym, a, n, base, check, piece, score, unk_score,
                                 alpha, method, k0, k1, s0, s1,
                                 out_pid[a:a + n], out_end[a:a + n], Z, route, rpid, cs, cp,

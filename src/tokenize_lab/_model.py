@@ -195,6 +195,11 @@ class UnigramModel:
         obj[:-1] = self._pieces
         obj[-1] = None
         self._piece_obj = obj
+        # ids as Python ints, made once: gathering these references is cheaper than making
+        # a new int object per token (index -1, the unknown edge, gives -1)
+        ido = np.empty(len(self._pieces) + 1, dtype=object)
+        ido[:] = list(range(len(self._pieces))) + [-1]
+        self._id_obj = ido
 
     # -- basic accessors ----------------------------------------------------------------
     def __len__(self):
@@ -251,9 +256,10 @@ class UnigramModel:
         ``units[t]`` is text t as the lattice sees it (normalized str, or bytes).
         """
         if self.unit == "char":
-            if hasattr(self._normalizer, "normalize_codes"):
-                cps, offsets = self._normalizer.normalize_codes(texts)
-                units = _LazyUnits(cps, offsets)
+            if hasattr(self._normalizer, "normalize_symbols"):
+                # normalization, decoding and the symbol lookup in one compiled pass
+                cps, sym, offsets = self._normalizer.normalize_symbols(texts, self._table)
+                return _LazyUnits(cps, offsets), sym, offsets
             else:
                 if self._normalizer is not None:
                     texts = self._normalizer.normalize_batch(texts)
@@ -393,7 +399,7 @@ class UnigramModel:
                     return self._merge_unknown_runs(flat, ccount, unk, which)
             cc = ccount.tolist()
             return [flat[i:j] for i, j in zip(cc, cc[1:])]
-        flat = fp.tolist()
+        flat = self._id_obj.take(fp).tolist()
         if not unk.size:
             cc = ccount.tolist()
             return [flat[i:j] for i, j in zip(cc, cc[1:])]
@@ -401,10 +407,13 @@ class UnigramModel:
         cc = ccount.tolist()
         res = [flat[i:j] for i, j in zip(cc, cc[1:])]
         bid = self.byte_ids.tolist()
+        if isinstance(units, _LazyUnits):
+            # the unknown symbols' code points, read straight from the normalized array
+            syms = [chr(c) for c in units._cps[offsets[which] + fe[unk] - 1].tolist()]
+        else:
+            syms = [units[t][e - 1:e] for t, e in zip(which.tolist(), fe[unk].tolist())]
         # splice byte-fallback ids in place of unknown symbols, right to left per row
-        for j, t in zip(unk[::-1].tolist(), which[::-1].tolist()):
-            e = int(fe[j])
-            u = units[t][e - 1:e]
+        for j, t, u in zip(unk[::-1].tolist(), which[::-1].tolist(), syms[::-1]):
             b = u.encode("utf-8", "surrogatepass") if isinstance(u, str) else u
             r = j - cc[t]
             res[t][r:r + 1] = [bid[x] for x in b]

@@ -267,11 +267,13 @@ def _utf8_to_codes(data, off, cps, coff):
 
 @nb.njit(cache=True, nogil=True, parallel=True)
 def _normalize_codes_par(buf, offsets, units, has_trie, blob, ident, remove_extra, dummy, escape,
-                         n_chunks):
+                         n_chunks, table):
     """Normalize + decode to code points, texts split into chunks normalized in parallel.
 
     Each chunk writes into its own region sized 3x its input (+3 per text); returns
-    ``ok=False`` if a chunk overflows (the caller then uses the serial path).
+    ``ok=False`` if a chunk overflows (the caller then uses the serial path).  With a
+    non-empty ``table`` the symbol ids ``table[cps]`` are computed in the same pass (else
+    ``sym`` is empty).
     """
     nt = offsets.shape[0] - 1
     lo = np.empty(n_chunks + 1, dtype=np.int64)
@@ -296,20 +298,62 @@ def _normalize_codes_par(buf, offsets, units, has_trie, blob, ident, remove_extr
             continue
         cnt[c] = _utf8_to_codes(out[rs[c]:rs[c + 1]], oo, cps[rs[c]:rs[c + 1]],
                                 coff_l[a + c:b + c + 1])
+    with_sym = table.shape[0] > 0
     for c in range(n_chunks):
         if not ok[c]:
-            return False, cps[:0], coff_l[:0]
+            return False, cps[:0], table[:0], coff_l[:0]
     base = np.zeros(n_chunks + 1, dtype=np.int64)
     for c in range(n_chunks):
         base[c + 1] = base[c] + cnt[c]
     res = np.empty(base[n_chunks], dtype=np.uint32)
+    sym = np.empty(base[n_chunks] if with_sym else 0, dtype=table.dtype)
     coff = np.empty(nt + 1, dtype=np.int64)
     for c in nb.prange(n_chunks):
-        res[base[c]:base[c + 1]] = cps[rs[c]:rs[c] + cnt[c]]
+        r0 = rs[c]
+        b0 = base[c]
+        if with_sym:
+            for k in range(cnt[c]):
+                x = cps[r0 + k]
+                res[b0 + k] = x
+                sym[b0 + k] = table[x]
+        else:
+            res[b0:base[c + 1]] = cps[r0:r0 + cnt[c]]
         for t in range(lo[c], lo[c + 1]):
-            coff[t] = base[c] + coff_l[t + c]
+            coff[t] = b0 + coff_l[t + c]
     coff[nt] = base[n_chunks]
-    return True, res, coff
+    return True, res, sym, coff
+
+
+@nb.njit(cache=True, nogil=True)
+def _byte_offsets(buf, clen, offsets):
+    """Byte offsets of texts of ``clen`` code points each, laid end to end in UTF-8 ``buf``."""
+    i = 0
+    nb_ = buf.shape[0]
+    offsets[0] = 0
+    for t in range(clen.shape[0]):
+        k = clen[t]
+        while k > 0:
+            i += 1
+            while i < nb_ and (buf[i] & 0xC0) == 0x80:
+                i += 1
+            k -= 1
+        offsets[t + 1] = i
+
+
+def _utf8_batch(texts):
+    """(UTF-8 bytes of all texts joined, as uint8, per-text byte offsets)."""
+    data = "".join(texts).encode("utf-8", "surrogatepass")
+    nt = len(texts)
+    clen = np.fromiter(map(len, texts), dtype=np.int64, count=nt)
+    offsets = np.zeros(nt + 1, dtype=np.int64)
+    np.cumsum(clen, out=offsets[1:])
+    buf = np.frombuffer(data or b"\0", dtype=np.uint8).copy()
+    if offsets[-1] != len(data):  # not all ASCII
+        _byte_offsets(buf, clen, offsets)
+    return buf, offsets
+
+
+_NO_TABLE = np.zeros(0, dtype=np.int32)
 
 
 class SentencePieceNormalizer:
@@ -370,29 +414,32 @@ class SentencePieceNormalizer:
 
     def normalize_codes(self, texts):
         """Normalize and return (code points as uint32, per-text offsets in code points)."""
+        cps, _, coff = self.normalize_symbols(texts, None)
+        return cps, coff
+
+    def normalize_symbols(self, texts, table):
+        """Normalize; return (code points as uint32, ``table[code points]`` or None if
+        ``table`` is None, per-text offsets in code points)."""
+        tab = _NO_TABLE if table is None else table
         if len(texts) >= 64:
             import numba
-            raw = [t.encode("utf-8", "surrogatepass") for t in texts]
-            buf = np.frombuffer(b"".join(raw) or b"\0", dtype=np.uint8).copy()
-            offsets = np.zeros(len(raw) + 1, dtype=np.int64)
-            np.cumsum([len(r) for r in raw], out=offsets[1:])
-            ok, cps, coff = _normalize_codes_par(
+            buf, offsets = _utf8_batch(texts)
+            ok, cps, sym, coff = _normalize_codes_par(
                 buf, offsets, self._units, bool(self.precompiled_charsmap), self._blob,
                 self._ident, self.remove_extra_whitespaces, self.add_dummy_prefix,
-                self.escape_whitespaces, min(len(texts), 4 * numba.get_num_threads()))
+                self.escape_whitespaces, min(len(texts), 4 * numba.get_num_threads()), tab)
             if ok:
-                return cps, coff
+                return cps, (None if table is None else sym), coff
         data, oo = self._normalize_raw(texts)
         cps = np.empty(data.shape[0], dtype=np.uint32)
         coff = np.empty(len(oo), dtype=np.int64)
         k = _utf8_to_codes(data, np.asarray(oo, dtype=np.int64), cps, coff)
-        return cps[:k], coff
+        cps = cps[:k]
+        return cps, (None if table is None else table[cps]), coff
 
     def _normalize_raw(self, texts):
-        raw = [t.encode("utf-8", "surrogatepass") for t in texts]
-        buf = np.frombuffer(b"".join(raw) or b"\0", dtype=np.uint8).copy()
-        offsets = np.zeros(len(raw) + 1, dtype=np.int64)
-        np.cumsum([len(r) for r in raw], out=offsets[1:])
+        buf, offsets = _utf8_batch(texts)
+        raw = texts
         cap = 2 * int(offsets[-1]) + 3 * len(raw) + 16
         while True:
             out = np.empty(cap, dtype=np.uint8)
@@ -404,10 +451,8 @@ class SentencePieceNormalizer:
             cap *= 2
 
     def normalize_batch(self, texts):
-        raw = [t.encode("utf-8", "surrogatepass") for t in texts]
-        buf = np.frombuffer(b"".join(raw) or b"\0", dtype=np.uint8).copy()
-        offsets = np.zeros(len(raw) + 1, dtype=np.int64)
-        np.cumsum([len(r) for r in raw], out=offsets[1:])
+        buf, offsets = _utf8_batch(texts)
+        raw = texts
         cap = 2 * int(offsets[-1]) + 3 * len(raw) + 16
         while True:
             out = np.empty(cap, dtype=np.uint8)
