@@ -31,7 +31,7 @@ import numba as nb
 import numpy as np
 
 from probspace.random import _constants as RC
-from probspace.random._numba import philox4x32, split_key, uniform_pair
+from probspace.random._numba import philox4x32, split_key, uniform_pair, uniform_pairs_ahead
 
 VITERBI, PERFECT, FFBS, GUMBEL, V0, VITERBI_F32, VITERBI_NO_FULL = 0, 1, 2, 3, 4, 5, 6
 _NEG_INF = -np.inf
@@ -480,40 +480,6 @@ def _viterbi32_one(sym, a, n, base, check, piece, score32, unk32, out_pid, out_e
 
 
 _UL = 16  # counters per block of uniforms drawn ahead by the perfect sampler (vectorized)
-_M0 = np.uint64(RC.PHILOX_M0)
-_M1 = np.uint64(RC.PHILOX_M1)
-_W0 = np.uint64(RC.PHILOX_W0)
-_W1 = np.uint64(RC.PHILOX_W1)
-_S32 = np.uint64(32)
-_TWO_M53 = RC.TWO_M53
-
-
-@nb.njit(cache=True, nogil=True, inline="always")
-def _uniform_block(U, k0, k1, s0, s1, blk):
-    """``U[2l], U[2l+1] = uniform_pair(k0, k1, s0, s1, blk + l)`` for l < _UL, lane by lane
-    (the same Philox words and the same conversion: bit-identical uniforms)."""
-    for l in range(_UL):
-        i = blk + np.uint64(l)
-        c0 = i & _MASK32
-        c1 = i >> _S32
-        c2 = s0
-        c3 = s1
-        kk0 = k0
-        kk1 = k1
-        for r in range(RC.PHILOX_ROUNDS):
-            p0 = c0 * _M0
-            p1 = c2 * _M1
-            n0 = (p1 >> _S32) ^ c1 ^ kk0
-            n2 = (p0 >> _S32) ^ c3 ^ kk1
-            c1 = p1 & _MASK32
-            c3 = p0 & _MASK32
-            c0 = n0
-            c2 = n2
-            if r + 1 < RC.PHILOX_ROUNDS:
-                kk0 = (kk0 + _W0) & _MASK32
-                kk1 = (kk1 + _W1) & _MASK32
-        U[2 * l] = float(((c0 >> np.uint64(5)) << np.uint64(26)) | (c1 >> np.uint64(6))) * _TWO_M53
-        U[2 * l + 1] = float(((c2 >> np.uint64(5)) << np.uint64(26)) | (c3 >> np.uint64(6))) * _TWO_M53
 
 
 @nb.njit(cache=True, nogil=True)
@@ -581,7 +547,7 @@ def _perfect_one(sym, a, n, base, check, piece, k0, k1, s0, s1, out_pid, out_end
                 w = mm * p2[-d] if d > -np2 else 0.0
                 W += w
             if k == nu:
-                _uniform_block(U, k0, k1, s0, s1, np.uint64(k // 2))
+                uniform_pairs_ahead(U, k0, k1, s0, s1, np.uint64(k // 2))
                 ku = k
                 nu = k + 2 * _UL
             u = U[k - ku]

@@ -120,6 +120,20 @@ def uniform_pair(k0, k1, s0, s1, idx):
 
 
 @_jit
+def uniform_pairs_ahead(U, k0, k1, s0, s1, start):
+    """``U[2l], U[2l+1] = uniform_pair(k0, k1, s0, s1, start + l)`` for ``l < U.shape[0] // 2``.
+
+    Straight loop over consecutive counters (it vectorizes); for kernels that draw their
+    uniforms a block ahead.  Bit-identical to ``uniform_pair``.
+    """
+    for l in range(U.shape[0] // 2):
+        i = np.uint64(start) + np.uint64(l)
+        w0, w1, w2, w3 = philox4x32(i & _MASK, i >> _S32, s0, s1, k0, k1)
+        U[2 * l] = float(_u53(w0, w1)) * C.TWO_M53
+        U[2 * l + 1] = float(_u53(w2, w3)) * C.TWO_M53
+
+
+@_jit
 def normal_pair(k0, k1, s0, s1, idx):
     """Two standard normals at counter ``idx`` of the stream (Box-Muller)."""
     i = np.uint64(idx)
