@@ -22,7 +22,6 @@ import math
 
 import numpy as np
 import scipy.special as sc
-from scipy.stats import qmc
 
 N_RANDOMIZATIONS = 8
 
@@ -47,6 +46,7 @@ def _genz(b, L, U):
 def _points(dim, m, seed, r):
     if dim == 0:
         return np.zeros((m, 0))
+    from scipy.stats import qmc  # scipy.stats costs ~0.3 s to import: only on this path
     return qmc.Sobol(dim, scramble=True, rng=np.random.default_rng([seed, r])).random(m)
 
 
