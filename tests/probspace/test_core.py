@@ -101,3 +101,13 @@ def test_sympy_bridge_numba_scalar():
     x = sp.symbols("x")
     f = lambdify(x, x**3 - sp.sin(x), backend="numba")
     assert f(0.7) == pytest.approx(0.7**3 - np.sin(0.7), rel=1e-15)
+
+
+def test_run_isolated_reports_a_crash_instead_of_dying():
+    from probspace.testing import run_isolated
+    ok = run_isolated("import probspace; print('hello')")
+    assert ok.returncode == 0 and "hello" in ok.stdout
+    bad = run_isolated("import os, signal; os.kill(os.getpid(), signal.SIGSEGV)", expect_ok=False)
+    assert bad.crashed and "SIGSEGV" in bad.describe()
+    with pytest.raises(AssertionError, match="exited with code 3"):
+        run_isolated("raise SystemExit(3)")
