@@ -12,8 +12,9 @@ import numpy as np
 __all__ = ["DenseSolution"]
 
 
-def _eval_members(ts, hs, ys, qs, nseg, lo, hi, tq, out):
-    """out[b, n, :] = member b's interpolant at tq[n]; NaN outside [lo[b], hi[b]]."""
+def _eval_members(ts, hs, ys, qs, nseg, lo, hi, y_end, tq, out):
+    """out[b, n, :] = member b's interpolant at tq[n]; NaN outside [lo[b], hi[b]]; exactly
+    y_end[b] at hi[b] (the solver's own end state, when it is finite)."""
     B = ts.shape[0]
     m = qs.shape[2]
     d = ys.shape[2]
@@ -24,6 +25,10 @@ def _eval_members(ts, hs, ys, qs, nseg, lo, hi, tq, out):
             if not (lo[b] <= t <= hi[b]) or ns == 0:
                 for q in range(d):
                     out[b, n, q] = np.nan
+                continue
+            if t == hi[b] and np.isfinite(y_end[b, 0]):
+                for q in range(d):
+                    out[b, n, q] = y_end[b, q]
                 continue
             # the last segment that starts at or before t (binary search)
             a = 0
@@ -76,7 +81,8 @@ class DenseSolution:
         Accepted steps (interpolants) of each member.
     """
 
-    def __init__(self, t_start, h, y, q, n, t0, t_final, *, sign, batch, xp, like, dtype):
+    def __init__(self, t_start, h, y, q, n, t0, t_final, *, sign, batch, xp, like, dtype,
+                 y_end=None):
         self._t, self._h, self._y, self._q = t_start, h, y, q
         self._n = np.asarray(n, dtype=np.int64).reshape(-1)
         self._sign = float(sign)
@@ -88,6 +94,10 @@ class DenseSolution:
         tau1 = self._sign * tf
         tau1 = np.where(np.isnan(tau1), tau0, tau1)
         self._lo, self._hi = tau0, np.maximum(tau0, tau1)
+        d = y.shape[-1]
+        # the state at the end of each member's interval (NaN: use the interpolant)
+        self._y_end = (np.full((tf.size, max(d, 1)), np.nan) if y_end is None else
+                       np.ascontiguousarray(np.asarray(y_end, dtype=np.float64).reshape(tf.size, d)))
 
     # ------------------------------------------------------------------ evaluation
     def __call__(self, t):
@@ -102,7 +112,7 @@ class DenseSolution:
         out = np.empty((B, tq1.size, d))
         if B and tq1.size and d:
             _kernel()(self._t, self._h, self._y, self._q, self._n, self._lo, self._hi,
-                      np.ascontiguousarray(tq1), out)
+                      self._y_end, np.ascontiguousarray(tq1), out)
         elif d == 0 or tq1.size == 0:
             pass
         out = out.reshape(self.batch + (tq1.size, d))
@@ -126,6 +136,7 @@ class DenseSolution:
         sub.batch = tuple(ids.shape)
         sub._xp, sub._like, sub._dtype = self._xp, self._like, self._dtype
         sub._lo, sub._hi = self._lo[flat], self._hi[flat]
+        sub._y_end = self._y_end[flat]
         return sub
 
     def __len__(self):

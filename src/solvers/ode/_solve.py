@@ -318,7 +318,7 @@ def solve_ode(f, t_span, y0, /, *, method="dopri5", dt0=None, rtol=1e-6, atol=1e
     if t_eval is None:
         if not tab.adaptive:
             n, _ = _grid_count(t0, t1, np.array([t1]), dt0, max_steps, method)
-            n = int(n)
+            n = max(int(n), 1)
             t_out = t0 + (t1 - t0) * np.arange(n + 1) / n
             t_out[-1] = t1
         elif math.isfinite(t1):
@@ -680,9 +680,12 @@ def _pack(out, t_out, xp, y0, batch, used, ev, sgn=1.0, *, t_span_user, t_eval_g
         from ._dense import DenseSolution
         dn = out["dense"]
         # (a member that blew up is defined only up to its last trusted time)
+        t_valid = out.get("t_valid", t_final)
+        y_end = np.asarray(to_numpy(out["y_final"]), dtype=np.float64).reshape(batch + (d,))
+        y_end = np.where((np.asarray(t_valid) == t_final)[..., None], y_end, np.nan)
         res["sol"] = DenseSolution(dn["t"], dn["h"], dn["y"], dn["q"], dn["n"], t_span_user[0],
-                                   out.get("t_valid", t_final), sign=sgn, batch=batch, xp=xp,
-                                   like=y0, dtype=dtype)
+                                   t_valid, sign=sgn, batch=batch, xp=xp, like=y0, dtype=dtype,
+                                   y_end=y_end)
     return res
 
 
