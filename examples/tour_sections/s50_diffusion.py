@@ -38,8 +38,8 @@ def run(outdir: pathlib.Path) -> None:
     print(f"  half J-sum (nats/dim, the part of the bound that depends on the trajectory): "
           f"OT {0.5 * trajectory_cost(sch, ms_an, ot):.4f}, ET {0.5 * trajectory_cost(sch, ms_an, et):.4f}")
     # 4. Table 1 in miniature (reduced: 2-D mixture, K = 10, 50, 200)
-    path = pathlib.Path(__file__).resolve().parents[1] / "diffusion_table1.py"
-    spec = importlib.util.spec_from_file_location("diffusion_table1", path)
+    path = pathlib.Path(__file__).resolve().parents[1] / "plot_diffusion_table1.py"
+    spec = importlib.util.spec_from_file_location("plot_diffusion_table1", path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     mod.main(quick=True, outdir=outdir)

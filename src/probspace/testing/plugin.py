@@ -9,6 +9,9 @@ import pytest
 
 from . import available_namespaces, gpu_available
 
+# Loaded by pytest (``pytest_plugins``), not imported by users: no public names.
+__all__: list[str] = []
+
 
 def _params():
     out = []

@@ -253,9 +253,9 @@ def baseline_cost_matrix(schedule, mse, kind="beta", /, *, decoder_variance=None
 
 
 def vb_trajectory(F, K, /, *, return_cost=False):
-    r"""Least-cost trajectory ``0 = tau_0 < ... < tau_K = N`` for all-pairs costs ``F[s, t]`` (Watson et al. 2021).
+    r"""Least-cost trajectory for all-pairs step costs ``F[s, t]`` (Watson et al. 2021).
 
-    The "OT" of the baselines in Analytic-DPM's Table 1: minimizes ``sum_k F[tau_{k-1}, tau_k]``
+    Returns ``K + 1`` time indices ``0 = tau_0 < tau_1 < ... < tau_K = N``.  The "OT" of the baselines in Analytic-DPM's Table 1: minimizes ``sum_k F[tau_{k-1}, tau_k]``
     (e.g. :func:`baseline_cost_matrix`) by dynamic programming, ``O(K N^2)``.
     """
     F = np.asarray(to_numpy(F), dtype=np.float64)
