@@ -8,8 +8,7 @@ from ._array import array_namespace, as_float_array, to_numpy
 from ._backend import use_backend, get_backend, backend_for
 from ._result import Result
 from . import random
-
-__version__ = "0.1.0"
+from ._version import __version__
 
 __all__ = ["use_backend", "get_backend", "backend_for", "array_namespace", "as_float_array",
            "to_numpy", "Result", "random", "__version__"]

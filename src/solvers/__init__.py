@@ -25,6 +25,7 @@ from ._brownian import BrownianPath
 from ._sde import solve_sde, SDEResult
 from ._sde_convert import ito_to_stratonovich_drift, stratonovich_to_ito_drift
 from ._ensemble import ensemble
+from probspace import __version__  # noqa: F401  (one version for the distribution)
 
 __all__ = ["solve_ode", "ODEResult", "ode_from_sympy", "SympyODE",
            "solve_sde", "SDEResult", "BrownianPath", "ensemble",
