@@ -9,6 +9,9 @@ from ._backend import use_backend, get_backend, backend_for
 from ._result import Result
 from . import random
 from ._version import __version__
+from . import _compile_notice
+
+_compile_notice.watch_numba()  # one stderr line while a Numba kernel compiles for >1 s
 
 __all__ = ["use_backend", "get_backend", "backend_for", "array_namespace", "as_float_array",
            "to_numpy", "Result", "random", "__version__"]
