@@ -8,7 +8,7 @@ from ._asserts import xp_assert_close, xp_assert_equal
 from ._stats import chisquare_gof, ChiSquareResult, finite_difference_grad
 
 __all__ = ["xp_assert_close", "xp_assert_equal", "chisquare_gof", "ChiSquareResult",
-           "finite_difference_grad", "available_namespaces"]
+           "finite_difference_grad", "available_namespaces", "gpu_available"]
 
 
 def available_namespaces(include_gpu=True):
