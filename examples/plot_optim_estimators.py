@@ -83,8 +83,10 @@ def main(outdir: pathlib.Path, ns=(100, 400, 1600, 6400, 25600), seeds=12):
     import matplotlib.pyplot as plt
     g_probit = probit_gradient()
     g_soft = softmax_gradient()
-    print(f"exact probit-policy gradient (= ZO target): {np.round(g_probit, 4)}")
-    print(f"exact softmax-policy gradient (tau={TAU:.3f}): {np.round(g_soft, 4)}")
+    print("exact gradient of E r[argmax(theta + eps u)], u ~ N(0, I) (the Gaussian-argmax or 'probit' "
+          f"policy; what zeroth order estimates):\n  {np.round(g_probit, 4)}")
+    print(f"exact gradient of E r[y], y ~ softmax(theta / tau), tau={TAU:.3f} (what the policy gradient "
+          f"estimates):\n  {np.round(g_soft, 4)}")
     print(f"cosine(probit, softmax) = {cosine(g_probit, g_soft):.4f}")
     rows = []
     errs = {"zeroth order": [], "policy gradient (mean baseline)": [],
@@ -99,6 +101,10 @@ def main(outdir: pathlib.Path, ns=(100, 400, 1600, 6400, 25600), seeds=12):
         errs["policy gradient (mean baseline)"].append((rmse(pm, g_soft), pred(pm)))
         errs["policy gradient (optimal baseline)"].append((rmse(po, g_soft), pred(po)))
         rows.append((n, cosine(z[0].grad, g_soft), cosine(pm[0].grad, g_probit)))
+    print("\nrmse: root-mean-square error of an estimate against its exact gradient, over "
+          f"{seeds} seeds; (pred): the same error predicted\nfrom the estimators' own standard "
+          "errors; cos(A est, B truth): cosine between one estimate of A and the exact gradient of "
+          "B\n(ZO = zeroth order, PG = policy gradient with the mean or the variance-optimal baseline).")
     print("\n     n   rmse ZO (pred)      rmse PG-mean (pred)  rmse PG-opt (pred)   "
           "cos(ZO est, PG truth)  cos(PG est, ZO truth)")
     for i, n in enumerate(ns):
