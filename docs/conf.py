@@ -10,6 +10,7 @@ unless already set); ``PROBSPACE_EXAMPLES_QUICK=0`` runs the full-size examples.
 """
 from __future__ import annotations
 
+import datetime
 import os
 import sys
 import urllib.request
@@ -28,7 +29,7 @@ import _apigen  # noqa: E402
 
 project = "probspace"
 author = "the probspace developers"
-copyright = "2025, the probspace developers"
+copyright = f"{datetime.date.today().year}, the probspace developers"
 release = probspace.__version__
 version = ".".join(release.split(".")[:2])
 
