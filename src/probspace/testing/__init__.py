@@ -8,9 +8,11 @@ from typing import Any
 
 from ._asserts import xp_assert_close, xp_assert_equal
 from ._stats import chisquare_gof, ChiSquareResult, finite_difference_grad
+from ._isolated import run_isolated, IsolatedResult
 
 __all__ = ["xp_assert_close", "xp_assert_equal", "chisquare_gof", "ChiSquareResult",
-           "finite_difference_grad", "available_namespaces", "gpu_available"]
+           "finite_difference_grad", "available_namespaces", "gpu_available", "run_isolated",
+           "IsolatedResult"]
 
 
 def available_namespaces(include_gpu: bool = True) -> list[tuple[str, Any]]:
