@@ -108,7 +108,7 @@ def write(outdir, packages=PACKAGES):
             n_objects += len(group)
         if alias:
             lines += [_title("Also exported here", "-"),
-                      "These names are documented where they are defined:", ""]
+                      "These names are documented under their shorter public path:", ""]
             lines += [f"- :obj:`{modname}.{n} <{canonical[id(o)]}>`" for n, o in alias]
             lines.append("")
         if subs:
