@@ -63,12 +63,13 @@ def run(outdir):
     print("expected number of occurrences of each piece in a sampled segmentation (forward-backward):",
           {k: round(v, 3) for k, v in sorted(marg.items(), key=lambda kv: -kv[1])[:6]})
 
-    fig, ax = plt.subplots(figsize=(9, 4))
+    fig, ax = plt.subplots(figsize=(9, 5))
     x = np.arange(top)
     ax.bar(x - 0.27, [q for _, q in law[:top]], 0.27, label="exact probability")
     ax.bar(x, freq["perfect"][:top], 0.27, label="perfect sampler")
     ax.bar(x + 0.27, freq["viterbi_sampling"][:top], 0.27, label="original Viterbi sampling")
-    ax.set_xticks(x, ["|".join(p) for p, _ in law[:top]], rotation=60, ha="right", fontsize=7)
+    ax.set_xticks(x, ["|".join(p) for p, _ in law[:top]], rotation=60, ha="right", fontsize=8)
+    ax.set_xlabel(f"segmentation of {word!r} (pieces separated by |), the {top} most probable")
     ax.set_ylabel("probability / frequency")
     ax.set_title(f"segmentations of {word!r} at alpha={alpha} ({n} draws each)")
     ax.legend()
