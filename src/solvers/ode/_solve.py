@@ -43,14 +43,14 @@ class ODEResult(Result):
         problems return only the rows that were reached: after a terminal event or a failure
         the later ``t_eval`` times are dropped, and without ``t_eval`` the second time is
         ``t_final``.
-    y : array, shape (*batch, n_times, d)
+    y : array, shape ``(*batch, n_times, d)``
         Solution at ``t``.  Batched problems keep every row: rows a member never reached
         (after its terminal event or failure) are NaN; ``n_out`` counts each member's valid
         rows (they are the first ``n_out``).
     t_final : array, shape batch
         Time at which each member stopped (``t1`` on success, the event time for a terminal
         event, the last accepted time on failure).
-    y_final : array, shape (*batch, d)
+    y_final : array, shape ``(*batch, d)``
         State at ``t_final``.
     status : int array, shape batch
         0: reached ``t1``; 1: a terminal event stopped the member; -1: ``max_steps``
@@ -156,7 +156,7 @@ def solve_ode(f, t_span, y0, /, *, method="dopri5", dt0=None, rtol=1e-6, atol=1e
         decreasing; event directions refer to the order of integration, as in scipy).
         ``t0 == t1`` returns at once; ``t1`` may be infinite for adaptive methods (stop with
         a terminal event, or ``max_steps`` ends the run with status -1).
-    y0 : array, shape (*batch, d)
+    y0 : array, shape ``(*batch, d)``
         Initial states; leading dimensions form the batch.  Must be real and finite
         (complex states: solve the real and imaginary parts as a real system of size
         ``2 d``; ``TypeError`` otherwise).  ``d = 0`` succeeds at once.
