@@ -139,18 +139,19 @@ def solve_ode(f, t_span, y0, /, *, method="dopri5", dt0=None, rtol=1e-6, atol=1e
     Parameters
     ----------
     f : callable or :class:`SympyODE`
-        The right-hand side.  By default ``f`` receives **one member** — ``t`` a float,
-        ``y`` of shape ``(d,)`` — exactly as in ``scipy.integrate.solve_ivp``, and returns
-        that member's derivative: an array of shape ``(d,)`` (or a list/tuple of ``d``
-        numbers).  On NumPy input the library compiles it (Numba) into a fused kernel and
-        runs it per member; a function Numba cannot compile runs per member in Python after
-        a one-time :class:`solvers.CompileFallbackWarning` (correct, but slow for large
-        batches).  With ``vectorized=True`` it receives the whole batch instead: ``y`` of
-        shape ``(*batch, d)`` and ``t`` of shape ``batch`` (each member's own time; a 0-d
-        array for an unbatched problem; use ``t[..., None]`` to broadcast it against
-        ``y``), in any array-API namespace, and returns an array of ``y``'s shape.
-        Nothing is inferred from shapes.  ``numba.njit`` functions and the result of
-        :func:`ode_from_sympy` are accepted too.  ``f`` must not modify ``y``.
+        The right-hand side ``f(t, y, *args)``.  By default a callable receives **one
+        member** — ``t`` a float, ``y`` of shape ``(d,)`` — exactly as in
+        ``scipy.integrate.solve_ivp``; the library compiles it (Numba) and runs it per
+        member.  It returns that member's derivative: an array of shape ``(d,)`` (or a
+        list/tuple of ``d`` numbers).  With ``vectorized=True`` it receives the whole batch
+        (``y`` of shape ``(*batch, d)``, any array-API namespace; ``t`` of shape ``batch``,
+        each member's own time, a 0-d array for an unbatched problem) and returns an array
+        of ``y``'s shape, computing each member from that member's row only (members are at
+        different times).  Nothing is inferred from shapes.  ``@njit`` functions and sympy
+        expressions (:func:`ode_from_sympy`) are accepted too.  A plain Python ``f`` that
+        Numba cannot compile runs per member in Python after a one-time
+        :class:`solvers.CompileFallbackWarning` that says how to go faster (correct, but
+        slow for large batches).  ``f`` must not modify ``y``.
     t_span : (t0, t1)
         Integration interval; ``t1 < t0`` integrates backward in time (``t_eval`` then
         decreasing; event directions refer to the order of integration, as in scipy).
@@ -367,6 +368,9 @@ def solve_ode(f, t_span, y0, /, *, method="dopri5", dt0=None, rtol=1e-6, atol=1e
         if out is not None:
             used = "numba"
     if out is None:
+        if sym is None and not vectorized and rung == "cupy":
+            warn_python_fallback(f, "CuPy input: per-member callables are not compiled for the "
+                                 "GPU", name="f", stacklevel=3)
         out = _run_generic(f, sym, ev, t0, t1, sgn, y0, tab, cargs, batch, vectorized, xp,
                            dense_output, grid, kw)
         used = "generic"
