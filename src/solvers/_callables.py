@@ -162,10 +162,7 @@ class CallArgs:
         vals = []
         for a, fl in zip(self._flat, self.flags):
             if fl:
-                arr = _host(a)
-                if arr.dtype == object:
-                    raise TypeError("a per_member args entry must be a numeric array")
-                vals.append(np.ascontiguousarray(arr))
+                vals.append(np.ascontiguousarray(_host(a)))
             elif isinstance(a, np.ndarray) and a.ndim == 0:
                 vals.append(a[()])
             else:
@@ -275,9 +272,9 @@ class BatchCaller:
                 if nan_row is None:
                     nan_row = xp.full(self.out_shape, math.nan, dtype=self.dtype,
                                       device=_device(y))
+                # (inactive members' rows are never read by the integrator)
                 rows.append(nan_row if self.failed[i] else xp.zeros_like(nan_row))
                 continue
-                # (inactive members are never read by the integrator)
             ti = self.t_sign * float(th[i])
             r = self.f(ti, _row(yf, i), *self.cargs.member(i))
             try:

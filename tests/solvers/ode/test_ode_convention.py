@@ -268,3 +268,40 @@ def test_solvers_exports():
     assert solvers.per_member is per_member
     assert isinstance(per_member(np.ones(2)), solvers.PerMember)
     assert issubclass(solvers.CompileFallbackWarning, UserWarning)
+
+
+def _lorenz28(t, y):
+    return np.array([10.0 * (y[1] - y[0]), y[0] * (28.0 - y[2]) - y[1], y[0] * y[1] - 8.0 / 3.0 * y[2]])
+
+
+def test_small_problems_run_the_kernel_interpreted():
+    # unbatched (and small batches): the fused kernel's own loop run by the interpreter, no
+    # compilation; the same arithmetic as the compiled kernel, hence the same steps and numbers
+    y0 = np.array([1.0, 1.0, 1.0])
+    te = np.linspace(0.0, 2.0, 11)
+    r = solve_ode(_lorenz28, (0.0, 2.0), y0, t_eval=te, rtol=1e-9, atol=1e-12)
+    assert r.backend == "generic"
+    with use_backend("numba"):
+        c = solve_ode(_lorenz28, (0.0, 2.0), y0, t_eval=te, rtol=1e-9, atol=1e-12)
+    assert c.backend == "numba"
+    np.testing.assert_array_equal(r.nsteps, c.nsteps)
+    np.testing.assert_allclose(r.y, c.y, rtol=1e-13, atol=1e-13)
+    ref = scipy_integrate.solve_ivp(_lorenz28, (0, 2), y0, t_eval=te, method="DOP853",
+                                    rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(r.y, ref.y.T, rtol=1e-6, atol=1e-6)
+
+
+def test_event_value_that_is_a_view_of_y():
+    # an event returning y[..., 0] returns a 0-d view into the solver's work array: its value
+    # must be taken at once (the interpreted kernel once kept the view and found wrong roots)
+    class Ground:
+        terminal = True
+
+        def __call__(self, t, y):
+            return y[..., 0]
+
+    y0 = np.stack([np.full(4, 2.0), np.linspace(0.0, 15.0, 4)], -1)
+    r = solve_ode(lambda t, y: np.array([y[1], -9.81]), (0.0, 10.0), y0, events=Ground())
+    v0 = y0[:, 1]
+    np.testing.assert_allclose(r.t_final, (v0 + np.sqrt(v0 ** 2 + 2 * 9.81 * 2.0)) / 9.81,
+                               rtol=1e-12)
