@@ -341,7 +341,8 @@ _EV_STEP_ONE = '''
                                 break
                         th_ev[{e}] = best
                     # terminal at its ev_term-th occurrence (0: never)
-                    if ev_term[{e}] > 0 and ev_n[i, {e}] + 1 >= ev_term[{e}] and th_ev[{e}] < theta_stop:
+                    kt = ev_term[{e}]
+                    if kt > 0 and ev_n[i, {e}] + 1 >= kt and th_ev[{e}] < theta_stop:
                         theta_stop = th_ev[{e}]
                         terminal = True
 '''
@@ -397,7 +398,8 @@ def _feval_src(inplace, d, reverse, margs):
         lines.append("    return -1")
         return "\n".join(lines)
     neg = "-" if reverse else ""
-    lines = [f"    fv = f({ts}, yv{margs})", "    n = len(fv)", "    if n != d:", "        return n"]
+    lines = [f"    fv = f({ts}, yv{margs})", "    n = len(fv)", "    if n != d:",
+             "        return n"]
     if d is not None and d <= _UNROLL_MAX:
         lines += [f"    out[row, {q}] = {neg}fv[{q}]" for q in range(d)]
     else:
@@ -413,9 +415,11 @@ def _stages_src(tab, first, margs):
     out = []
     for s_ in range(first, tab.stages):
         if s_ == 0:
-            out.append(f"    bad = _feval(t, y, k, 0, d{margs})\n    if bad >= 0:\n        return bad")
+            out.append(f"    bad = _feval(t, y, k, 0, d{margs})\n"
+                       "    if bad >= 0:\n        return bad")
             continue
-        out.append(f"    for q in range(d):\n        ytmp[q] = y[q] + hs * ({_lin(a[s_, :s_], range(s_))})")
+        acc = _lin(a[s_, :s_], range(s_))
+        out.append(f"    for q in range(d):\n        ytmp[q] = y[q] + hs * ({acc})")
         out.append(f"    bad = _feval(t + {float(c[s_])!r} * hs, ytmp, k, {s_}, d{margs})\n"
                    "    if bad >= 0:\n        return bad")
     return "\n".join(out) if out else "    pass"
@@ -581,8 +585,8 @@ def integrate_numba(f, t0, t1, y0, tab, *, dt0, rtol, atol, t_out, cargs, max_st
     writing into ``out``).  ``events``: an :class:`EventSpec` of compiled per-member event
     functions, or None.  ``reverse``: integrate in reversed time ``tau = -t`` (``f`` is called
     at ``-tau`` and its value negated); ``reverse_events``: the events are called at ``-tau``
-    (a sympy right-hand side arrives already reversed, its events do not).  ``grid``: the fixed-step grid
-    (from ``_generic.fixed_grid``) for fixed-step methods.
+    (a sympy right-hand side arrives already reversed, its events do not).  ``grid``: the
+    fixed-step grid (from ``_generic.fixed_grid``) for fixed-step methods.
     ``jit=False`` runs the same kernel source in the interpreter (plain Python ``f`` and
     events, per member: as fast as scipy's own loop for small problems, no compilation).
     Raises :class:`KernelCompileError` when the kernel does not compile for these types.

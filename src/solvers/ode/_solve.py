@@ -85,9 +85,11 @@ def _check_tspan(t_span):
     try:
         t0, t1 = (float(v) for v in t_span)
     except (TypeError, ValueError):
-        raise ValueError(f"t_span must be a pair (t0, t1) of real numbers, got {t_span!r}") from None
+        raise ValueError(f"t_span must be a pair (t0, t1) of real numbers, got {t_span!r}") \
+            from None
     if not math.isfinite(t0) or math.isnan(t1):
-        raise ValueError(f"t_span must have a finite t0 and a finite or infinite t1, got {t_span!r}")
+        raise ValueError(f"t_span must have a finite t0 and a finite or infinite t1, got "
+                         f"{t_span!r}")
     return t0, t1
 
 
@@ -477,7 +479,9 @@ def _try_numba(f, sym, ev, t0, t1, sgn, y0, tab, cargs, batch, force, dense, gri
                 for i, g in enumerate(ev.funcs):
                     _member_probe(g, probe[0], probe[1], probe[2:], (), f"events[{i}]")
             return _interpreted(f, ev, t0, t1, y0n, tab, cargs, batch, sgn, dense, grid, kw)
-        f_member, reason = compile_member(f, probe, name="f", reference=ref)
+        from ._numba import _UNROLL_MAX
+        f_member, reason = compile_member(f, probe, name="f", reference=ref,
+                                          returns_length=d if d <= _UNROLL_MAX else None)
         if f_member is None:
             _fallback(f, reason, "f", force)
             return _interpreted(f, ev, t0, t1, y0n, tab, cargs, batch, sgn, dense, grid, kw) \
