@@ -1,4 +1,5 @@
-"""Euclidean projection onto the simplex and the closed-form steps of simplex optimization."""
+"""Public entry of the simplex toolkit: the Euclidean projection (dispatching to the Numba,
+CuPy or generic rung) and the closed-form steps of simplex optimization."""
 from __future__ import annotations
 
 import threading
@@ -8,6 +9,8 @@ import numpy as np
 from probspace import array_namespace, backend_for
 from probspace._array import check_axis, default_float
 from probspace._validation import check_choice, check_positive
+
+from ._generic import sort_projection as _sort_projection
 
 __all__ = ["project_simplex", "project_simplex_jvp", "sparsemax", "entropic_argmin", "eg_step",
            "optimality_gap"]
@@ -41,19 +44,6 @@ def _check_projection_input(v, xp):
                          "and project to 0)")
 
 
-def _sort_projection(xp, v, radius):
-    """Held–Wolfe–Crowder / Duchi et al.: sort, cumulative sums, threshold. ``v`` rows last."""
-    n = v.shape[-1]
-    u = xp.sort(v, axis=-1, descending=True)
-    css = xp.cumulative_sum(u, axis=-1) - radius
-    k = xp.arange(1, n + 1, dtype=v.dtype)
-    with np.errstate(invalid="ignore"):  # -inf - (-inf) is NaN and compares False, as wanted
-        cond = (u - css / k) > 0
-    rho = xp.sum(xp.astype(cond, v.dtype), axis=-1, keepdims=True)
-    theta = xp.sum(xp.where(k == rho, css / k, xp.zeros_like(css)), axis=-1, keepdims=True)
-    return xp.maximum(v - theta, xp.zeros_like(v))
-
-
 def _workspace(rows_threads, n):
     buf = getattr(_tls, "aux", None)
     if buf is None or buf.shape[0] < rows_threads or buf.shape[1] < n:
@@ -74,7 +64,7 @@ def _workspace_merged(n):
 
 
 def _numba_projection(v, radius, axis, out):
-    from . import _simplex_numba as K
+    from . import _numba as K
     import numba
     vm = np.moveaxis(v, axis, -1)
     rows2d = vm.reshape(-1, vm.shape[-1]) if vm.flags.c_contiguous else np.ascontiguousarray(
@@ -174,7 +164,7 @@ def project_simplex(v, /, *, radius=1.0, axis=-1, method="auto", out=None):
     if xp.any(xp.all(vm == -xp.inf, axis=-1)):
         raise ValueError("v has a slice that is entirely -inf along axis; it has no projection")
     if rung == "cupy" and method != "sort":
-        from . import _simplex_cupy
+        from . import _cupy as _simplex_cupy
         rows2d = xp.reshape(vm, (-1, vm.shape[-1]))
         if rows2d.shape[0] >= _simplex_cupy.ROWS_FOR_KERNEL or method == "condat":
             import cupy as cp

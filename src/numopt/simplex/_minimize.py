@@ -7,7 +7,7 @@ import numbers
 from probspace import Result, array_namespace
 from probspace._validation import check_choice, check_int, check_nonnegative
 
-from ._simplex import _float_input, _logsoftmax, eg_step, optimality_gap, project_simplex
+from ._project import _float_input, _logsoftmax, eg_step, optimality_gap, project_simplex
 
 __all__ = ["minimize_simplex", "SimplexResult"]
 
