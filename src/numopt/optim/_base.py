@@ -160,7 +160,7 @@ def state_leaves(tree, td, ref_leaves, paths, name, *, writeable=False):
     """
     leaves = leaves_like(tree, td, name)
     for s, p, path in zip(leaves, ref_leaves, paths):
-        if type(s) is not type(p):
+        if type(s) is not type(p) and array_namespace(s) is not array_namespace(p):
             raise ValueError(f"{name} leaf {_leaf(path)} is a {type(s).__name__}, params leaf "
                              f"is a {type(p).__name__}; the state was made for other parameters "
                              "(call init again)")

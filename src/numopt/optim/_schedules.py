@@ -144,7 +144,8 @@ def exponential_decay(init_value, transition_steps, decay_rate, transition_begin
         p = d / transition_steps
         if staircase:
             p = np.floor(p)
-        v = np.where(d <= 0, init_value, init_value * np.power(decay_rate, p))
+        with np.errstate(over="ignore"):   # a growing schedule may pass inf before its bound
+            v = np.where(d <= 0, init_value, init_value * np.power(decay_rate, p))
         if end_value is not None:
             v = bound(v, end_value)
         return _out(v)
