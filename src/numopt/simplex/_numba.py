@@ -1,7 +1,16 @@
 """Numba rung of the simplex projection: Condat's algorithm (Math. Program. 158, 2016).
 
 Expected linear time: one Gauss–Seidel pass over the input that keeps a running threshold,
-then a short clean-up over the few candidates.  Rows are independent and run in parallel.
+then a short clean-up over the few candidates.
+
+Exact at any magnitude: the threshold is carried as ``base + offset``, where ``base`` is an
+input value (the element at which Condat's pass last restarted) and ``offset`` is small
+(``|offset| < 2 radius``: every candidate lies within about ``2 radius`` of ``base``).  Every
+difference ``y - base`` that matters is then exact (Sterbenz) or has an error ``eps *
+radius``, and the output is ``(y - base) - offset``, so the result is accurate to a few ulps
+of ``radius`` whether the input is of size 1 or 1e300.  (``y - tau`` with ``tau`` itself
+stored would lose everything once ``|y| * eps > radius``, around 1e16 for radius 1.)  The
+threshold is finally re-derived from the support with a compensated (Neumaier) sum.
 """
 from __future__ import annotations
 
@@ -11,39 +20,43 @@ import numpy as np
 
 @nb.njit(cache=True, nogil=True, inline="always", error_model="numpy")
 def _condat_core(y, radius, aux):
-    """Condat's threshold for ``y``; returns (tau, vstart, vend) with aux[vstart:vend] = {y > tau}.
+    """Condat's threshold for ``y`` as ``(base, offset, vstart, vend)``: the threshold is
+    ``base + offset`` and ``aux[vstart:vend]`` holds (raw) the entries above it.
 
-    -inf entries are allowed (skipped); callers guarantee a finite entry.
+    -inf entries are skipped; callers guarantee an entry that is not -inf.  NaN or +inf give
+    garbage (the caller's finiteness flag reports them) but never leave the bounds.
     """
     n = y.shape[0]
     first = 0
-    while first < n and y[first] == -np.inf:
+    while first < n - 1 and y[first] == -np.inf:
         first += 1
-    # y[first] exists: callers guarantee a finite entry.
     vstart = 0        # aux[0:vstart] holds the set v-tilde, aux[vstart:vend] the set v
     vend = 1
-    aux[0] = y[first]
-    rho = float(y[first]) - radius
+    base = float(y[first])
+    aux[0] = base
+    off = -radius     # threshold rho = base + off
     for i in range(first + 1, n):
-        yi = float(y[i])
-        if yi > rho:
-            rho += (yi - rho) / (vend - vstart + 1)
-            if rho > yi - radius:
-                aux[vend] = yi
+        d = float(y[i]) - base
+        if d > off:
+            off += (d - off) / (vend - vstart + 1)
+            if off > d - radius:
+                aux[vend] = y[i]
                 vend += 1
             else:
                 # v joins v-tilde (it already sits right before), v restarts at y_i
                 vstart = vend
-                aux[vend] = yi
+                aux[vend] = y[i]
                 vend += 1
-                rho = yi - radius
+                base = float(y[i])
+                off = -radius
     # Step 3: revisit v-tilde, moving entries above the threshold into v.
     for i in range(vstart - 1, -1, -1):
         yi = aux[i]
-        if yi > rho:
+        d = yi - base
+        if d > off:
             vstart -= 1
             aux[vstart] = yi
-            rho += (yi - rho) / (vend - vstart)
+            off += (d - off) / (vend - vstart)
     # Step 4: drop entries of v at or below the threshold until nothing changes.
     count = vend - vstart
     changed = True
@@ -52,21 +65,54 @@ def _condat_core(y, radius, aux):
         k = vstart
         for j in range(vstart, vend):
             yj = aux[j]
-            if yj > rho:
+            d = yj - base
+            if d > off:
                 aux[k] = yj
                 k += 1
             else:
                 count -= 1
-                rho += (rho - yj) / count
+                if count > 0:   # 0 only for NaN/+inf input (flagged by the caller)
+                    off += (off - d) / count
                 changed = True
         vend = k
-    return rho, vstart, vend
+    return base, off, vstart, vend
 
 
 @nb.njit(cache=True, nogil=True, inline="always", error_model="numpy")
-def _condat_threshold(y, radius, aux):
-    """The threshold tau with sum(max(y - tau, 0)) == radius."""
-    return _condat_core(y, radius, aux)[0]
+def _polish(aux, vstart, vend, base, radius):
+    """Michelot's fixed point on the candidates, with a compensated sum: the offset
+    ``(sum(y - base) - radius) / k`` over the entries above it.  Returns the offset."""
+    off = 0.0
+    while True:
+        s = 0.0
+        c = 0.0
+        for j in range(vstart, vend):
+            x = aux[j] - base
+            t = s + x
+            if abs(s) >= abs(x):
+                c += (s - t) + x
+            else:
+                c += (x - t) + s
+            s = t
+        k = vend - vstart
+        off = ((s + c) - radius) / k
+        m = vstart
+        for j in range(vstart, vend):
+            if aux[j] - base > off:
+                aux[m] = aux[j]
+                m += 1
+        if m == vend or m == vstart:
+            return off
+        vend = m
+
+
+@nb.njit(cache=True, nogil=True, inline="always", error_model="numpy")
+def _threshold(y, radius, aux):
+    """(base, offset) of the threshold of ``y``."""
+    base, off, vs, ve = _condat_core(y, radius, aux)
+    if ve > vs:
+        off = _polish(aux, vs, ve, base, radius)
+    return base, off
 
 
 @nb.njit(cache=True, nogil=True, inline="always", error_model="numpy")
@@ -83,23 +129,24 @@ def _project_row(row, radius, w, o):
             break
     if allneg:
         return 1
-    tau = _condat_threshold(row, radius, w)
-    return _shift_clip(row, tau, o)
+    base, off = _threshold(row, radius, w)
+    return _shift_clip(row, base, off, o)
 
 
 @nb.njit(cache=True, nogil=True, inline="always", error_model="numpy")
-def _shift_clip(row, tau, o):
-    """o = max(row - tau, 0); returns 1 if row holds NaN or +-inf (x - x is NaN exactly then).
+def _shift_clip(row, base, off, o):
+    """o = max((row - base) - off, 0); returns 1 if row holds NaN or +-inf (x - x is NaN
+    exactly then).
 
     The integer OR keeps the loop vectorizable, so clean input pays no separate validation
     sweep.  (Kept as its own function on slices: inlined into a prange body the loop does not
-    vectorize.)
+    vectorize.)  Reading ``row[i]`` before writing ``o[i]`` makes ``o is row`` safe.
     """
     flag = 0
     for i in range(row.shape[0]):
         x = row[i]
         flag |= (x - x) != 0.0
-        d = x - tau
+        d = (x - base) - off
         o[i] = d if d > 0.0 else 0.0
     return flag
 
@@ -114,11 +161,21 @@ def project_rows_serial(v, radius, out, aux):
 
 
 @nb.njit(cache=True, nogil=True, parallel=True, error_model="numpy")
-def project_rows_parallel(v, radius, out, aux):
-    bad = 0
-    for r in nb.prange(v.shape[0]):
-        bad += _project_row(v[r], radius, aux[nb.get_thread_id()], out[r])
-    return bad
+def project_rows_parallel(v, radius, out, aux, nblocks):
+    """Rows in ``nblocks`` contiguous blocks (one workspace row per block), blocks spread over
+    the threads.  More blocks than threads: a thread that the OS deschedules holds back only
+    its block, not a fixed share of the rows."""
+    nrows = v.shape[0]
+    size = (nrows + nblocks - 1) // nblocks
+    bad = np.zeros(nblocks, dtype=np.int64)
+    for b in nb.prange(nblocks):
+        lo = b * size
+        hi = min(nrows, lo + size)
+        acc = 0
+        for r in range(lo, hi):
+            acc += _project_row(v[r], radius, aux[b], out[r])
+        bad[b] = acc
+    return bad.sum()
 
 
 @nb.njit(cache=True, nogil=True, error_model="numpy")
@@ -147,17 +204,20 @@ def project_long_row(row, radius, o, aux, merged, nchunks):
     Each chunk's threshold is a lower bound of the global one (fewer entries, smaller
     threshold), so the entries above their chunk threshold -- left by Condat in the chunk's
     workspace -- contain the global support.  Condat on that small merged set gives the
-    global threshold; the output pass is parallel too.  Returns the non-finite flag.
+    global threshold; the output pass is parallel too.  ``nchunks`` is several times the
+    thread count so that a descheduled thread delays only a small chunk.  ``aux`` is one
+    workspace row per chunk; ``merged`` is ``(2, n)``: the merged candidates and the workspace
+    of their Condat pass (the candidates may outnumber a chunk).  Returns the non-finite flag.
     """
     n = row.shape[0]
     size = (n + nchunks - 1) // nchunks
-    starts = np.empty(nchunks, dtype=np.int64)
-    stops = np.empty(nchunks, dtype=np.int64)
-    finite_chunk = np.zeros(nchunks, dtype=np.int64)
+    starts = np.zeros(nchunks, dtype=np.int64)
+    stops = np.zeros(nchunks, dtype=np.int64)
     for c in nb.prange(nchunks):
         lo = c * size
         hi = min(n, lo + size)
-        w = aux[c]
+        if hi <= lo:
+            continue
         seg = row[lo:hi]
         has = False
         for i in range(seg.shape[0]):
@@ -165,24 +225,22 @@ def project_long_row(row, radius, o, aux, merged, nchunks):
                 has = True
                 break
         if has:
-            _, vs, ve = _condat_core(seg, radius, w)
+            _, _, vs, ve = _condat_core(seg, radius, aux[c])
             starts[c] = vs
             stops[c] = ve
-            finite_chunk[c] = 1
-        else:
-            starts[c] = 0
-            stops[c] = 0
     m = 0
+    cand = merged[0]
     for c in range(nchunks):
         for j in range(starts[c], stops[c]):
-            merged[m] = aux[c, j]
+            cand[m] = aux[c, j]
             m += 1
     if m == 0:
         return 1  # every entry is -inf (or the row is empty)
-    tau = _condat_threshold(merged[:m], radius, aux[0])
+    base, off = _threshold(cand[:m], radius, merged[1])
     flags = np.zeros(nchunks, dtype=np.int64)
     for c in nb.prange(nchunks):
         lo = c * size
         hi = min(n, lo + size)
-        flags[c] = _shift_clip(row[lo:hi], tau, o[lo:hi])
+        if hi > lo:
+            flags[c] = _shift_clip(row[lo:hi], base, off, o[lo:hi])
     return 1 if flags.sum() > 0 else 0
