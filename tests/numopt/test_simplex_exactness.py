@@ -276,3 +276,25 @@ def test_projection_kernels_stay_in_bounds_on_adversarial_rows(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
                           timeout=600)
     assert proc.returncode == 0 and "OK" in proc.stdout, proc.stdout + proc.stderr
+
+
+# ---- property test over extreme values (hypothesis) -------------------------------------------
+
+hypothesis = pytest.importorskip("hypothesis")
+st = hypothesis.strategies
+
+
+@hypothesis.settings(max_examples=300, deadline=None, derandomize=True)
+@hypothesis.given(
+    v=st.lists(st.one_of(st.floats(allow_nan=False, allow_infinity=False, width=64),
+                         st.floats(min_value=-1e3, max_value=1e3),
+                         st.just(float("-inf"))), min_size=1, max_size=30),
+    radius=st.sampled_from([1.0, 1e-300, 1e-3, 7.5, 1e300]))
+def test_projection_matches_the_rational_reference_on_extreme_values(v, radius):
+    v = np.array(v)
+    hypothesis.assume(np.any(np.isfinite(v)))
+    want = exact_projection(v, radius)
+    for backend in ("auto", "generic"):
+        with probspace.use_backend(backend):
+            got = project_simplex(v, radius=radius)
+        np.testing.assert_allclose(got, want, rtol=0, atol=4 * EPS64 * radius)
