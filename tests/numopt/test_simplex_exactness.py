@@ -242,6 +242,7 @@ def test_optimality_gap_has_no_cancellation_at_large_gradients():
 
 # ---- memory safety under bounds checking (subprocess) ------------------------------------------
 
+@pytest.mark.slow   # compiles every projection kernel with bounds checks (about a minute)
 def test_projection_kernels_stay_in_bounds_on_adversarial_rows(tmp_path):
     code = textwrap.dedent("""
         import numpy as np
@@ -298,3 +299,17 @@ def test_projection_matches_the_rational_reference_on_extreme_values(v, radius):
         with probspace.use_backend(backend):
             got = project_simplex(v, radius=radius)
         np.testing.assert_allclose(got, want, rtol=0, atol=4 * EPS64 * radius)
+
+
+@pytest.mark.gpu
+def test_cupy_condat_kernel_is_exact_at_any_magnitude():
+    cp = pytest.importorskip("cupy")
+    rng = np.random.default_rng(14)
+    cases = _cases(rng, 60)
+    for v, r in cases:
+        want = exact_projection(v, r)
+        rows = np.tile(v, (300, 1))          # >= ROWS_FOR_KERNEL rows: the RawKernel
+        got = cp.asnumpy(project_simplex(cp.asarray(rows), radius=r, method="condat"))
+        np.testing.assert_allclose(got, np.tile(want, (300, 1)), rtol=0, atol=4 * EPS64 * r)
+        got1 = cp.asnumpy(project_simplex(cp.asarray(v), radius=r))   # few rows: sort rung
+        np.testing.assert_allclose(got1, want, rtol=0, atol=4 * EPS64 * r)

@@ -150,8 +150,8 @@ def _role_fn(labels):
     raise TypeError(f"labels must be None, 'auto', a callable or a dict, got {type(labels).__name__}")
 
 
-def tiger(lr=None, *, learning_rate=None, beta=0.965, weight_decay=0.01, grad_accum_steps=1, shrink_ratio=0.99,
-          labels=None, inplace=False):
+def tiger(lr=None, *, learning_rate=None, beta=0.965, weight_decay=0.01, grad_accum_steps=1,
+          shrink_ratio=0.99, labels=None, inplace=False):
     """Tiger ("a tight-fisted optimizer"): Lion with ``b1 = b2 = beta``, per-tensor learning
     rates, gradient accumulation without an extra buffer, and a NaN guard.
 

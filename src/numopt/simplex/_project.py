@@ -100,6 +100,21 @@ _ROWS_GATE = ThreadGate("numopt.project_simplex (rows)")
 _CHUNKS_PER_THREAD = 4   # a descheduled thread then holds back a quarter of its share
 
 
+class _dynamic_schedule:
+    """prange iterations handed out one at a time (Numba's dynamic schedule, thread-local
+    setting): with several chunks per thread, a thread that the OS deschedules holds back one
+    chunk, and the others take the rest."""
+
+    def __enter__(self):
+        import numba
+        self._old = numba.set_parallel_chunksize(1)
+
+    def __exit__(self, *exc):
+        import numba
+        numba.set_parallel_chunksize(self._old)
+        return False
+
+
 def _numba_projection(v, radius, axis, out):
     from . import _numba as K
     vm = np.moveaxis(v, axis, -1)
@@ -120,11 +135,14 @@ def _numba_projection(v, radius, axis, out):
         nchunks = _CHUNKS_PER_THREAD * nt
         aux = _workspace(nchunks, (n + nchunks - 1) // nchunks)
         merged = _workspace_merged(n)
-        nonfinite = K.project_long_row(rows2d[0], float(radius), o2d[0], aux, merged, nchunks)
+        with _dynamic_schedule():
+            nonfinite = K.project_long_row(rows2d[0], float(radius), o2d[0], aux, merged,
+                                           nchunks)
     elif nt > 1 and nrows >= 2 * nt:
         nblocks = min(nrows, _CHUNKS_PER_THREAD * nt)
         aux = _workspace(nblocks, n)
-        nonfinite = K.project_rows_parallel(rows2d, float(radius), o2d, aux, nblocks)
+        with _dynamic_schedule():
+            nonfinite = K.project_rows_parallel(rows2d, float(radius), o2d, aux, nblocks)
     else:
         nt = 1
         aux = _workspace(1, n)
