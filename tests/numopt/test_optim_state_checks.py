@@ -8,26 +8,11 @@ killing pytest.
 """
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import textwrap
-
 import numpy as np
 import pytest
 
 from numopt import optim
-
-SRC = os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, "src")
-
-
-def run_isolated(code, timeout=240):
-    """Run ``code`` in a fresh interpreter; return (returncode, stdout + stderr)."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.path.abspath(SRC) + os.pathsep + env.get("PYTHONPATH", "")
-    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
-                          text=True, timeout=timeout, env=env)
-    return proc.returncode, proc.stdout + proc.stderr
+from probspace.testing import run_isolated
 
 
 MAKERS = {
@@ -41,7 +26,7 @@ MAKERS = {
 @pytest.mark.parametrize("name", sorted(MAKERS))
 def test_state_for_smaller_params_is_refused_in_a_subprocess(name, inplace):
     make = MAKERS[name].format(ip=", inplace=True" if inplace else "")
-    rc, out = run_isolated(f"""
+    res = run_isolated(f"""
         import numpy as np
         from numopt import optim
         opt = {make}
@@ -55,9 +40,9 @@ def test_state_for_smaller_params_is_refused_in_a_subprocess(name, inplace):
             print("RAISED", exc)
         else:
             print("NO ERROR")
-    """)
-    assert rc == 0, f"subprocess died with code {rc}:\n{out}"
-    assert "RAISED" in out and "'w'" in out and "shape" in out, out
+    """, timeout=300)
+    out = res.stdout
+    assert "RAISED" in out and "'w'" in out and "shape" in out, res.describe()
 
 
 @pytest.mark.parametrize("name", ["adam", "lion", "tiger", "momentum", "eg_adaptive"])
