@@ -149,7 +149,8 @@ def _certify(xp, p, g, status, tol):
     gmin = xp.min(g)
     scale = max(abs(_scalar(gmin)), _scalar(xp.max(xp.where(support, xp.abs(g),
                                                              xp.zeros_like(g)))))
-    if eps * scale > tol:
+    geps = float(xp.finfo(g.dtype).eps) if xp.isdtype(g.dtype, "real floating") else eps
+    if geps * scale > tol:
         return 6
     return 0
 
