@@ -50,7 +50,7 @@ __all__ = ["ThreadGate", "free_cores", "usable_cores"]
 _LOADAVG = "/proc/loadavg"
 
 
-def usable_cores():
+def usable_cores() -> int:
     """Cores this process may run on (its CPU affinity), at least 1."""
     try:
         return max(1, len(os.sched_getaffinity(0)))
@@ -58,7 +58,7 @@ def usable_cores():
         return max(1, os.cpu_count() or 1)
 
 
-def free_cores():
+def free_cores() -> int | None:
     """Cores not busy with other runnable tasks right now, counting the caller's own core as
     free; ``None`` where the system does not say (no ``/proc/loadavg``)."""
     try:
@@ -84,23 +84,24 @@ class ThreadGate:
         ``max_backoff`` while it keeps happening.
     """
 
-    def __init__(self, name, *, min_seconds=3e-4, backoff=0.25, max_backoff=8.0):
+    def __init__(self, name: str, *, min_seconds: float = 3e-4, backoff: float = 0.25,
+                 max_backoff: float = 8.0) -> None:
         self.name = name
         self.min_seconds = float(min_seconds)
         self._backoff0 = float(backoff)
         self._max_backoff = float(max_backoff)
         self._backoff = self._backoff0
-        self._rate = None          # seconds per unit of work on one thread
+        self._rate: float | None = None   # seconds per unit of work on one thread
         self._samples = 0
         self._off_until = 0.0      # monotonic time until which threads stay off
         self._last_parallel = -1e9
         self._lock = threading.Lock()
 
-    def serial_estimate(self, work):
+    def serial_estimate(self, work: float) -> float | None:
         """Estimated single-thread seconds for ``work`` units (None before calibration)."""
         return None if self._rate is None else self._rate * work
 
-    def threads(self, work, max_threads=None):
+    def threads(self, work: float, max_threads: int | None = None) -> int:
         """Number of threads to use for a call of ``work`` units (1 means serial)."""
         if max_threads is None:
             import numba
@@ -124,7 +125,7 @@ class ThreadGate:
                 nt = min(nt, free)
         return nt
 
-    def record(self, nthreads, work, seconds):
+    def record(self, nthreads: int, work: float, seconds: float) -> None:
         """Report how long a call took, to calibrate the serial rate and judge threads."""
         if work <= 0 or seconds <= 0:
             return
@@ -149,6 +150,6 @@ class ThreadGate:
             else:
                 self._backoff = self._backoff0
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         rate = "uncalibrated" if self._rate is None else f"{self._rate * 1e9:.2f} ns/unit"
         return f"ThreadGate({self.name!r}, serial {rate})"
