@@ -143,6 +143,7 @@ class CallArgs:
                 v = np.asarray(v)
             flat.append(_reshape(v, (self.n_members,) + tuple(shape[nb:])))
         self._flat = tuple(flat)
+        self._numba = None
 
     @property
     def any_per_member(self) -> bool:
@@ -160,6 +161,8 @@ class CallArgs:
         """(flags, values) for a compiled kernel: per-member entries as contiguous NumPy arrays
         of shape ``(n_members, ...)`` (indexed per member inside the kernel), the others
         unchanged (0-d arrays become scalars)."""
+        if self._numba is not None:
+            return self._numba
         vals = []
         for a, fl in zip(self._flat, self.flags):
             if fl:
@@ -168,7 +171,8 @@ class CallArgs:
                 vals.append(a[()])
             else:
                 vals.append(a)
-        return self.flags, tuple(vals)
+        self._numba = (self.flags, tuple(vals))
+        return self._numba
 
     def numba_member(self, i):
         """Member ``i``'s arguments exactly as the compiled kernel passes them."""
