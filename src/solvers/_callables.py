@@ -58,7 +58,7 @@ def per_member(value, /):
 
     Parameters
     ----------
-    value : array-like, shape (*batch, ...)
+    value : array-like, shape ``(*batch, ...)``
         One entry per member of the batch: its leading dimensions must equal the batch shape
         (the leading dimensions of ``y0``), else the solver raises ``ValueError`` naming
         ``args[k]``.  For an unbatched problem (``y0`` of shape ``(d,)``) the single member

@@ -578,7 +578,7 @@ def _run_chunks(kern, B, args):
 def integrate_numba(f, t0, t1, y0, tab, *, dt0, rtol, atol, t_out, cargs, max_steps, events,
                     max_step, batch, inplace=False, reverse=False, reverse_events=False,
                     dense=False, grid=None, jit=True):
-    """Run the fused kernel; ``y0`` is a NumPy array (*batch, d).
+    """Run the fused kernel; ``y0`` is a NumPy array ``(*batch, d)``.
 
     ``f``: the compiled per-member right-hand side (``f(t, y, *member_args)`` returning a
     length-``d`` array, list or tuple; with ``inplace`` ``f(t, y, out, *member_args)``
