@@ -241,7 +241,11 @@ def solve_ode(f, t_span, y0, /, *, method="dopri5", dt0=None, rtol=1e-6, atol=1e
     NaN and inf: ``y0`` must be finite.  A right-hand side (or state) that becomes NaN or
     infinite makes the adaptive methods shrink the step; if it stays non-finite the member
     stops with status -2 at its last finite state, and rows after that are NaN (batched) or
-    dropped (unbatched): no value from past a blow-up is ever written.  A callable that
+    dropped (unbatched).  An adaptive member that blows up (status -2 or -3) locates its
+    singularity only to about ``rtol * |t_fail - t0|``, so rows within ten times that of the
+    failure are NaN / dropped as well: no value from past the pole is written.  Fixed-step
+    methods have no error control: a step can jump over a singularity unnoticed (only a
+    non-finite state stops them).  A callable that
     returns an array of the wrong length later in the run stops that member with status -5
     and a message naming the expected and the received shape (compiled kernels check every
     call).
