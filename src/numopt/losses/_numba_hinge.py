@@ -1,0 +1,144 @@
+"""Numba kernels (NumPy rung) for the hinge losses: binary, Crammer-Singer, Weston-Watkins.
+
+Margins are formed exactly as the generic rung forms them, ``(m + z_j) - z_y`` in the logits'
+precision, so the active set, the Crammer-Singer arg-max (lowest index among equal margins)
+and the subgradient agree with it bit for bit; only the per-row sums are accumulated in
+float64.  No transcendental functions: the kernels are bound by memory traffic, in float32
+and float64 alike.  Status bits as in ``_numba_crossentropy``.
+"""
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from ._fastmath import like
+from ._numba_crossentropy import BAD_LOGITS, BAD_TARGETS, BLOCK, FM
+
+_kjit = numba.njit(cache=True, nogil=True, fastmath=FM, error_model="numpy")
+
+
+@_kjit
+def binary_hinge_blocks(z, t, margin, scale, want_grad, per, per_off, grad, partial, b0, b1):
+    """max(0, m - t z) on blocks [b0, b1) of the flat arrays (see ``sigmoid_ce_blocks``)."""
+    n = z.shape[0]
+    zero = like(0.0, z[0])
+    mm = like(margin, z[0])
+    sc = like(scale, z[0])
+    status = 0
+    for b in range(b0, b1):
+        k0 = b * BLOCK
+        k1 = min(k0 + BLOCK, n)
+        off = k0 if per_off else 0
+        acc = 0.0
+        chk = zero
+        tbad = 0
+        if want_grad:
+            for k in range(k0, k1):
+                x = z[k]
+                tv = t[k]
+                tk = like(tv, x)
+                viol = mm - tk * x
+                lk = max(viol, zero)
+                per[k - off] = lk
+                acc += lk
+                chk += x * zero
+                tbad += 0 if (tv == 1 or tv == -1) else 1
+                grad[k] = -tk * sc if viol > zero else zero
+        else:
+            for k in range(k0, k1):
+                x = z[k]
+                tv = t[k]
+                lk = max(mm - like(tv, x) * x, zero)
+                per[k - off] = lk
+                acc += lk
+                chk += x * zero
+                tbad += 0 if (tv == 1 or tv == -1) else 1
+        partial[b] = acc
+        if chk != 0:
+            status |= BAD_LOGITS
+        if tbad:
+            status |= BAD_TARGETS
+    return status
+
+
+@_kjit
+def _finite_row(z, i):
+    chk = like(0.0, z[0, 0])
+    for j in range(z.shape[1]):
+        chk += z[i, j] * like(0.0, z[0, 0])
+    return chk == 0
+
+
+@_kjit
+def crammer_singer_rows(z, y, margin, scale, want_grad, loss, grad, r0, r1):
+    """max(0, max_{j != y} (m + z_j) - z_y); gradient +1 at the first arg-max, -1 at y."""
+    C = z.shape[1]
+    mm = like(margin, z[0, 0])
+    zero = like(0.0, z[0, 0])
+    status = 0
+    for i in range(r0, r1):
+        if not _finite_row(z, i):
+            status |= BAD_LOGITS
+        yi = y[i]
+        zy = z[i, yi]
+        # max over j != y of z_j, in two vectorized halves; (m + .) - zy is monotone, so the
+        # largest margin is the margin of the largest logit
+        best = -np.inf
+        for j in range(yi):
+            best = max(best, np.float64(z[i, j]))
+        for j in range(yi + 1, C):
+            best = max(best, np.float64(z[i, j]))
+        if C == 1:
+            loss[i] = 0.0
+            worst = zero
+        else:
+            worst = (mm + like(best, zy)) - zy
+            loss[i] = max(np.float64(worst), 0.0)
+        if want_grad:
+            for j in range(C):
+                grad[i, j] = zero
+            if C > 1 and worst > zero:
+                for j in range(C):   # first index with the largest margin
+                    if j != yi and (mm + z[i, j]) - zy == worst:
+                        grad[i, j] = like(scale, zy)
+                        break
+                grad[i, yi] = like(-scale, zy)
+    return status
+
+
+@_kjit
+def weston_watkins_rows(z, y, margin, scale, want_grad, loss, grad, r0, r1):
+    """sum_{j != y} max(0, (m + z_j) - z_y); gradient 1 on the active j, minus their count at y."""
+    C = z.shape[1]
+    mm = like(margin, z[0, 0])
+    zero = like(0.0, z[0, 0])
+    one = like(scale, z[0, 0])
+    status = 0
+    for i in range(r0, r1):
+        if not _finite_row(z, i):
+            status |= BAD_LOGITS
+        yi = y[i]
+        zy = z[i, yi]
+        acc = 0.0
+        cnt = 0
+        if want_grad:
+            for j in range(yi):
+                v = (mm + z[i, j]) - zy
+                act = v > zero
+                acc += v if act else zero
+                cnt += 1 if act else 0
+                grad[i, j] = one if act else zero
+            for j in range(yi + 1, C):
+                v = (mm + z[i, j]) - zy
+                act = v > zero
+                acc += v if act else zero
+                cnt += 1 if act else 0
+                grad[i, j] = one if act else zero
+            grad[i, yi] = like(-scale * cnt, zy)
+        else:
+            for j in range(yi):
+                acc += max((mm + z[i, j]) - zy, zero)
+            for j in range(yi + 1, C):
+                acc += max((mm + z[i, j]) - zy, zero)
+        loss[i] = acc
+    return status

@@ -1,0 +1,270 @@
+"""Numba kernels (NumPy rung) for ZLPR: hard labels (threshold 0 or a threshold class), soft
+labels, and the fixed-``k`` combinatorial softmax.
+
+Hard and soft ZLPR are two log-sum-exps per row with the constant term ``e^0``:
+``log(e^0 + sum_neg e^{s})`` and ``log(e^0 + sum_pos e^{-s})``.  Every element belongs to
+exactly one of the two sums in the hard case, so one exponential per element suffices
+(``e^{+-s - shift}`` with the shift of its own sum); the soft case needs two.  Precision as in
+``_numba_crossentropy`` (elementwise in the logits' precision, sums in float64).  Soft labels
+enter as the factors ``t`` and ``1 - t`` of the max-shifted exponentials (shifted by the largest
+exponent among the terms with a non-zero factor): exact for float64, and for float32 exact
+unless a label is below float32's smallest normal number (1.2e-38).
+
+The fixed-``k`` recursion works in float64 whatever the input precision: its log-domain
+``logaddexp`` chain has ``C k`` steps whose rounding errors add up, which float32 would turn
+into a visible error for C in the thousands.
+"""
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+from ._fastmath import fexp, like, log1p01
+from ._numba_crossentropy import BAD_LOGITS, BAD_SUM, BAD_TARGETS, FM
+
+_kjit = numba.njit(cache=True, nogil=True, fastmath=FM, error_model="numpy")
+BAD_ZK = 8     # Newton's identities lost all precision (Z_k <= 0)
+
+
+@_kjit
+def zlpr_rows(z, t, thr, scale, want_grad, loss, grad, work, r0, r1):
+    """Hard ZLPR on rows [r0, r1); ``thr`` is the threshold column or -1 (threshold 0).
+    ``work`` is a scratch row (C,) used when no gradient is wanted."""
+    C = z.shape[1]
+    zero = like(0.0, z[0, 0])
+    status = 0
+    for i in range(r0, r1):
+        s0 = z[i, thr] if thr >= 0 else zero
+        # shifts: m_neg = max(0, max_neg s), m_pos = max(0, max_pos -s); 0 is the e^0 term
+        m_neg = zero
+        m_pos = zero
+        chk = zero
+        tbad = 0
+        for j in range(C):
+            x = z[i, j]
+            tv = t[i, j]
+            s = x - s0
+            pos = tv == 1
+            valid = j != thr
+            m_neg = max(m_neg, s if (valid and not pos) else zero)
+            m_pos = max(m_pos, -s if (valid and pos) else zero)
+            chk += x * zero
+            tbad += 0 if (tv == 0 or tv == 1) else 1
+        if chk != 0:
+            status |= BAD_LOGITS
+        if tbad:
+            status |= BAD_TARGETS
+        e_row = grad[i] if want_grad else work
+        s_neg = 0.0
+        s_pos = 0.0
+        for j in range(C):
+            s = z[i, j] - s0
+            pos = t[i, j] == 1
+            e = fexp(-s - m_pos) if pos else fexp(s - m_neg)
+            e = e if j != thr else zero
+            e_row[j] = e
+            s_pos += e if pos else zero
+            s_neg += zero if pos else e
+        mn = np.float64(m_neg)
+        mp = np.float64(m_pos)
+        s_neg += math.exp(-mn)
+        s_pos += math.exp(-mp)
+        loss[i] = mn + math.log(s_neg) + mp + math.log(s_pos)
+        if want_grad:
+            wn = like(scale / s_neg, zero)
+            wp = like(-scale / s_pos, zero)
+            acc = 0.0
+            for j in range(C):
+                g = grad[i, j] * (wp if t[i, j] == 1 else wn)
+                grad[i, j] = g
+                acc += g
+            if thr >= 0:
+                grad[i, thr] = like(-acc, zero)
+    return status
+
+
+@_kjit
+def zlpr_soft_rows(z, t, eps, scale, want_grad, loss, grad, work, r0, r1):
+    """log(1 + sum t e^{-s}) + log(1 + sum (1 - t) e^{s}) on rows [r0, r1); labels below
+    ``eps`` count as 0 and above ``1 - eps`` as 1.  ``work`` is a scratch (2, C)."""
+    C = z.shape[1]
+    zero = like(0.0, z[0, 0])
+    one = like(1.0, z[0, 0])
+    lo = like(eps, zero)
+    hi = one - lo
+    status = 0
+    for i in range(r0, r1):
+        m1 = zero     # max(0, max over t > 0 of -s)
+        m2 = zero     # max(0, max over t < 1 of s)
+        chk = zero
+        tbad = 0
+        for j in range(C):
+            x = z[i, j]
+            tv = t[i, j]
+            tk = like(tv, x)
+            if lo > 0:
+                tk = zero if tk < lo else (one if tk > hi else tk)
+            m1 = max(m1, -x if tk > zero else zero)
+            m2 = max(m2, x if tk < one else zero)
+            chk += x * zero
+            tbad += 0 if (tv >= 0 and tv <= 1) else 1
+        if chk != 0:
+            status |= BAD_LOGITS
+        if tbad:
+            status |= BAD_TARGETS
+        a_row = grad[i] if want_grad else work[0]
+        b_row = work[1]
+        s1 = 0.0
+        s2 = 0.0
+        for j in range(C):
+            x = z[i, j]
+            tk = like(t[i, j], x)
+            if lo > 0:
+                tk = zero if tk < lo else (one if tk > hi else tk)
+            a = tk * fexp(-x - m1)
+            b = (one - tk) * fexp(x - m2)
+            a_row[j] = a
+            b_row[j] = b
+            s1 += a
+            s2 += b
+        m1d = np.float64(m1)
+        m2d = np.float64(m2)
+        s1 += math.exp(-m1d)
+        s2 += math.exp(-m2d)
+        loss[i] = m1d + math.log(s1) + m2d + math.log(s2)
+        if want_grad:
+            w1 = like(scale / s1, zero)
+            w2 = like(scale / s2, zero)
+            for j in range(C):
+                grad[i, j] = b_row[j] * w2 - a_row[j] * w1
+    return status
+
+
+# ---- fixed k: log e_k(exp(z)) by the elementary-symmetric recursion in the log domain --------
+@_kjit
+def _logaddexp(a, b):
+    m = max(a, b)
+    if m == -np.inf:
+        return m
+    return m + log1p01(math.exp(-abs(a - b)))
+
+
+@_kjit
+def zlpr_topk_rows(z, t, k, scale, want_grad, loss, grad, fwd, bwd, r0, r1):
+    """log Z_k - sum_pos z on rows [r0, r1) (float64 inside); gradient = inclusion
+    probabilities - t.  ``fwd``, ``bwd`` are scratch (C + 1, k + 1) float64 arrays."""
+    C = z.shape[1]
+    ninf = -np.inf
+    status = 0
+    for i in range(r0, r1):
+        chk = 0.0
+        npos = 0
+        tbad = 0
+        sp = 0.0
+        for j in range(C):
+            x = np.float64(z[i, j])
+            tv = t[i, j]
+            chk += x * 0.0
+            tbad += 0 if (tv == 0 or tv == 1) else 1
+            npos += 1 if tv == 1 else 0
+            sp += x if tv == 1 else 0.0
+        if chk != 0:
+            status |= BAD_LOGITS
+        if tbad:
+            status |= BAD_TARGETS
+        if npos != k:
+            status |= BAD_SUM
+        if status:
+            continue
+        fwd[0, 0] = 0.0
+        for m in range(1, k + 1):
+            fwd[0, m] = ninf
+        for j in range(C):
+            x = np.float64(z[i, j])
+            fwd[j + 1, 0] = fwd[j, 0]
+            for m in range(1, k + 1):
+                fwd[j + 1, m] = _logaddexp(fwd[j, m], x + fwd[j, m - 1])
+        logz = fwd[C, k]
+        loss[i] = logz - sp
+        if not want_grad:
+            continue
+        bwd[C, 0] = 0.0
+        for m in range(1, k + 1):
+            bwd[C, m] = ninf
+        for j in range(C - 1, -1, -1):
+            x = np.float64(z[i, j])
+            bwd[j, 0] = bwd[j + 1, 0]
+            for m in range(1, k + 1):
+                bwd[j, m] = _logaddexp(bwd[j + 1, m], x + bwd[j + 1, m - 1])
+        for j in range(C):
+            # log sum_{q=0}^{k-1} e_q(x_<j) e_{k-1-q}(x_>j)
+            mx = ninf
+            for q in range(k):
+                mx = max(mx, fwd[j, q] + bwd[j + 1, k - 1 - q])
+            acc = 0.0
+            if mx > ninf:
+                for q in range(k):
+                    acc += math.exp(fwd[j, q] + bwd[j + 1, k - 1 - q] - mx)
+            incl = math.exp(np.float64(z[i, j]) + mx + math.log(acc) - logz) if acc > 0 else 0.0
+            grad[i, j] = scale * (incl - (1.0 if t[i, j] == 1 else 0.0))
+    return status
+
+
+@_kjit
+def zlpr_topk_newton_rows(z, t, k, scale, want_grad, loss, grad, zz, r0, r1):
+    """Fixed k by Newton's identities on x = exp(z - max z) (float64 inside); ``zz`` is a
+    scratch (2 k + 1,) float64 array (Z_0..Z_k, then the power sums S_1..S_k).  Status BAD_ZK when Z_k <= 0 (all precision lost)."""
+    C = z.shape[1]
+    status = 0
+    for i in range(r0, r1):
+        chk = 0.0
+        npos = 0
+        tbad = 0
+        sp = 0.0
+        m = -np.inf
+        for j in range(C):
+            x = np.float64(z[i, j])
+            tv = t[i, j]
+            chk += x * 0.0
+            tbad += 0 if (tv == 0 or tv == 1) else 1
+            npos += 1 if tv == 1 else 0
+            sp += x if tv == 1 else 0.0
+            m = max(m, x)
+        if chk != 0:
+            status |= BAD_LOGITS
+        if tbad:
+            status |= BAD_TARGETS
+        if npos != k:
+            status |= BAD_SUM
+        if status:
+            continue
+        for q in range(1, k + 1):
+            zz[k + q] = 0.0
+        for j in range(C):           # power sums S_q = sum_j x_j^q, stored in zz[k + q]
+            x = math.exp(np.float64(z[i, j]) - m)
+            xq = x
+            for q in range(1, k + 1):
+                zz[k + q] += xq
+                xq *= x
+        zz[0] = 1.0
+        for mm in range(1, k + 1):
+            acc = 0.0
+            sign = 1.0
+            for q in range(1, mm + 1):
+                acc += sign * zz[mm - q] * zz[k + q]
+                sign = -sign
+            zz[mm] = acc / mm
+        if not zz[k] > 0:
+            status |= BAD_ZK
+            continue
+        loss[i] = math.log(zz[k]) + k * m - sp
+        if want_grad:
+            for j in range(C):
+                x = math.exp(np.float64(z[i, j]) - m)
+                e = 0.0
+                for q in range(k):
+                    e += (-x) ** q * zz[k - 1 - q]
+                grad[i, j] = scale * (x * e / zz[k] - (1.0 if t[i, j] == 1 else 0.0))
+    return status
