@@ -7,6 +7,12 @@ every sum (the softmax normaliser, target sums, per-block loss sums) and every p
 that of the elementwise terms (a few ulp each, as in the float32 generic rung) without the
 O(C) growth of a float32 running sum.
 
+Float sums are taken in loops that store nothing.  A loop that both stores and sums is
+vectorized behind LLVM's run-time overlap checks, and which version runs (hence the summation
+order, hence the last bits) was seen to change from call to call with the addresses of fresh
+arrays; store-free reductions run the same code every time, so results are reproducible and
+do not depend on the number of threads.
+
 Every kernel returns a status (0 = fine; bit 1 = a non-finite logit, bit 2 = a target outside
 its range, bit 4 = a probability row not summing to one).  Non-finite logits and bad target
 values are detected in the same pass -- they only produce garbage numbers, never an
@@ -41,6 +47,7 @@ def row_max(z, i):
 # ---- sigmoid cross-entropy: elementwise, any shape (flattened) ----------------------------------
 # The loops below store unconditionally (a disabled output points at a one-block scratch array,
 # ``off`` shifts the index into it): a store under a run-time flag would stop vectorization.
+# Float sums are always taken in a separate loop that stores nothing (see the module notes).
 @_kjit
 def sigmoid_ce_blocks(z, t, scale, want_grad, per, per_off, grad, partial, b0, b1):
     """Blocks [b0, b1) of the flat arrays; partial[b] = float64 sum of the block's losses.
@@ -63,9 +70,7 @@ def sigmoid_ce_blocks(z, t, scale, want_grad, per, per_off, grad, partial, b0, b
                 tv = t[k]
                 tk = like(tv, x)
                 e = fexp(-abs(x))
-                lk = max(x, zero) - tk * x + log1p01(e)
-                per[k - off] = lk
-                acc += lk
+                per[k - off] = max(x, zero) - tk * x + log1p01(e)
                 chk += x * zero
                 tbad += 0 if (tv >= 0 and tv <= 1) else 1
                 r = one / (one + e)
@@ -74,11 +79,11 @@ def sigmoid_ce_blocks(z, t, scale, want_grad, per, per_off, grad, partial, b0, b
             for k in range(k0, k1):
                 x = z[k]
                 tv = t[k]
-                lk = max(x, zero) - like(tv, x) * x + log1p01(fexp(-abs(x)))
-                per[k - off] = lk
-                acc += lk
+                per[k - off] = max(x, zero) - like(tv, x) * x + log1p01(fexp(-abs(x)))
                 chk += x * zero
                 tbad += 0 if (tv >= 0 and tv <= 1) else 1
+        for k in range(k0, k1):
+            acc += per[k - off]
         partial[b] = acc
         if chk != 0:
             status |= BAD_LOGITS
@@ -89,26 +94,24 @@ def sigmoid_ce_blocks(z, t, scale, want_grad, per, per_off, grad, partial, b0, b
 
 # ---- softmax cross-entropy, integer class indices (optionally label-smoothed) --------------------
 @_kjit
-def softmax_ce_index_rows(z, y, eps, scale, want_grad, loss, grad, r0, r1):
+def softmax_ce_index_rows(z, y, eps, scale, want_grad, loss, grad, work, r0, r1):
+    """Rows [r0, r1); ``work`` is a scratch row (C,) used when no gradient is wanted."""
     C = z.shape[1]
     zero = like(0.0, z[0, 0])
     status = 0
     for i in range(r0, r1):
         m = row_max(z, i)
         m64 = np.float64(m)
-        s = 0.0
-        sz = 0.0
+        e_row = grad[i] if want_grad else work
         chk = zero
-        if want_grad:
-            for j in range(C):
-                e = fexp(z[i, j] - m)
-                grad[i, j] = e
-                s += e
-                chk += z[i, j] * zero
-        else:
-            for j in range(C):
-                s += fexp(z[i, j] - m)
-                chk += z[i, j] * zero
+        for j in range(C):
+            x = z[i, j]
+            e_row[j] = fexp(x - m)
+            chk += x * zero
+        s = 0.0
+        for j in range(C):
+            s += e_row[j]
+        sz = 0.0
         if eps > 0:
             for j in range(C):
                 sz += np.float64(z[i, j]) - m64
@@ -127,31 +130,32 @@ def softmax_ce_index_rows(z, y, eps, scale, want_grad, loss, grad, r0, r1):
 
 # ---- softmax cross-entropy, class probabilities (optionally label-smoothed) ----------------------
 @_kjit
-def softmax_ce_prob_rows(z, t, eps, tol, scale, want_grad, loss, grad, r0, r1):
+def softmax_ce_prob_rows(z, t, eps, tol, scale, want_grad, loss, grad, work, r0, r1):
+    """Rows [r0, r1); ``work`` is a scratch row (C,) used when no gradient is wanted."""
     C = z.shape[1]
     zero = like(0.0, z[0, 0])
     status = 0
     for i in range(r0, r1):
         m = row_max(z, i)
         m64 = np.float64(m)
+        e_row = grad[i] if want_grad else work
+        chk = zero
+        for j in range(C):
+            x = z[i, j]
+            e_row[j] = fexp(x - m)
+            chk += x * zero
         s = 0.0
         st = 0.0
         stz = 0.0
         sz = 0.0
-        chk = zero
         tbad = 0
         for j in range(C):
-            x = z[i, j]
             tv = t[i, j]
-            e = fexp(x - m)
-            if want_grad:
-                grad[i, j] = e
-            s += e
-            d = np.float64(x) - m64
+            d = np.float64(z[i, j]) - m64
+            s += e_row[j]
             st += tv
             stz += tv * d
             sz += d
-            chk += x * zero
             tbad += 0 if (tv >= 0 and tv <= 1) else 1
         if chk != 0:
             status |= BAD_LOGITS

@@ -47,14 +47,14 @@ def expected_cost_rows(z, y, t, table, kind, inv_t, mode, cap, tol, scale, want_
         m = row_max(z, i)
         m64 = np.float64(m)
         e_row = grad[i] if want_grad else work
-        s = 0.0
         chk = zero
         for j in range(C):
             x = z[i, j]
-            e = fexp((x - m) * it)
-            e_row[j] = e
-            s += e
+            e_row[j] = fexp((x - m) * it)
             chk += x * zero
+        s = 0.0
+        for j in range(C):      # store-free sums (see _numba_crossentropy)
+            s += e_row[j]
         if chk != 0:
             status |= BAD_LOGITS
         # <e, tau>, sum(tau), and <tau, z - m> for the cross-entropy

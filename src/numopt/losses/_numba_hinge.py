@@ -38,9 +38,7 @@ def binary_hinge_blocks(z, t, margin, scale, want_grad, per, per_off, grad, part
                 tv = t[k]
                 tk = like(tv, x)
                 viol = mm - tk * x
-                lk = max(viol, zero)
-                per[k - off] = lk
-                acc += lk
+                per[k - off] = max(viol, zero)
                 chk += x * zero
                 tbad += 0 if (tv == 1 or tv == -1) else 1
                 grad[k] = -tk * sc if viol > zero else zero
@@ -48,11 +46,11 @@ def binary_hinge_blocks(z, t, margin, scale, want_grad, per, per_off, grad, part
             for k in range(k0, k1):
                 x = z[k]
                 tv = t[k]
-                lk = max(mm - like(tv, x) * x, zero)
-                per[k - off] = lk
-                acc += lk
+                per[k - off] = max(mm - like(tv, x) * x, zero)
                 chk += x * zero
                 tbad += 0 if (tv == 1 or tv == -1) else 1
+        for k in range(k0, k1):     # store-free: the same summation order on every call
+            acc += per[k - off]
         partial[b] = acc
         if chk != 0:
             status |= BAD_LOGITS
@@ -119,26 +117,21 @@ def weston_watkins_rows(z, y, margin, scale, want_grad, loss, grad, r0, r1):
             status |= BAD_LOGITS
         yi = y[i]
         zy = z[i, yi]
-        acc = 0.0
         cnt = 0
         if want_grad:
             for j in range(yi):
-                v = (mm + z[i, j]) - zy
-                act = v > zero
-                acc += v if act else zero
+                act = (mm + z[i, j]) - zy > zero
                 cnt += 1 if act else 0
                 grad[i, j] = one if act else zero
             for j in range(yi + 1, C):
-                v = (mm + z[i, j]) - zy
-                act = v > zero
-                acc += v if act else zero
+                act = (mm + z[i, j]) - zy > zero
                 cnt += 1 if act else 0
                 grad[i, j] = one if act else zero
             grad[i, yi] = like(-scale * cnt, zy)
-        else:
-            for j in range(yi):
-                acc += max((mm + z[i, j]) - zy, zero)
-            for j in range(yi + 1, C):
-                acc += max((mm + z[i, j]) - zy, zero)
+        acc = 0.0
+        for j in range(yi):
+            acc += max((mm + z[i, j]) - zy, zero)
+        for j in range(yi + 1, C):
+            acc += max((mm + z[i, j]) - zy, zero)
         loss[i] = acc
     return status

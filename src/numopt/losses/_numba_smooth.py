@@ -38,22 +38,35 @@ def binary_smoothed_accuracy_blocks(z, t, inv_t, scale, want_grad, per, per_off,
         acc = 0.0
         chk = zero
         tbad = 0
-        for k in range(k0, k1):
-            x = z[k]
-            tv = t[k]
-            tk = like(tv, x)
-            u = x * it
-            e = fexp(-abs(u))
-            r = one / (one + e)
-            p = r if u >= zero else e * r
-            q = e * r if u >= zero else r
-            lk = tk * q + (one - tk) * p
-            per[k - off] = lk
-            acc += lk
-            chk += x * zero
-            tbad += 0 if (tv >= 0 and tv <= 1) else 1
-            if want_grad:
+        if want_grad:
+            for k in range(k0, k1):
+                x = z[k]
+                tv = t[k]
+                tk = like(tv, x)
+                u = x * it
+                e = fexp(-abs(u))
+                r = one / (one + e)
+                p = r if u >= zero else e * r
+                q = e * r if u >= zero else r
+                per[k - off] = tk * q + (one - tk) * p
+                chk += x * zero
+                tbad += 0 if (tv >= 0 and tv <= 1) else 1
                 grad[k] = (one - two * tk) * p * q * sc
+        else:
+            for k in range(k0, k1):
+                x = z[k]
+                tv = t[k]
+                tk = like(tv, x)
+                u = x * it
+                e = fexp(-abs(u))
+                r = one / (one + e)
+                p = r if u >= zero else e * r
+                q = e * r if u >= zero else r
+                per[k - off] = tk * q + (one - tk) * p
+                chk += x * zero
+                tbad += 0 if (tv >= 0 and tv <= 1) else 1
+        for k in range(k0, k1):     # store-free sum (see _numba_crossentropy)
+            acc += per[k - off]
         partial[b] = acc
         if chk != 0:
             status |= BAD_LOGITS
@@ -64,8 +77,9 @@ def binary_smoothed_accuracy_blocks(z, t, inv_t, scale, want_grad, per, per_off,
 
 # ---- binary smoothed F1 ------------------------------------------------------------------------
 @_kjit
-def binary_f1_pass1(z, t, inv_t, want_grad, pq, partial, b0, b1):
-    """partial[b] = (sum t p, sum p, sum t) over block b; pq[k] = p q (for the gradient)."""
+def binary_f1_pass1(z, t, inv_t, want_grad, pq, pbuf, partial, b0, b1):
+    """partial[b] = (sum t p, sum p, sum t) over block b; pq[k] = p q (for the gradient);
+    ``pbuf`` is a scratch block for p."""
     n = z.shape[0]
     zero = like(0.0, z[0])
     one = like(1.0, z[0])
@@ -74,9 +88,6 @@ def binary_f1_pass1(z, t, inv_t, want_grad, pq, partial, b0, b1):
     for b in range(b0, b1):
         k0 = b * BLOCK
         k1 = min(k0 + BLOCK, n)
-        a = 0.0
-        sp = 0.0
-        st = 0.0
         chk = zero
         tbad = 0
         for k in range(k0, k1):
@@ -86,14 +97,23 @@ def binary_f1_pass1(z, t, inv_t, want_grad, pq, partial, b0, b1):
             e = fexp(-abs(u))
             r = one / (one + e)
             p = r if u >= zero else e * r
-            q = e * r if u >= zero else r
-            a += tv * p
-            sp += p
-            st += tv
+            pbuf[k - k0] = p
             chk += x * zero
             tbad += 0 if (tv >= 0 and tv <= 1) else 1
-            if want_grad:
-                pq[k] = p * q
+        if want_grad:
+            for k in range(k0, k1):
+                u = z[k] * it
+                e = fexp(-abs(u))
+                r = one / (one + e)
+                pq[k] = e * r * r          # p q = e / (1 + e)^2 for either sign of u
+        a = 0.0
+        sp = 0.0
+        st = 0.0
+        for k in range(k0, k1):      # store-free sums (see _numba_crossentropy)
+            tv = t[k]
+            a += tv * pbuf[k - k0]
+            sp += pbuf[k - k0]
+            st += tv
         partial[b, 0] = a
         partial[b, 1] = sp
         partial[b, 2] = st
@@ -134,14 +154,14 @@ def multiclass_f1_pass1(z, y, t, inv_t, tol, p, partial, b0, b1):
             partial[b, 2, c] = 0.0
         for i in range(b * ROW_BLOCK, min((b + 1) * ROW_BLOCK, n)):
             m = row_max(z, i)
-            s = 0.0
             chk = zero
             for j in range(C):
                 x = z[i, j]
-                e = fexp((x - m) * it)
-                p[i, j] = e
-                s += e
+                p[i, j] = fexp((x - m) * it)
                 chk += x * zero
+            s = 0.0
+            for j in range(C):      # store-free sum (see _numba_crossentropy)
+                s += p[i, j]
             if chk != 0:
                 status |= BAD_LOGITS
             r = like(1.0 / s, m)

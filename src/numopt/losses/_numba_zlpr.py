@@ -57,14 +57,16 @@ def zlpr_rows(z, t, thr, scale, want_grad, loss, grad, work, r0, r1):
         if tbad:
             status |= BAD_TARGETS
         e_row = grad[i] if want_grad else work
-        s_neg = 0.0
-        s_pos = 0.0
         for j in range(C):
             s = z[i, j] - s0
             pos = t[i, j] == 1
             e = fexp(-s - m_pos) if pos else fexp(s - m_neg)
-            e = e if j != thr else zero
-            e_row[j] = e
+            e_row[j] = e if j != thr else zero
+        s_neg = 0.0
+        s_pos = 0.0
+        for j in range(C):      # store-free sums (see _numba_crossentropy)
+            e = e_row[j]
+            pos = t[i, j] == 1
             s_pos += e if pos else zero
             s_neg += zero if pos else e
         mn = np.float64(m_neg)
@@ -75,12 +77,12 @@ def zlpr_rows(z, t, thr, scale, want_grad, loss, grad, work, r0, r1):
         if want_grad:
             wn = like(scale / s_neg, zero)
             wp = like(-scale / s_pos, zero)
-            acc = 0.0
             for j in range(C):
-                g = grad[i, j] * (wp if t[i, j] == 1 else wn)
-                grad[i, j] = g
-                acc += g
+                grad[i, j] = grad[i, j] * (wp if t[i, j] == 1 else wn)
             if thr >= 0:
+                acc = 0.0
+                for j in range(C):
+                    acc += grad[i, j]
                 grad[i, thr] = like(-acc, zero)
     return status
 
@@ -116,19 +118,18 @@ def zlpr_soft_rows(z, t, eps, scale, want_grad, loss, grad, work, r0, r1):
             status |= BAD_TARGETS
         a_row = grad[i] if want_grad else work[0]
         b_row = work[1]
-        s1 = 0.0
-        s2 = 0.0
         for j in range(C):
             x = z[i, j]
             tk = like(t[i, j], x)
             if lo > 0:
                 tk = zero if tk < lo else (one if tk > hi else tk)
-            a = tk * fexp(-x - m1)
-            b = (one - tk) * fexp(x - m2)
-            a_row[j] = a
-            b_row[j] = b
-            s1 += a
-            s2 += b
+            a_row[j] = tk * fexp(-x - m1)
+            b_row[j] = (one - tk) * fexp(x - m2)
+        s1 = 0.0
+        s2 = 0.0
+        for j in range(C):      # store-free sums (see _numba_crossentropy)
+            s1 += a_row[j]
+            s2 += b_row[j]
         m1d = np.float64(m1)
         m2d = np.float64(m2)
         s1 += math.exp(-m1d)

@@ -237,7 +237,8 @@ def _smoothed_f1_numba(z, targets, T, reduction, return_grad):
         partial = np.empty((nb, 3))
         pq = np.empty_like(zf) if return_grad else zf[:0]
         if status(run(lambda b0, b1: K.binary_f1_pass1(zf, tf, 1.0 / T, return_grad, pq,
-                                                      partial, b0, b1), nb, 12 * BLOCK)):
+                                                      np.empty(BLOCK, zf.dtype), partial,
+                                                      b0, b1), nb, 12 * BLOCK)):
             return DEFER
         A, P, S = partial.sum(axis=0)
         B = S + P

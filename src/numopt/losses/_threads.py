@@ -94,9 +94,14 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_POOL._reset_after_fork)
 
 
+def budget():
+    """Threads a call may use: ``numba.get_num_threads()``."""
+    return numba.get_num_threads()
+
+
 def plan(n_items, work_per_item):
     """Number of chunks (1 = run serially in the caller) for ``n_items`` items."""
-    threads = numba.get_num_threads()
+    threads = budget()
     work = n_items * max(int(work_per_item), 1)
     if threads <= 1 or n_items < 2 or work < PARALLEL_MIN_WORK:
         return 1
@@ -114,7 +119,7 @@ def run(kernel, n_items, work_per_item):
         return [kernel(0, n_items)]
     bounds = [n_items * c // n_chunks for c in range(n_chunks + 1)]
     return _POOL.map_chunks(lambda c: kernel(bounds[c], bounds[c + 1]), n_chunks,
-                            min(numba.get_num_threads(), n_chunks))
+                            min(budget(), n_chunks))
 
 
 def status(results):

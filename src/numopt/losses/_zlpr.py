@@ -21,6 +21,8 @@ _NEG_INF = -math.inf
 def _lse_with_zero(u, xp):
     """log(1 + sum(exp(u), axis=-1)) for u possibly containing -inf; returns (value, weights)
     where weights = exp(u - value) = d value / d u."""
+    if u.shape[-1] == 0:                         # no labels: log(e^0) = 0
+        return xp.zeros(u.shape[:-1], dtype=u.dtype, device=device_of(u)), u
     m = xp.max(u, axis=-1, keepdims=True)
     m = xp.maximum(m, xp.zeros_like(m))          # includes the constant term e^0
     e = xp.exp(u - m)
