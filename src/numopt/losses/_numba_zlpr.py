@@ -143,112 +143,162 @@ def zlpr_soft_rows(z, t, eps, scale, want_grad, loss, grad, work, r0, r1):
     return status
 
 
-# ---- fixed k: log e_k(exp(z)) by the elementary-symmetric recursion in the log domain --------
+# ---- fixed k: log e_k(exp(z)) by the elementary-symmetric recursion ---------------------------
+# Fast path (linear domain): with x = exp(z - max z) every term of e_m(x), m <= k, lies in
+# [exp(-k (max z - min z)), 1] and the sums are at most binom(C, k); when both bounds stay
+# inside [e^-600, e^600] the recursion runs on plain float64 numbers (positive sums: no
+# cancellation, relative error ~ C k eps).  Otherwise the row takes the log-domain recursion,
+# which is exact for logits of any size but costs an exp and a log1p per step.
+LINEAR_RANGE = 600.0
+
+
 @_kjit
 def _logaddexp(a, b):
     m = max(a, b)
     if m == -np.inf:
         return m
-    return m + log1p01(math.exp(-abs(a - b)))
+    return m + log1p01(fexp(-abs(a - b)))
 
 
 @_kjit
-def zlpr_topk_rows(z, t, k, scale, want_grad, loss, grad, fwd, bwd, r0, r1):
-    """log Z_k - sum_pos z on rows [r0, r1) (float64 inside); gradient = inclusion
-    probabilities - t.  ``fwd``, ``bwd`` are scratch (C + 1, k + 1) float64 arrays."""
+def _topk_row_linear(z, t, i, k, scale, want_grad, grad, x, fwd, bwd, mx):
+    C = z.shape[1]
+    for j in range(C):
+        x[j] = fexp(np.float64(z[i, j]) - mx)
+    fwd[0, 0] = 1.0
+    for m in range(1, k + 1):
+        fwd[0, m] = 0.0
+    for j in range(C):
+        xj = x[j]
+        fwd[j + 1, 0] = 1.0
+        for m in range(1, k + 1):
+            fwd[j + 1, m] = fwd[j, m] + xj * fwd[j, m - 1]
+    zk = fwd[C, k]
+    if want_grad:
+        bwd[C, 0] = 1.0
+        for m in range(1, k + 1):
+            bwd[C, m] = 0.0
+        for j in range(C - 1, -1, -1):
+            xj = x[j]
+            bwd[j, 0] = 1.0
+            for m in range(1, k + 1):
+                bwd[j, m] = bwd[j + 1, m] + xj * bwd[j + 1, m - 1]
+        inv = 1.0 / zk
+        for j in range(C):
+            acc = 0.0
+            for q in range(k):
+                acc += fwd[j, q] * bwd[j + 1, k - 1 - q]
+            grad[i, j] = scale * (x[j] * acc * inv - (1.0 if t[i, j] == 1 else 0.0))
+    return math.log(zk) + k * mx
+
+
+@_kjit
+def _topk_row_log(z, t, i, k, scale, want_grad, grad, fwd, bwd):
     C = z.shape[1]
     ninf = -np.inf
-    status = 0
-    for i in range(r0, r1):
-        chk = 0.0
-        npos = 0
-        tbad = 0
-        sp = 0.0
-        for j in range(C):
-            x = np.float64(z[i, j])
-            tv = t[i, j]
-            chk += x * 0.0
-            tbad += 0 if (tv == 0 or tv == 1) else 1
-            npos += 1 if tv == 1 else 0
-            sp += x if tv == 1 else 0.0
-        if chk != 0:
-            status |= BAD_LOGITS
-        if tbad:
-            status |= BAD_TARGETS
-        if npos != k:
-            status |= BAD_SUM
-        if status:
-            continue
-        fwd[0, 0] = 0.0
+    fwd[0, 0] = 0.0
+    for m in range(1, k + 1):
+        fwd[0, m] = ninf
+    for j in range(C):
+        xj = np.float64(z[i, j])
+        fwd[j + 1, 0] = 0.0
         for m in range(1, k + 1):
-            fwd[0, m] = ninf
-        for j in range(C):
-            x = np.float64(z[i, j])
-            fwd[j + 1, 0] = fwd[j, 0]
-            for m in range(1, k + 1):
-                fwd[j + 1, m] = _logaddexp(fwd[j, m], x + fwd[j, m - 1])
-        logz = fwd[C, k]
-        loss[i] = logz - sp
-        if not want_grad:
-            continue
+            fwd[j + 1, m] = _logaddexp(fwd[j, m], xj + fwd[j, m - 1])
+    logz = fwd[C, k]
+    if want_grad:
         bwd[C, 0] = 0.0
         for m in range(1, k + 1):
             bwd[C, m] = ninf
         for j in range(C - 1, -1, -1):
-            x = np.float64(z[i, j])
-            bwd[j, 0] = bwd[j + 1, 0]
+            xj = np.float64(z[i, j])
+            bwd[j, 0] = 0.0
             for m in range(1, k + 1):
-                bwd[j, m] = _logaddexp(bwd[j + 1, m], x + bwd[j + 1, m - 1])
+                bwd[j, m] = _logaddexp(bwd[j + 1, m], xj + bwd[j + 1, m - 1])
         for j in range(C):
             # log sum_{q=0}^{k-1} e_q(x_<j) e_{k-1-q}(x_>j)
-            mx = ninf
+            mq = ninf
             for q in range(k):
-                mx = max(mx, fwd[j, q] + bwd[j + 1, k - 1 - q])
+                mq = max(mq, fwd[j, q] + bwd[j + 1, k - 1 - q])
             acc = 0.0
-            if mx > ninf:
+            if mq > ninf:
                 for q in range(k):
-                    acc += math.exp(fwd[j, q] + bwd[j + 1, k - 1 - q] - mx)
-            incl = math.exp(np.float64(z[i, j]) + mx + math.log(acc) - logz) if acc > 0 else 0.0
+                    acc += math.exp(fwd[j, q] + bwd[j + 1, k - 1 - q] - mq)
+            incl = math.exp(np.float64(z[i, j]) + mq + math.log(acc) - logz) if acc > 0 else 0.0
             grad[i, j] = scale * (incl - (1.0 if t[i, j] == 1 else 0.0))
+    return logz
+
+
+@_kjit
+def _topk_check_row(z, t, i, k):
+    """(status, sum of the positives' logits, max z, min z) of row i."""
+    C = z.shape[1]
+    chk = 0.0
+    npos = 0
+    tbad = 0
+    sp = 0.0
+    mx = np.float64(z[i, 0])
+    mn = mx
+    for j in range(C):
+        x = np.float64(z[i, j])
+        tv = t[i, j]
+        chk += x * 0.0
+        tbad += 0 if (tv == 0 or tv == 1) else 1
+        npos += 1 if tv == 1 else 0
+        sp += x if tv == 1 else 0.0
+        mx = max(mx, x)
+        mn = min(mn, x)
+    status = 0
+    if chk != 0:
+        status |= BAD_LOGITS
+    if tbad:
+        status |= BAD_TARGETS
+    if npos != k:
+        status |= BAD_SUM
+    return status, sp, mx, mn
+
+
+@_kjit
+def zlpr_topk_rows(z, t, k, log_binom, scale, want_grad, loss, grad, x, fwd, bwd, r0, r1):
+    """log Z_k - sum_pos z on rows [r0, r1) (float64 inside); gradient = inclusion
+    probabilities - t.  ``log_binom`` = log C(C, k); scratch: ``x`` (C,), ``fwd``, ``bwd``
+    (C + 1, k + 1), float64."""
+    status = 0
+    for i in range(r0, r1):
+        st, sp, mx, mn = _topk_check_row(z, t, i, k)
+        status |= st
+        if st:
+            continue
+        if k * (mx - mn) < LINEAR_RANGE and log_binom < LINEAR_RANGE:
+            logz = _topk_row_linear(z, t, i, k, scale, want_grad, grad, x, fwd, bwd, mx)
+        else:
+            logz = _topk_row_log(z, t, i, k, scale, want_grad, grad, fwd, bwd)
+        loss[i] = logz - sp
     return status
 
 
 @_kjit
-def zlpr_topk_newton_rows(z, t, k, scale, want_grad, loss, grad, zz, r0, r1):
-    """Fixed k by Newton's identities on x = exp(z - max z) (float64 inside); ``zz`` is a
-    scratch (2 k + 1,) float64 array (Z_0..Z_k, then the power sums S_1..S_k).  Status BAD_ZK when Z_k <= 0 (all precision lost)."""
+def zlpr_topk_newton_rows(z, t, k, scale, want_grad, loss, grad, x, xq, zz, r0, r1):
+    """Fixed k by Newton's identities on x = exp(z - max z) (float64 inside); scratch: ``x``,
+    ``xq`` (C,) and ``zz`` (2 k + 1,) float64 (Z_0..Z_k, then the power sums S_1..S_k).
+    Status BAD_ZK when Z_k <= 0 (all precision lost)."""
     C = z.shape[1]
     status = 0
     for i in range(r0, r1):
-        chk = 0.0
-        npos = 0
-        tbad = 0
-        sp = 0.0
-        m = -np.inf
-        for j in range(C):
-            x = np.float64(z[i, j])
-            tv = t[i, j]
-            chk += x * 0.0
-            tbad += 0 if (tv == 0 or tv == 1) else 1
-            npos += 1 if tv == 1 else 0
-            sp += x if tv == 1 else 0.0
-            m = max(m, x)
-        if chk != 0:
-            status |= BAD_LOGITS
-        if tbad:
-            status |= BAD_TARGETS
-        if npos != k:
-            status |= BAD_SUM
-        if status:
+        st, sp, mx, mn = _topk_check_row(z, t, i, k)
+        status |= st
+        if st:
             continue
-        for q in range(1, k + 1):
-            zz[k + q] = 0.0
-        for j in range(C):           # power sums S_q = sum_j x_j^q, stored in zz[k + q]
-            x = math.exp(np.float64(z[i, j]) - m)
-            xq = x
-            for q in range(1, k + 1):
-                zz[k + q] += xq
-                xq *= x
+        for j in range(C):
+            x[j] = fexp(np.float64(z[i, j]) - mx)
+            xq[j] = x[j]
+        for q in range(1, k + 1):    # power sums S_q = sum_j x_j^q into zz[k + q]
+            if q > 1:
+                for j in range(C):
+                    xq[j] *= x[j]
+            acc = 0.0
+            for j in range(C):
+                acc += xq[j]
+            zz[k + q] = acc
         zz[0] = 1.0
         for mm in range(1, k + 1):
             acc = 0.0
@@ -260,12 +310,15 @@ def zlpr_topk_newton_rows(z, t, k, scale, want_grad, loss, grad, zz, r0, r1):
         if not zz[k] > 0:
             status |= BAD_ZK
             continue
-        loss[i] = math.log(zz[k]) + k * m - sp
+        loss[i] = math.log(zz[k]) + k * mx - sp
         if want_grad:
+            inv = 1.0 / zz[k]
             for j in range(C):
-                x = math.exp(np.float64(z[i, j]) - m)
+                xj = x[j]
                 e = 0.0
+                p = 1.0
                 for q in range(k):
-                    e += (-x) ** q * zz[k - 1 - q]
-                grad[i, j] = scale * (x * e / zz[k] - (1.0 if t[i, j] == 1 else 0.0))
+                    e += p * zz[k - 1 - q]
+                    p *= -xj
+                grad[i, j] = scale * (xj * e * inv - (1.0 if t[i, j] == 1 else 0.0))
     return status

@@ -64,9 +64,12 @@ def zlpr(logits, targets, /, *, threshold_index=None, k=None, topk_method="recur
         ``m Z_m = sum_{i=1}^m (-1)^{i-1} Z_{m-i} S_i``, ``S_i = sum_j e^{i s_j}`` (Su's recipe;
         alternating sums, so accuracy degrades when ``k`` is large or the scores are spread out --
         a non-positive ``Z_k`` raises ``FloatingPointError``).  ``"recursion"`` (default): the
-        elementary-symmetric recursion ``e_m(x_1..x_n) = e_m(x_1..x_{n-1}) + x_n e_{m-1}(...)``
-        run in the log domain, all terms positive, stable for logits of any size; the gradient
-        (the inclusion probabilities of each label) comes from a forward-backward pass.
+        elementary-symmetric recursion ``e_m(x_1..x_n) = e_m(x_1..x_{n-1}) + x_n e_{m-1}(...)``,
+        all terms positive, stable for logits of any size; the gradient (the inclusion
+        probabilities of each label) comes from a forward-backward pass.  The generic rung runs
+        it in the log domain; the NumPy rung runs it on ``exp(s - max s)`` directly when every
+        term stays inside the float64 range (``k (max s - min s) < 600`` and
+        ``log binom(C, k) < 600``) and in the log domain otherwise, row by row.
     reduction : {"mean", "sum", "none"}
     return_grad : bool
 
@@ -301,13 +304,17 @@ def _zlpr_numba(z, targets, threshold_index, k, topk_method, reduction, return_g
     elif topk_method == "newton":
         def rows(r0, r1):
             return K.zlpr_topk_newton_rows(z2, t2, kk, scale, return_grad, loss, grad,
-                                           np.empty(2 * kk + 1), r0, r1)
+                                           np.empty(C), np.empty(C), np.empty(2 * kk + 1),
+                                           r0, r1)
         work = 8 * C * kk
     else:
+        log_binom = math.lgamma(C + 1) - math.lgamma(kk + 1) - math.lgamma(C - kk + 1)
+
         def rows(r0, r1):
-            return K.zlpr_topk_rows(z2, t2, kk, scale, return_grad, loss, grad,
-                                    np.empty((C + 1, kk + 1)), np.empty((C + 1, kk + 1)), r0, r1)
-        work = 80 * C * kk
+            return K.zlpr_topk_rows(z2, t2, kk, log_binom, scale, return_grad, loss, grad,
+                                    np.empty(C), np.empty((C + 1, kk + 1)),
+                                    np.empty((C + 1, kk + 1)), r0, r1)
+        work = 8 * C * kk
     if run_rows(rows, n, work):
         return DEFER
     return finish_rows(loss, grad.reshape(z.shape) if return_grad else None, z.shape[:-1],
