@@ -145,12 +145,13 @@ def _cost_table(cost, embeddings, C, dtype, xp):
 # Materialise the C x C cosine cost (1 - E E^T) for class-index targets when it is no larger
 # than the per-sample cost rows it replaces (and at most this many entries).
 _MAX_COSINE_TABLE = 1 << 24
+_SERIAL_TABLE_WORK = 1 << 27     # multiply-adds below which the table is built without BLAS
 
 
 def _emo_numba(z, targets, table, mix, cap, reduction, return_grad):
     """NumPy rung: ``_numba_expected_cost.expected_cost_rows`` (BLAS for the cost rows that
     need a matrix product)."""
-    from ._numba_expected_cost import expected_cost_rows
+    from ._numba_expected_cost import cosine_cost_table, expected_cost_rows
     from ._smooth import _rows_and_targets
     rt = _rows_and_targets(z, targets)
     if rt is None:
@@ -169,7 +170,12 @@ def _emo_numba(z, targets, table, mix, cap, reduction, return_grad):
     else:
         Eh = M
         if by_index and C * C <= max(n * C, 1) and C * C <= _MAX_COSINE_TABLE:
-            kind, tab = 1, 1.0 - Eh @ Eh.T                      # symmetric cosine cost
+            Eh = np.ascontiguousarray(Eh, dtype=dt)
+            if C * C * Eh.shape[1] <= _SERIAL_TABLE_WORK:
+                tab = cosine_cost_table(Eh, np.empty((C, C), dt))
+            else:
+                tab = 1.0 - Eh @ Eh.T
+            kind = 1                                             # symmetric cosine cost
         else:
             V = Eh[y] if by_index else np.asarray(t2, dt) @ Eh
             kind, tab = 2, 1.0 - V @ Eh.T

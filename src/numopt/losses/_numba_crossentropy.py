@@ -26,7 +26,7 @@ import math
 import numba
 import numpy as np
 
-from ._fastmath import fexp, like, log1p01
+from ._fastmath import fexp, like, log1p01, row_max
 
 FM = {"contract", "reassoc", "nsz"}   # sums may be reordered (SIMD); no finite-math assumptions
 BLOCK = 4096                           # elements per partial sum of the elementwise kernels
@@ -34,14 +34,6 @@ BLOCK = 4096                           # elements per partial sum of the element
 _kjit = numba.njit(cache=True, nogil=True, fastmath=FM, error_model="numpy")
 
 BAD_LOGITS, BAD_TARGETS, BAD_SUM = 1, 2, 4
-
-
-@_kjit
-def row_max(z, i):
-    m = z[i, 0]
-    for j in range(1, z.shape[1]):
-        m = max(m, z[i, j])
-    return m
 
 
 # ---- sigmoid cross-entropy: elementwise, any shape (flattened) ----------------------------------

@@ -28,8 +28,8 @@ import math
 import numba
 import numpy as np
 
-from ._fastmath import fexp, like
-from ._numba_crossentropy import BAD_LOGITS, BAD_SUM, BAD_TARGETS, FM, row_max
+from ._fastmath import fexp, like, row_max
+from ._numba_crossentropy import BAD_LOGITS, BAD_SUM, BAD_TARGETS, FM
 
 _kjit = numba.njit(cache=True, nogil=True, fastmath=FM, error_model="numpy")
 
@@ -141,3 +141,17 @@ def expected_cost_rows(z, y, t, table, kind, inv_t, mode, cap, tol, scale, want_
                     tv = like(t[i, j], m)
                     grad[i, j] = pa * e * (like(g_row[j], m) - vv) + pb * e - tb * tv
     return status
+
+
+@_kjit
+def cosine_cost_table(eh, out):
+    """out[a, b] = 1 - <eh_a, eh_b> for unit rows ``eh`` (C, d); serial, for small C^2 d (a
+    BLAS product would wake its threads, which on a busy machine costs more than it saves)."""
+    C, d = eh.shape
+    for a in range(C):
+        for b in range(C):
+            acc = 0.0
+            for q in range(d):
+                acc += eh[a, q] * eh[b, q]
+            out[a, b] = 1.0 - acc
+    return out

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from ._fastmath import like
+from ._fastmath import fmax, like, range_max
 from ._numba_crossentropy import BAD_LOGITS, BAD_TARGETS, BLOCK, FM
 
 _kjit = numba.njit(cache=True, nogil=True, fastmath=FM, error_model="numpy")
@@ -60,14 +60,6 @@ def binary_hinge_blocks(z, t, margin, scale, want_grad, per, per_off, grad, part
 
 
 @_kjit
-def _finite_row(z, i):
-    chk = like(0.0, z[0, 0])
-    for j in range(z.shape[1]):
-        chk += z[i, j] * like(0.0, z[0, 0])
-    return chk == 0
-
-
-@_kjit
 def crammer_singer_rows(z, y, margin, scale, want_grad, loss, grad, r0, r1):
     """max(0, max_{j != y} (m + z_j) - z_y); gradient +1 at the first arg-max, -1 at y."""
     C = z.shape[1]
@@ -75,31 +67,34 @@ def crammer_singer_rows(z, y, margin, scale, want_grad, loss, grad, r0, r1):
     zero = like(0.0, z[0, 0])
     status = 0
     for i in range(r0, r1):
-        if not _finite_row(z, i):
-            status |= BAD_LOGITS
         yi = y[i]
         zy = z[i, yi]
-        # max over j != y of z_j, in two vectorized halves; (m + .) - zy is monotone, so the
-        # largest margin is the margin of the largest logit
-        best = -np.inf
-        for j in range(yi):
-            best = max(best, np.float64(z[i, j]))
-        for j in range(yi + 1, C):
-            best = max(best, np.float64(z[i, j]))
-        if C == 1:
+        # max over j != y of z_j in two vectorized halves (with the finiteness check); the
+        # margin (m + .) - zy is monotone, so the largest margin is that of the largest logit
+        best = fmax(range_max(z, i, 0, yi), range_max(z, i, yi + 1, C))
+        chk = zero
+        for j in range(C):
+            chk += z[i, j] * zero
+        if chk != 0:
+            status |= BAD_LOGITS
+        if C == 1:                      # a single class: nothing to violate
             loss[i] = 0.0
-            worst = zero
-        else:
-            worst = (mm + like(best, zy)) - zy
-            loss[i] = max(np.float64(worst), 0.0)
+            if want_grad:
+                grad[i, 0] = zero
+            continue
+        worst = (mm + best) - zy
+        loss[i] = max(np.float64(worst), 0.0)
         if want_grad:
+            # first index whose margin equals the largest (as the generic arg-max picks it):
+            # a vectorized min-reduction instead of a scalar search
+            first = C
+            for j in range(C):
+                hit = (mm + z[i, j]) - zy == worst and j != yi
+                first = min(first, j if hit else C)
             for j in range(C):
                 grad[i, j] = zero
-            if C > 1 and worst > zero:
-                for j in range(C):   # first index with the largest margin
-                    if j != yi and (mm + z[i, j]) - zy == worst:
-                        grad[i, j] = like(scale, zy)
-                        break
+            if worst > zero:
+                grad[i, first] = like(scale, zy)
                 grad[i, yi] = like(-scale, zy)
     return status
 
@@ -113,8 +108,6 @@ def weston_watkins_rows(z, y, margin, scale, want_grad, loss, grad, r0, r1):
     one = like(scale, z[0, 0])
     status = 0
     for i in range(r0, r1):
-        if not _finite_row(z, i):
-            status |= BAD_LOGITS
         yi = y[i]
         zy = z[i, yi]
         cnt = 0
@@ -129,9 +122,14 @@ def weston_watkins_rows(z, y, margin, scale, want_grad, loss, grad, r0, r1):
                 grad[i, j] = one if act else zero
             grad[i, yi] = like(-scale * cnt, zy)
         acc = 0.0
+        chk = zy * zero
         for j in range(yi):
             acc += max((mm + z[i, j]) - zy, zero)
+            chk += z[i, j] * zero
         for j in range(yi + 1, C):
             acc += max((mm + z[i, j]) - zy, zero)
+            chk += z[i, j] * zero
+        if chk != 0:
+            status |= BAD_LOGITS
         loss[i] = acc
     return status

@@ -12,8 +12,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from ._fastmath import fexp, like
-from ._numba_crossentropy import BAD_LOGITS, BAD_SUM, BAD_TARGETS, BLOCK, FM, row_max
+from ._fastmath import fexp, like, row_max
+from ._numba_crossentropy import BAD_LOGITS, BAD_SUM, BAD_TARGETS, BLOCK, FM
 
 _kjit = numba.njit(cache=True, nogil=True, fastmath=FM, error_model="numpy")
 

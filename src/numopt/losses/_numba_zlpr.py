@@ -21,11 +21,45 @@ import math
 import numba
 import numpy as np
 
-from ._fastmath import fexp, like, log1p01
+from ._fastmath import _nnan, fexp, fmax, like, log1p01, range_max, range_min
 from ._numba_crossentropy import BAD_LOGITS, BAD_SUM, BAD_TARGETS, FM
 
 _kjit = numba.njit(cache=True, nogil=True, fastmath=FM, error_model="numpy")
 BAD_ZK = 8     # Newton's identities lost all precision (Z_k <= 0)
+
+
+@_nnan
+def _zlpr_shifts(z, t, i, s0, thr):
+    """m_neg = max(0, max over negatives of s), m_pos = max(0, max over positives of -s),
+    s = z - s0, the threshold column excluded (0 is the constant term e^0)."""
+    zero = like(0.0, s0)
+    m_neg = zero
+    m_pos = zero
+    for j in range(z.shape[1]):
+        s = z[i, j] - s0
+        pos = t[i, j] == 1
+        valid = j != thr
+        m_neg = fmax(m_neg, s if (valid and not pos) else zero)
+        m_pos = fmax(m_pos, -s if (valid and pos) else zero)
+    return m_neg, m_pos
+
+
+@_nnan
+def _zlpr_soft_shifts(z, t, i, lo, hi):
+    """m1 = max(0, max over t > 0 of -z), m2 = max(0, max over t < 1 of z), labels below
+    ``lo`` counting as 0 and above ``hi`` as 1."""
+    zero = like(0.0, z[0, 0])
+    one = like(1.0, z[0, 0])
+    m1 = zero
+    m2 = zero
+    for j in range(z.shape[1]):
+        x = z[i, j]
+        tk = like(t[i, j], x)
+        if lo > 0:
+            tk = zero if tk < lo else (one if tk > hi else tk)
+        m1 = fmax(m1, -x if tk > zero else zero)
+        m2 = fmax(m2, x if tk < one else zero)
+    return m1, m2
 
 
 @_kjit
@@ -37,31 +71,23 @@ def zlpr_rows(z, t, thr, scale, want_grad, loss, grad, work, r0, r1):
     status = 0
     for i in range(r0, r1):
         s0 = z[i, thr] if thr >= 0 else zero
-        # shifts: m_neg = max(0, max_neg s), m_pos = max(0, max_pos -s); 0 is the e^0 term
-        m_neg = zero
-        m_pos = zero
+        m_neg, m_pos = _zlpr_shifts(z, t, i, s0, thr)
         chk = zero
         tbad = 0
+        e_row = grad[i] if want_grad else work
         for j in range(C):
             x = z[i, j]
             tv = t[i, j]
             s = x - s0
             pos = tv == 1
-            valid = j != thr
-            m_neg = max(m_neg, s if (valid and not pos) else zero)
-            m_pos = max(m_pos, -s if (valid and pos) else zero)
+            e = fexp(-s - m_pos) if pos else fexp(s - m_neg)
+            e_row[j] = e if j != thr else zero
             chk += x * zero
             tbad += 0 if (tv == 0 or tv == 1) else 1
         if chk != 0:
             status |= BAD_LOGITS
         if tbad:
             status |= BAD_TARGETS
-        e_row = grad[i] if want_grad else work
-        for j in range(C):
-            s = z[i, j] - s0
-            pos = t[i, j] == 1
-            e = fexp(-s - m_pos) if pos else fexp(s - m_neg)
-            e_row[j] = e if j != thr else zero
         s_neg = 0.0
         s_pos = 0.0
         for j in range(C):      # store-free sums (see _numba_crossentropy)
@@ -98,33 +124,25 @@ def zlpr_soft_rows(z, t, eps, scale, want_grad, loss, grad, work, r0, r1):
     hi = one - lo
     status = 0
     for i in range(r0, r1):
-        m1 = zero     # max(0, max over t > 0 of -s)
-        m2 = zero     # max(0, max over t < 1 of s)
+        m1, m2 = _zlpr_soft_shifts(z, t, i, lo, hi)
         chk = zero
         tbad = 0
+        a_row = grad[i] if want_grad else work[0]
+        b_row = work[1]
         for j in range(C):
             x = z[i, j]
             tv = t[i, j]
             tk = like(tv, x)
             if lo > 0:
                 tk = zero if tk < lo else (one if tk > hi else tk)
-            m1 = max(m1, -x if tk > zero else zero)
-            m2 = max(m2, x if tk < one else zero)
+            a_row[j] = tk * fexp(-x - m1)
+            b_row[j] = (one - tk) * fexp(x - m2)
             chk += x * zero
             tbad += 0 if (tv >= 0 and tv <= 1) else 1
         if chk != 0:
             status |= BAD_LOGITS
         if tbad:
             status |= BAD_TARGETS
-        a_row = grad[i] if want_grad else work[0]
-        b_row = work[1]
-        for j in range(C):
-            x = z[i, j]
-            tk = like(t[i, j], x)
-            if lo > 0:
-                tk = zero if tk < lo else (one if tk > hi else tk)
-            a_row[j] = tk * fexp(-x - m1)
-            b_row[j] = (one - tk) * fexp(x - m2)
         s1 = 0.0
         s2 = 0.0
         for j in range(C):      # store-free sums (see _numba_crossentropy)
@@ -158,38 +176,6 @@ def _logaddexp(a, b):
     if m == -np.inf:
         return m
     return m + log1p01(fexp(-abs(a - b)))
-
-
-@_kjit
-def _topk_row_linear(z, t, i, k, scale, want_grad, grad, x, fwd, bwd, mx):
-    C = z.shape[1]
-    for j in range(C):
-        x[j] = fexp(np.float64(z[i, j]) - mx)
-    fwd[0, 0] = 1.0
-    for m in range(1, k + 1):
-        fwd[0, m] = 0.0
-    for j in range(C):
-        xj = x[j]
-        fwd[j + 1, 0] = 1.0
-        for m in range(1, k + 1):
-            fwd[j + 1, m] = fwd[j, m] + xj * fwd[j, m - 1]
-    zk = fwd[C, k]
-    if want_grad:
-        bwd[C, 0] = 1.0
-        for m in range(1, k + 1):
-            bwd[C, m] = 0.0
-        for j in range(C - 1, -1, -1):
-            xj = x[j]
-            bwd[j, 0] = 1.0
-            for m in range(1, k + 1):
-                bwd[j, m] = bwd[j + 1, m] + xj * bwd[j + 1, m - 1]
-        inv = 1.0 / zk
-        for j in range(C):
-            acc = 0.0
-            for q in range(k):
-                acc += fwd[j, q] * bwd[j + 1, k - 1 - q]
-            grad[i, j] = scale * (x[j] * acc * inv - (1.0 if t[i, j] == 1 else 0.0))
-    return math.log(zk) + k * mx
 
 
 @_kjit
@@ -236,8 +222,6 @@ def _topk_check_row(z, t, i, k):
     npos = 0
     tbad = 0
     sp = 0.0
-    mx = np.float64(z[i, 0])
-    mn = mx
     for j in range(C):
         x = np.float64(z[i, j])
         tv = t[i, j]
@@ -245,8 +229,8 @@ def _topk_check_row(z, t, i, k):
         tbad += 0 if (tv == 0 or tv == 1) else 1
         npos += 1 if tv == 1 else 0
         sp += x if tv == 1 else 0.0
-        mx = max(mx, x)
-        mn = min(mn, x)
+    mx = np.float64(range_max(z, i, 0, C))
+    mn = np.float64(range_min(z, i, 0, C))
     status = 0
     if chk != 0:
         status |= BAD_LOGITS
@@ -257,22 +241,97 @@ def _topk_check_row(z, t, i, k):
     return status, sp, mx, mn
 
 
+LANES = 8     # rows recursed side by side (one SIMD lane each)
+
+
 @_kjit
 def zlpr_topk_rows(z, t, k, log_binom, scale, want_grad, loss, grad, x, fwd, bwd, r0, r1):
     """log Z_k - sum_pos z on rows [r0, r1) (float64 inside); gradient = inclusion
-    probabilities - t.  ``log_binom`` = log C(C, k); scratch: ``x`` (C,), ``fwd``, ``bwd``
-    (C + 1, k + 1), float64."""
+    probabilities - t.  ``log_binom`` = log C(C, k); scratch (float64): ``x`` (C, LANES),
+    ``fwd``, ``bwd`` (C + 1, k + 1, LANES).
+
+    Rows on the linear fast path are recursed ``LANES`` at a time, the row index innermost, so
+    that the recursion -- a chain of C dependent multiply-adds per order m -- runs in SIMD lanes
+    instead of one row at a time; rows that need the log domain are done one by one after."""
+    C = z.shape[1]
     status = 0
-    for i in range(r0, r1):
-        st, sp, mx, mn = _topk_check_row(z, t, i, k)
-        status |= st
-        if st:
-            continue
-        if k * (mx - mn) < LINEAR_RANGE and log_binom < LINEAR_RANGE:
-            logz = _topk_row_linear(z, t, i, k, scale, want_grad, grad, x, fwd, bwd, mx)
-        else:
-            logz = _topk_row_log(z, t, i, k, scale, want_grad, grad, fwd, bwd)
-        loss[i] = logz - sp
+    mxs = np.empty(LANES)
+    sps = np.empty(LANES)
+    acc_r = np.empty(LANES)
+    row = np.empty(C)
+    lin = np.zeros(LANES, np.bool_)
+    for g0 in range(r0, r1, LANES):
+        nr = min(LANES, r1 - g0)
+        for r in range(LANES):
+            lin[r] = False
+        for r in range(nr):
+            i = g0 + r
+            st, sp, mx, mn = _topk_check_row(z, t, i, k)
+            status |= st
+            lin[r] = st == 0 and k * (mx - mn) < LINEAR_RANGE and log_binom < LINEAR_RANGE
+            mxs[r] = mx
+            sps[r] = sp
+        for r in range(LANES):          # x[j, r] = exp(z - max z); 0 in unused lanes
+            if lin[r]:
+                i = g0 + r
+                m = mxs[r]
+                for j in range(C):      # contiguous, vectorized; then one strided copy
+                    row[j] = fexp(np.float64(z[i, j]) - m)
+                for j in range(C):
+                    x[j, r] = row[j]
+            else:
+                for j in range(C):
+                    x[j, r] = 0.0
+        for r in range(LANES):
+            fwd[0, 0, r] = 1.0
+        for m in range(1, k + 1):
+            for r in range(LANES):
+                fwd[0, m, r] = 0.0
+        for j in range(C):
+            for r in range(LANES):
+                fwd[j + 1, 0, r] = 1.0
+            for m in range(1, k + 1):
+                for r in range(LANES):
+                    fwd[j + 1, m, r] = fwd[j, m, r] + x[j, r] * fwd[j, m - 1, r]
+        for r in range(nr):
+            if lin[r]:
+                loss[g0 + r] = math.log(fwd[C, k, r]) + k * mxs[r] - sps[r]
+        if want_grad:
+            for r in range(LANES):
+                bwd[C, 0, r] = 1.0
+            for m in range(1, k + 1):
+                for r in range(LANES):
+                    bwd[C, m, r] = 0.0
+            for j in range(C - 1, -1, -1):
+                for r in range(LANES):
+                    bwd[j, 0, r] = 1.0
+                for m in range(1, k + 1):
+                    for r in range(LANES):
+                        bwd[j, m, r] = bwd[j + 1, m, r] + x[j, r] * bwd[j + 1, m - 1, r]
+            # inclusion weights sum_q e_q(x_<j) e_{k-1-q}(x_>j), lanes innermost, into bwd[j]
+            # (bwd[j] is no longer needed once row j is done: j ascends, bwd[j + 1] is read)
+            for j in range(C):
+                for r in range(LANES):
+                    acc_r[r] = 0.0
+                for q in range(k):
+                    for r in range(LANES):
+                        acc_r[r] += fwd[j, q, r] * bwd[j + 1, k - 1 - q, r]
+                for r in range(LANES):
+                    bwd[j, 0, r] = acc_r[r] * x[j, r]
+            for r in range(nr):
+                if not lin[r]:
+                    continue
+                i = g0 + r
+                inv = scale / fwd[C, k, r]
+                for j in range(C):
+                    grad[i, j] = bwd[j, 0, r] * inv - (scale if t[i, j] == 1 else 0.0)
+        for r in range(nr):             # rows with a wide spread: log domain, one by one
+            if lin[r] or status:
+                continue
+            i = g0 + r
+            logz = _topk_row_log(z, t, i, k, scale, want_grad, grad, fwd[:, :, 0].copy(),
+                                 bwd[:, :, 0].copy())
+            loss[i] = logz - sps[r]
     return status
 
 

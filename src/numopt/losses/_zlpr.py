@@ -311,9 +311,10 @@ def _zlpr_numba(z, targets, threshold_index, k, topk_method, reduction, return_g
         log_binom = math.lgamma(C + 1) - math.lgamma(kk + 1) - math.lgamma(C - kk + 1)
 
         def rows(r0, r1):
+            L = K.LANES
             return K.zlpr_topk_rows(z2, t2, kk, log_binom, scale, return_grad, loss, grad,
-                                    np.empty(C), np.empty((C + 1, kk + 1)),
-                                    np.empty((C + 1, kk + 1)), r0, r1)
+                                    np.empty((C, L)), np.empty((C + 1, kk + 1, L)),
+                                    np.empty((C + 1, kk + 1, L)), r0, r1)
         work = 8 * C * kk
     if run_rows(rows, n, work):
         return DEFER
