@@ -179,6 +179,33 @@ def np_zlpr_topk(z, t, k):
     return loss, (x * e / Z[k][:, None] - t) / len(z)
 
 
+def np_zlpr_topk_recursion(z, t, k):
+    """The stable route: the elementary-symmetric recursion in the log domain, vectorized over
+    the samples (a loop over the classes is inherent to it), forward-backward for the gradient."""
+    n, C = z.shape
+    init = np.full((n, k + 1), -np.inf, z.dtype)
+    init[:, 0] = 0
+
+    def step(f, zi):
+        g = f.copy()
+        g[:, 1:] = np.logaddexp(f[:, 1:], zi[:, None] + f[:, :-1])
+        return g
+    fwd = [init]
+    for i in range(C):
+        fwd.append(step(fwd[-1], z[:, i]))
+    bwd = [None] * (C + 1)
+    bwd[C] = init
+    for i in range(C - 1, -1, -1):
+        bwd[i] = step(bwd[i + 1], z[:, i])
+    logz = fwd[C][:, k]
+    incl = np.empty_like(z)
+    for i in range(C):
+        a = fwd[i][:, :k] + bwd[i + 1][:, k - 1::-1]
+        m = a.max(axis=1)
+        incl[:, i] = np.exp(z[:, i] + m + np.log(np.exp(a - m[:, None]).sum(axis=1)) - logz)
+    return np.mean(logz - (t * z).sum(axis=1)), (incl - t) / n
+
+
 def np_zlpr_soft(z, t):
     l1, w1 = _lse_with_one(np.where(t > 0, np.log(np.where(t > 0, t, 1)) - z, -np.inf))
     l2, w2 = _lse_with_one(np.where(t < 1, np.log1p(-np.where(t < 1, t, 0)) + z, -np.inf))
@@ -290,7 +317,10 @@ def make_cases(n, C, dtype, rng):
         ("zlpr", lambda: zlpr(z, multi, return_grad=True), lambda: np_zlpr(z, multi), None),
         ("zlpr, threshold class", lambda: zlpr(z, multi, threshold_index=0, return_grad=True),
          lambda: np_zlpr_threshold(z, multi), None),
-        (f"zlpr, k={k} (log-domain recursion; peer: Newton)",
+        (f"zlpr, k={k} (recursion; peer: the same recursion)",
+         lambda: zlpr(z, topk, k=k, return_grad=True),
+         lambda: np_zlpr_topk_recursion(z, topk, k), None),
+        (f"zlpr, k={k} (recursion; peer: Newton's identities)",
          lambda: zlpr(z, topk, k=k, return_grad=True), lambda: np_zlpr_topk(z, topk, k), None),
         (f"zlpr, k={k}, topk_method='newton'",
          lambda: zlpr(z, topk, k=k, topk_method="newton", return_grad=True),

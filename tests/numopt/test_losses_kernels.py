@@ -412,3 +412,43 @@ def test_xp_more_configurations(xp, dtype):
             v0, g0 = fn(z, t, reduction=red, return_grad=True, **kw)
             xp_assert_close(v, xp.asarray(np.asarray(v0), dtype=dt), rtol=rtol, atol=1e-6, xp=xp)
             xp_assert_close(g, xp.asarray(g0, dtype=dt), rtol=rtol, atol=1e-6, xp=xp)
+
+
+# ---- the thread pool ---------------------------------------------------------------------------
+def test_pool_budget_yields_to_other_runnable_threads(monkeypatch):
+    monkeypatch.setattr(_threads.numba, "get_num_threads", lambda: 4)
+    monkeypatch.setattr(_threads, "_CPUS", 4)
+    monkeypatch.setattr(_threads, "_others_running", lambda: 0)
+    assert _threads.budget() == 4
+    monkeypatch.setattr(_threads, "_others_running", lambda: 3)
+    assert _threads.budget() == 1
+    assert _threads.plan(10_000, 1 << 20) == 1          # a busy machine: serial
+    monkeypatch.setattr(_threads, "_others_running", lambda: 9)
+    assert _threads.budget() == 1
+    monkeypatch.setattr(_threads.numba, "get_num_threads", lambda: 1)
+    monkeypatch.setattr(_threads, "_others_running", lambda: 0)
+    assert _threads.budget() == 1                        # numba.set_num_threads(1) is obeyed
+
+
+def test_pool_others_running_reads_proc_loadavg():
+    import os
+    n = _threads._others_running()
+    assert isinstance(n, int) and n >= 0
+    if os.path.exists("/proc/loadavg"):
+        with open("/proc/loadavg") as f:
+            total = int(f.read().split()[3].split("/")[1])
+        assert n < total
+
+
+def test_pool_runs_every_chunk_once_and_propagates_errors():
+    seen = []
+    out = _threads._POOL.map_chunks(lambda c: seen.append(c) or c * c, 17, 3)
+    assert out == [c * c for c in range(17)] and sorted(seen) == list(range(17))
+
+    def boom(c):
+        if c == 5:
+            raise RuntimeError("chunk 5")
+        return c
+    with pytest.raises(RuntimeError, match="chunk 5"):
+        _threads._POOL.map_chunks(boom, 9, 3)
+    assert _threads._POOL.map_chunks(lambda c: c, 4, 2) == [0, 1, 2, 3]   # still usable

@@ -133,7 +133,7 @@ def _sigmoid_ce_numba(z, targets, reduction, return_grad):
     if t is None:
         return DEFER
     from ._numba_crossentropy import sigmoid_ce_blocks
-    return elementwise(sigmoid_ce_blocks, z, t, (), reduction, return_grad, 16)
+    return elementwise(sigmoid_ce_blocks, z, t, (), reduction, return_grad, 60)
 
 
 def _softmax_ce_numba(z, targets, eps, reduction, return_grad):

@@ -119,7 +119,7 @@ def _hinge_numba(z, targets, multiclass, margin, reduction, return_grad):
     if t is not None:
         if t.dtype.kind == "b":          # booleans are refused by the generic rung
             return DEFER
-        return elementwise(K.binary_hinge_blocks, z, t, (margin,), reduction, return_grad, 4)
+        return elementwise(K.binary_hinge_blocks, z, t, (margin,), reduction, return_grad, 30)
     if z.ndim < 1:
         return DEFER
     lead, C = tuple(z.shape[:-1]), z.shape[-1]
@@ -133,7 +133,7 @@ def _hinge_numba(z, targets, multiclass, margin, reduction, return_grad):
     scale = grad_scale(n, reduction)
     kern = K.weston_watkins_rows if multiclass == "weston_watkins" else K.crammer_singer_rows
     if run_rows(lambda r0, r1: kern(z2, y, margin, scale, return_grad, loss, grad, r0, r1), n,
-                3 * C):
+                10 * C):
         return DEFER
     return finish_rows(loss, grad.reshape(z.shape) if return_grad else None, lead, z.dtype,
                        reduction, return_grad)

@@ -199,7 +199,7 @@ def _smoothed_accuracy_numba(z, targets, T, reduction, return_grad):
             return DEFER
         from ._numba_smooth import binary_smoothed_accuracy_blocks
         return elementwise(binary_smoothed_accuracy_blocks, z, t, (1.0 / T,), reduction,
-                           return_grad, 12)
+                           return_grad, 60)
     rt = _rows_and_targets(z, targets)
     if rt is None:
         return DEFER
@@ -238,7 +238,7 @@ def _smoothed_f1_numba(z, targets, T, reduction, return_grad):
         pq = np.empty_like(zf) if return_grad else zf[:0]
         if status(run(lambda b0, b1: K.binary_f1_pass1(zf, tf, 1.0 / T, return_grad, pq,
                                                       np.empty(BLOCK, zf.dtype), partial,
-                                                      b0, b1), nb, 12 * BLOCK)):
+                                                      b0, b1), nb, 60 * BLOCK)):
             return DEFER
         A, P, S = partial.sum(axis=0)
         B = S + P

@@ -300,13 +300,13 @@ def _zlpr_numba(z, targets, threshold_index, k, topk_method, reduction, return_g
         def rows(r0, r1):
             return K.zlpr_rows(z2, t2, thr, scale, return_grad, loss, grad,
                                np.empty(C, z2.dtype), r0, r1)
-        work = 12 * C
+        work = 24 * C
     elif topk_method == "newton":
         def rows(r0, r1):
             return K.zlpr_topk_newton_rows(z2, t2, kk, scale, return_grad, loss, grad,
                                            np.empty(C), np.empty(C), np.empty(2 * kk + 1),
                                            r0, r1)
-        work = 8 * C * kk
+        work = 22 * C * kk
     else:
         log_binom = math.lgamma(C + 1) - math.lgamma(kk + 1) - math.lgamma(C - kk + 1)
 
@@ -315,7 +315,7 @@ def _zlpr_numba(z, targets, threshold_index, k, topk_method, reduction, return_g
             return K.zlpr_topk_rows(z2, t2, kk, log_binom, scale, return_grad, loss, grad,
                                     np.empty((C, L)), np.empty((C + 1, kk + 1, L)),
                                     np.empty((C + 1, kk + 1, L)), r0, r1)
-        work = 8 * C * kk
+        work = 40 * C * kk
     if run_rows(rows, n, work):
         return DEFER
     return finish_rows(loss, grad.reshape(z.shape) if return_grad else None, z.shape[:-1],
@@ -333,7 +333,7 @@ def _zlpr_soft_numba(z, targets, eps, reduction, return_grad):
     scale = grad_scale(n, reduction)
     if run_rows(lambda r0, r1: K.zlpr_soft_rows(z2, t2, eps, scale, return_grad, loss, grad,
                                                 np.empty((2, C), z2.dtype), r0, r1),
-                n, 24 * C):
+                n, 28 * C):
         return DEFER
     return finish_rows(loss, grad.reshape(z.shape) if return_grad else None, z.shape[:-1],
                        z.dtype, reduction, return_grad)
