@@ -244,9 +244,7 @@ def test_parallel_drivers_match_serial(monkeypatch):
              lambda: softmax_cross_entropy(z, y, reduction="none", return_grad=True),
              lambda: softmax_cross_entropy(z, tp, reduction="none", return_grad=True)]
     serial = [c() for c in calls]
-    monkeypatch.setattr(_threads, "PARALLEL_MIN_WORK", 0)
-    monkeypatch.setattr(_threads, "MIN_CHUNK_WORK", 1)
-    monkeypatch.setattr(_threads, "budget", lambda: 3)
+    monkeypatch.setattr(_threads, "threads_for", lambda gate, work: 3)
     for c, ref in zip(calls, serial):
         for a, b in zip(c(), ref):
             np.testing.assert_array_equal(a, b)

@@ -225,13 +225,12 @@ def test_thread_pool_is_bit_identical(case, monkeypatch):
     t = tmake(big)
     z = RNG.normal(size=big) * 3
     serial = [fn(z, t, reduction=r, return_grad=True, **kw) for r in REDUCTIONS]
-    monkeypatch.setattr(_threads, "PARALLEL_MIN_WORK", 0)
-    monkeypatch.setattr(_threads, "MIN_CHUNK_WORK", 1)
-    monkeypatch.setattr(_threads, "budget", lambda: 3)
-    assert _threads.plan(big[0], 1) > 1
+    calls = []
+    monkeypatch.setattr(_threads, "threads_for", lambda gate, work: calls.append(1) or 3)
     for r, ref in zip(REDUCTIONS, serial):
         for a, b in zip(fn(z, t, reduction=r, return_grad=True, **kw), ref):
             np.testing.assert_array_equal(a, b)
+    assert calls        # the pool was asked (chunks of rows, or of element blocks)
 
 
 def test_elementwise_blocks_and_pool_on_large_input(monkeypatch):
@@ -239,8 +238,7 @@ def test_elementwise_blocks_and_pool_on_large_input(monkeypatch):
     z = RNG.normal(size=(3, 5001)) * 4
     t = RNG.random((3, 5001))
     ref = _call(sigmoid_cross_entropy, z, t, {}, "mean", True, generic=True)
-    monkeypatch.setattr(_threads, "PARALLEL_MIN_WORK", 0)
-    monkeypatch.setattr(_threads, "budget", lambda: 2)
+    monkeypatch.setattr(_threads, "threads_for", lambda gate, work: 2)
     for fn, tt in ((sigmoid_cross_entropy, t), (hinge, np.where(t > .5, 1, -1)),
                    (smoothed_f1, (t > .5).reshape(-1))):
         zz = z if fn is not smoothed_f1 else z.reshape(-1)
@@ -415,29 +413,32 @@ def test_xp_more_configurations(xp, dtype):
 
 
 # ---- the thread pool ---------------------------------------------------------------------------
-def test_pool_budget_yields_to_other_runnable_threads(monkeypatch):
-    monkeypatch.setattr(_threads.numba, "get_num_threads", lambda: 4)
-    monkeypatch.setattr(_threads, "_CPUS", 4)
-    monkeypatch.setattr(_threads, "_others_running", lambda: 0)
-    assert _threads.budget() == 4
-    monkeypatch.setattr(_threads, "_others_running", lambda: 3)
-    assert _threads.budget() == 1
-    assert _threads.plan(10_000, 1 << 20) == 1          # a busy machine: serial
-    monkeypatch.setattr(_threads, "_others_running", lambda: 9)
-    assert _threads.budget() == 1
-    monkeypatch.setattr(_threads.numba, "get_num_threads", lambda: 1)
-    monkeypatch.setattr(_threads, "_others_running", lambda: 0)
-    assert _threads.budget() == 1                        # numba.set_num_threads(1) is obeyed
-
-
-def test_pool_others_running_reads_proc_loadavg():
-    import os
-    n = _threads._others_running()
-    assert isinstance(n, int) and n >= 0
-    if os.path.exists("/proc/loadavg"):
-        with open("/proc/loadavg") as f:
-            total = int(f.read().split()[3].split("/")[1])
-        assert n < total
+def test_pool_asks_the_thread_gate(monkeypatch):
+    # The decision is probspace._parallel.ThreadGate's: serial until calibrated, then threads
+    # only for calls worth >= 0.3 ms on one thread and only on cores no one else is using.
+    from probspace import _parallel
+    monkeypatch.setattr(_threads.numba, "get_num_threads", lambda: 2)
+    monkeypatch.setattr(_parallel, "usable_cores", lambda: 2)
+    g = _threads.gate("test/float64")
+    assert _threads.gate("test/float64") is g
+    assert _threads.threads_for(g, 1e6) == 1                 # not calibrated yet
+    for _ in range(3):
+        g.record(1, 1e6, 1e-2)                               # 10 ms per call on one thread
+    monkeypatch.setattr(_parallel, "free_cores", lambda: 2)
+    assert _threads.threads_for(g, 1e6) == 2
+    assert _threads.threads_for(g, 1e3) == 1                 # 10 us: not worth a thread
+    g2 = _threads.gate("test2/float64")
+    for _ in range(3):
+        g2.record(1, 1e6, 1e-2)
+    monkeypatch.setattr(_parallel, "free_cores", lambda: 1)  # another process holds a core
+    assert _threads.threads_for(g2, 1e6) == 1
+    # the chunks of a threaded call cover every item once, in order
+    monkeypatch.setattr(_threads, "threads_for", lambda gate, work: 2)
+    seen = []
+    out = _threads.run(lambda a, b: seen.append((a, b)) or b - a, 1000, 1.0, "test3/float64")
+    assert sum(out) == 1000 and sorted(seen)[0][0] == 0 and len(seen) > 2
+    edges = sorted(seen)
+    assert all(e[1] == f[0] for e, f in zip(edges, edges[1:])) and edges[-1][1] == 1000
 
 
 def test_pool_runs_every_chunk_once_and_propagates_errors():

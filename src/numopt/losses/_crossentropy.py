@@ -151,7 +151,8 @@ def _softmax_ce_numba(z, targets, eps, reduction, return_grad):
     y = class_indices(targets, lead, C)
     if y is not None:
         status = run_rows(lambda r0, r1: K.softmax_ce_index_rows(
-            z2, y, eps, scale, return_grad, loss, grad, np.empty(C, z2.dtype), r0, r1), n, work)
+            z2, y, eps, scale, return_grad, loss, grad, np.empty(C, z2.dtype), r0, r1), n, work,
+            f"softmax_ce_index/{z2.dtype}")
     else:
         t = plain_targets(targets, z.shape)
         if t is None or t.dtype.kind != "f":
@@ -160,7 +161,7 @@ def _softmax_ce_numba(z, targets, eps, reduction, return_grad):
         tol = 1e-4 if z.dtype == np.float32 else 1e-10
         status = run_rows(lambda r0, r1: K.softmax_ce_prob_rows(
             z2, t2, eps, tol, scale, return_grad, loss, grad, np.empty(C, z2.dtype), r0, r1),
-            n, work)
+            n, work, f"softmax_ce_prob/{z2.dtype}")
     if status:
         return DEFER
     return finish_rows(loss, grad.reshape(z.shape) if return_grad else None, lead, z.dtype,

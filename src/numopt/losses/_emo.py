@@ -192,7 +192,7 @@ def _emo_numba(z, targets, table, mix, cap, reduction, return_grad):
     def rows(r0, r1):
         return expected_cost_rows(z2, y, t2, tab, kind, 1.0, mode, capv, tol, scale,
                                   return_grad, loss, grad, np.empty(C, dt), r0, r1)
-    if run_rows(rows, n, 16 * C):
+    if run_rows(rows, n, 16 * C, f"emo/{dt}"):
         return DEFER
     return finish_rows(loss, grad.reshape(z.shape) if return_grad else None, z.shape[:-1],
                        dt, reduction, return_grad)

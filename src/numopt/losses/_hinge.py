@@ -133,7 +133,7 @@ def _hinge_numba(z, targets, multiclass, margin, reduction, return_grad):
     scale = grad_scale(n, reduction)
     kern = K.weston_watkins_rows if multiclass == "weston_watkins" else K.crammer_singer_rows
     if run_rows(lambda r0, r1: kern(z2, y, margin, scale, return_grad, loss, grad, r0, r1), n,
-                10 * C):
+                10 * C, f"{multiclass}/{z2.dtype}"):
         return DEFER
     return finish_rows(loss, grad.reshape(z.shape) if return_grad else None, lead, z.dtype,
                        reduction, return_grad)

@@ -86,9 +86,10 @@ def grad_scale(n, reduction):
     return 1.0 / n if reduction == "mean" else 1.0
 
 
-def run_rows(kernel, n_rows, work_per_row):
-    """Run ``kernel(r0, r1)`` over the rows (threads when worth it); OR of the statuses."""
-    return _threads.status(_threads.run(kernel, n_rows, work_per_row))
+def run_rows(kernel, n_rows, work_per_row, name):
+    """Run ``kernel(r0, r1)`` over the rows (threads when gate ``name`` says they pay); OR of
+    the statuses."""
+    return _threads.status(_threads.run(kernel, n_rows, work_per_row, name))
 
 
 def elementwise(kernel, z, t, args, reduction, return_grad, work_per_element):
@@ -107,7 +108,8 @@ def elementwise(kernel, z, t, args, reduction, return_grad, work_per_element):
     def blocks(b0, b1):
         out = per if want_per else np.empty(BLOCK, zf.dtype)   # per-thread scratch
         return kernel(zf, tf, *args, scale, return_grad, out, not want_per, grad, partial, b0, b1)
-    if run_rows(blocks, n_blocks, work_per_element * BLOCK):
+    name = f"{getattr(kernel, '__name__', 'elementwise')}/{zf.dtype}"
+    if run_rows(blocks, n_blocks, work_per_element * BLOCK, name):
         return DEFER
     return finish_total(partial.sum(), n, per.reshape(z.shape) if want_per else None,
                         grad.reshape(z.shape) if return_grad else None, z.dtype, reduction,

@@ -220,7 +220,7 @@ def _smoothed_accuracy_numba(z, targets, T, reduction, return_grad):
         work = np.empty(C, z2.dtype)
         return expected_cost_rows(z2, y, t2, no_table, 0, 1.0 / T, 0, 0.0, tol, scale,
                                   return_grad, loss, grad, work, r0, r1)
-    if run_rows(rows, n, 12 * C):
+    if run_rows(rows, n, 12 * C, f"smoothed_accuracy/{z2.dtype}"):
         return DEFER
     return finish_rows(loss, grad.reshape(z.shape) if return_grad else None, z.shape[:-1],
                        z.dtype, reduction, return_grad)
@@ -243,7 +243,8 @@ def _smoothed_f1_numba(z, targets, T, reduction, return_grad):
         pq = np.empty_like(zf) if return_grad else zf[:0]
         if status(run(lambda b0, b1: K.binary_f1_pass1(zf, tf, 1.0 / T, return_grad, pq,
                                                       np.empty(BLOCK, zf.dtype), partial,
-                                                      b0, b1), nb, 60 * BLOCK)):
+                                                      b0, b1), nb, 60 * BLOCK,
+                      f"binary_f1/{dt}")):
             return DEFER
         A, P, S = partial.sum(axis=0)
         B = S + P
@@ -251,7 +252,7 @@ def _smoothed_f1_numba(z, targets, T, reduction, return_grad):
         if not return_grad:
             return value
         run(lambda b0, b1: K.binary_f1_pass2(tf, 2.0 / B, 2.0 * A / (B * B), 1.0 / T, pq,
-                                             b0, b1), nb, 2 * BLOCK)
+                                             b0, b1), nb, 2 * BLOCK, f"binary_f1_grad/{dt}")
         return value, pq.reshape(z.shape)
     rt = _rows_and_targets(z, targets)
     if rt is None:
@@ -262,7 +263,8 @@ def _smoothed_f1_numba(z, targets, T, reduction, return_grad):
     p = np.empty_like(z2)
     tol = 1e-4 if dt == np.float32 else 1e-10
     if status(run(lambda b0, b1: K.multiclass_f1_pass1(z2, y, t2, 1.0 / T, tol, p, partial,
-                                                      b0, b1), nb, 12 * C * K.ROW_BLOCK)):
+                                                      b0, b1), nb, 12 * C * K.ROW_BLOCK,
+                      f"f1/{dt}")):
         return DEFER
     A, P, S = partial.sum(axis=0)
     B = S + P
@@ -280,5 +282,6 @@ def _smoothed_f1_numba(z, targets, T, reduction, return_grad):
         return value
     alpha = scale * 2.0 / B
     beta = scale * 2.0 * A / (B * B)
-    run(lambda r0, r1: K.multiclass_f1_pass2(y, t2, alpha, beta, 1.0 / T, p, r0, r1), n, 4 * C)
+    run(lambda r0, r1: K.multiclass_f1_pass2(y, t2, alpha, beta, 1.0 / T, p, r0, r1), n, 4 * C,
+        f"f1_grad/{dt}")
     return value, p.reshape(z.shape)

@@ -4,25 +4,25 @@ Numba's ``prange`` hands every thread one fixed share of the rows; with the defa
 threading layer idle workers also spin before they sleep.  When other processes hold the
 cores, the thread that shares one finishes its fixed share last while the others spin: on the
 2-core development machine a 2-thread softmax cross-entropy over 4096 x 100 float64 went from
-0.3 ms to 20 ms with other processes running (serial: 0.55 ms either way).
-The loss kernels are therefore serial, ``nogil`` Numba functions over a block range, and this
-module runs them on a small pool of persistent Python threads:
+0.3 ms to 20 ms with other processes running (serial: 0.55 ms either way).  The loss kernels
+are therefore serial, ``nogil`` Numba functions over a block range, and this module runs them
+on a small pool of persistent Python threads:
 
-* threads only when the call has at least ``PARALLEL_MIN_WORK`` elementary steps, and at most
-  one thread per ``MIN_CHUNK_WORK`` steps;
-* no more threads than there are cores not running other threads at the time of the call
-  (``/proc/loadavg``'s count of runnable threads): a helper that has to share a core can be
-  descheduled for a whole time slice (milliseconds) in the middle of its chunk, and the caller
-  would wait for it -- on a busy machine one thread is faster;
-* the work is cut into ``CHUNKS_PER_THREAD`` chunks per thread, taken dynamically (the caller
-  works too), so a thread that gets less CPU simply takes fewer chunks;
+* **whether** to use threads, and how many, is decided per kernel (and dtype) by the library's
+  :class:`probspace._parallel.ThreadGate`: only when the calibrated single-thread time of the
+  call is at least 0.3 ms, only on cores that no other runnable thread occupies at the time
+  (``/proc/loadavg``), and not again for a back-off period after a threaded call that did not
+  beat the serial estimate;
+* the work is cut into chunks of at least ~50 us, at most ``CHUNKS_PER_THREAD`` per thread,
+  taken dynamically (the caller works too), so a thread that gets less CPU takes fewer chunks;
 * idle helpers block on a queue (a futex wait): nothing spins, whatever Numba's threading
-  layer (``numba.threading_layer()``) or ``OMP_WAIT_POLICY`` is.
+  layer (``numba.threading_layer()``) or ``OMP_WAIT_POLICY`` is, and the pool never changes
+  global state.
 
 The thread budget is ``numba.get_num_threads()`` (``NUMBA_NUM_THREADS``,
-``numba.set_num_threads``), as for the library's ``prange`` kernels.  Results do not depend on
-the number of threads: every chunk writes its own rows, and reductions are summed per fixed
-block (independent of the chunking) by the callers.
+``numba.set_num_threads``; ``PROBSPACE_THREADS=1`` keeps every gated kernel serial).  Results
+do not depend on the number of threads: every chunk writes its own rows, and reductions are
+summed per fixed block (independent of the chunking) by the callers.
 """
 from __future__ import annotations
 
@@ -30,13 +30,14 @@ import itertools
 import os
 import queue
 import threading
+import time
 
 import numba
 
-# Work is counted in "elementary steps" of roughly 0.05 ns of one core (a callers' estimate):
-PARALLEL_MIN_WORK = 1 << 22     # ~0.2 ms serial: below this one thread is faster
-MIN_CHUNK_WORK = 1 << 20        # never cut the work into pieces smaller than ~50 us
+from probspace._parallel import ThreadGate
+
 CHUNKS_PER_THREAD = 4
+MIN_CHUNK_SECONDS = 5e-5
 
 
 class _Pool:
@@ -99,52 +100,40 @@ _POOL = _Pool()
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_POOL._reset_after_fork)
 
-
-_CPUS = os.cpu_count() or 1
-
-
-def _others_running():
-    """Runnable threads of other processes right now (Linux: field 4 of /proc/loadavg counts
-    the runnable threads of the whole system, the reader included); 0 when unknown."""
-    try:
-        with open("/proc/loadavg", "rb") as f:
-            running = int(f.read().split()[3].split(b"/")[0])
-    except (OSError, ValueError, IndexError):
-        return 0
-    return max(running - 1, 0)
+_GATES: dict = {}
 
 
-def budget():
-    """Threads a call may use: ``numba.get_num_threads()``, less the cores that other runnable
-    threads occupy at this moment (so a busy machine runs the kernels serially instead of
-    waiting for a descheduled helper)."""
-    threads = numba.get_num_threads()
-    if threads <= 1:
-        return 1
-    return max(1, min(threads, _CPUS - _others_running()))
+def gate(name):
+    """The :class:`ThreadGate` of kernel ``name`` (one per kernel and dtype)."""
+    g = _GATES.get(name)
+    if g is None:
+        g = _GATES.setdefault(name, ThreadGate(f"numopt.losses.{name}"))
+    return g
 
 
-def plan(n_items, work_per_item):
-    """Number of chunks (1 = run serially in the caller) for ``n_items`` items."""
-    threads = budget()
-    work = n_items * max(int(work_per_item), 1)
-    if threads <= 1 or n_items < 2 or work < PARALLEL_MIN_WORK:
-        return 1
-    threads = min(threads, max(work // MIN_CHUNK_WORK, 1))
-    if threads <= 1:
-        return 1
-    return int(min(n_items, threads * CHUNKS_PER_THREAD))
+def threads_for(g, work):
+    """Threads for a call of ``work`` units through gate ``g`` (1 = serial)."""
+    return g.threads(work, numba.get_num_threads())
 
 
-def run(kernel, n_items, work_per_item):
-    """Call ``kernel(start, stop)`` over ``[0, n_items)`` cut into chunks, serially or on the
-    pool; returns the list of the chunks' return values in order."""
-    n_chunks = plan(n_items, work_per_item)
-    if n_chunks == 1:
-        return [kernel(0, n_items)]
-    bounds = [n_items * c // n_chunks for c in range(n_chunks + 1)]
-    return _POOL.map_chunks(lambda c: kernel(bounds[c], bounds[c + 1]), n_chunks,
-                            min(budget(), n_chunks))
+def run(kernel, n_items, work_per_item, name):
+    """Call ``kernel(start, stop)`` over ``[0, n_items)``, serially or in chunks on the pool as
+    gate ``name`` decides; returns the list of the chunks' return values in order."""
+    work = float(n_items) * max(float(work_per_item), 1.0)
+    g = gate(name)
+    nt = min(threads_for(g, work), n_items)
+    t0 = time.perf_counter()
+    if nt <= 1:
+        out = [kernel(0, n_items)]
+        nt = 1
+    else:
+        est = g.serial_estimate(work)
+        by_time = int(est / MIN_CHUNK_SECONDS) if est else n_items
+        n_chunks = max(nt, min(n_items, nt * CHUNKS_PER_THREAD, by_time))
+        bounds = [n_items * c // n_chunks for c in range(n_chunks + 1)]
+        out = _POOL.map_chunks(lambda c: kernel(bounds[c], bounds[c + 1]), n_chunks, nt)
+    g.record(nt, work, time.perf_counter() - t0)
+    return out
 
 
 def status(results):

@@ -322,7 +322,7 @@ def _zlpr_numba(z, targets, threshold_index, k, topk_method, reduction, return_g
                                     np.empty((C, L)), np.empty((C + 1, kk + 1, L)),
                                     np.empty((C + 1, kk + 1, L)), r0, r1)
         work = 40 * C * kk
-    if run_rows(rows, n, work):
+    if run_rows(rows, n, work, f"zlpr/{'hard' if k is None else topk_method}/{z2.dtype}"):
         return DEFER
     return finish_rows(loss, grad.reshape(z.shape) if return_grad else None, z.shape[:-1],
                        z.dtype, reduction, return_grad)
@@ -339,7 +339,7 @@ def _zlpr_soft_numba(z, targets, eps, reduction, return_grad):
     scale = grad_scale(n, reduction)
     if run_rows(lambda r0, r1: K.zlpr_soft_rows(z2, t2, eps, scale, return_grad, loss, grad,
                                                 np.empty((2, C), z2.dtype), r0, r1),
-                n, 28 * C):
+                n, 28 * C, f"zlpr_soft/{z2.dtype}"):
         return DEFER
     return finish_rows(loss, grad.reshape(z.shape) if return_grad else None, z.shape[:-1],
                        z.dtype, reduction, return_grad)
