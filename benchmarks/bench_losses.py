@@ -453,10 +453,10 @@ def main():
     ap.add_argument("--no-exact-accuracy", action="store_true")
     args = ap.parse_args()
     shapes = [(4096, 100)] if args.small else [(4096, 100), (65536, 1000)]
-    from numopt.losses import _threads
-    busy_before = _threads._others_running()
+    from probspace._parallel import free_cores
+    free_before = free_cores()
     t1 = throughput(shapes, args.only)
-    busy_after = _threads._others_running()
+    free_after = free_cores()
     t2 = "" if args.no_exact_accuracy else exact_accuracy_section()
     torch_line = (f"PyTorch {torch.__version__} ({torch.get_num_threads()} threads)"
                   if torch is not None else "PyTorch not installed")
@@ -464,9 +464,9 @@ def main():
 65536 x 1000) after a warm-up; compile time excluded.  "ours" uses the library's default
 threads ({numba.get_num_threads()}): row chunks on a small pool of non-spinning Python threads
 (``numopt/losses/_threads.py``; Numba's own threading layer is not used), only for calls with
-enough work and only on cores that no other runnable thread occupies at the time of the call.
-Other runnable threads seen at the start / end of the run: {busy_before} / {busy_after}
-(the machine line gives the load average).  "ours, 1 thread" is the same kernels with
+enough work (a calibrated single-thread time of 0.3 ms or more) and only on cores that no other runnable thread occupies at the time of the call
+(``probspace._parallel.ThreadGate``).  Free cores seen at the start / end of the run:
+{free_before} / {free_after} (the machine line gives the load average).  "ours, 1 thread" is the same kernels with
 ``numba.set_num_threads(1)``.  NumPy is single-threaded; {torch_line}.  Ratios above 1: ours
 faster.  Every NumPy peer is checked to give our value and gradient before it is timed.
 "busy" reruns ours and NumPy while ``python -c "while True: pass"`` holds one core;
