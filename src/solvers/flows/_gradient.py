@@ -147,7 +147,7 @@ def gradient_flow(grad, x0, t_span, /, *, igr_lr=None, hvp=None, vectorized=Fals
         input it is compiled with Numba into the fused kernel for large batches, else run
         per member in Python); with ``vectorized=True`` it receives the whole batch, ``x`` of
         shape ``(*batch, d)`` in any array-API namespace.  Nothing is inferred from shapes.
-    x0 : array, shape (*batch, d)
+    x0 : array, shape ``(*batch, d)``
         Initial points; leading axes are a batch (each member with its own adaptive steps).
     t_span : (t0, t1)
     igr_lr : float, optional

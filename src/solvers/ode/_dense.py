@@ -96,8 +96,11 @@ class DenseSolution:
         self._lo, self._hi = tau0, np.maximum(tau0, tau1)
         d = y.shape[-1]
         # the state at the end of each member's interval (NaN: use the interpolant)
-        self._y_end = (np.full((tf.size, max(d, 1)), np.nan) if y_end is None else
-                       np.ascontiguousarray(np.asarray(y_end, dtype=np.float64).reshape(tf.size, d)))
+        if y_end is None:
+            self._y_end = np.full((tf.size, max(d, 1)), np.nan)
+        else:
+            self._y_end = np.ascontiguousarray(
+                np.asarray(y_end, dtype=np.float64).reshape(tf.size, d))
 
     # ------------------------------------------------------------------ evaluation
     def __call__(self, t):
@@ -169,7 +172,9 @@ class DenseSolution:
             raise ValueError("ts is defined for one member: use sol[i].ts")
         n = int(self._n[0])
         inner = self._t[0, 1:n] if n else np.zeros(0)
-        pts = np.concatenate([[self._lo[0]], inner, [self._hi[0]]]) if n else np.array([self._lo[0]])
+        if not n:
+            return self._sign * np.array([self._lo[0]])
+        pts = np.concatenate([[self._lo[0]], inner, [self._hi[0]]])
         return self._sign * pts
 
     def __repr__(self):

@@ -454,7 +454,8 @@ def _adaptive(F, t0, t1, y0, tab, dt0, rtol, atol, t_out, max_steps, events, max
         # step size underflow (after a rejection the step cannot shrink further)
         hn_np = to_numpy(h).astype(np.float64)
         tn_np = to_numpy(t).astype(np.float64)
-        under = (status == RUNNING) & rej_np & (hn_np <= 10 * eps * np.maximum(np.abs(tn_np), 1e-300))
+        under = (status == RUNNING) & rej_np & (
+            hn_np <= 10 * eps * np.maximum(np.abs(tn_np), 1e-300))
         if under.any():
             status[under & last_nonfinite] = STATUS_NONFINITE
             status[under & ~last_nonfinite] = STATUS_UNDERFLOW
@@ -535,8 +536,10 @@ def _locate(g, t, y, h, ks, P, go, gn, hit, xp, batch, eps):
         # Illinois: halve the retained end's value when the same side is kept twice
         new_lo = np.where(upd & same_lo, th, lo)
         new_hi = np.where(upd & ~same_lo, th, hi)
-        glo_new = np.where(upd & same_lo, gt, np.where(upd & ~same_lo & (side == 1), glo * 0.5, glo))
-        ghi_new = np.where(upd & ~same_lo, gt, np.where(upd & same_lo & (side == -1), ghi * 0.5, ghi))
+        glo_new = np.where(upd & same_lo, gt,
+                           np.where(upd & ~same_lo & (side == 1), glo * 0.5, glo))
+        ghi_new = np.where(upd & ~same_lo, gt,
+                           np.where(upd & same_lo & (side == -1), ghi * 0.5, ghi))
         side = np.where(upd, np.where(same_lo, -1, 1), side).astype(np.int8)
         glo, ghi, lo, hi = glo_new, ghi_new, new_lo, new_hi
         best = np.where(upd, th, best)

@@ -289,9 +289,9 @@ def kernel(lo, hi, y0, t0, t1, t_out, n_start, rtol, atol, dt0, max_step, max_st
 '''
 
 # events: per event function, root of g on the dense output by the Illinois method
-_EV_INIT_ONE = "gold[{e}] = g{e}({TS}(t), y{mcall})"
+_EV_INIT_ONE = "gold[{e}] = float(g{e}({TS}(t), y{mcall}))"
 _EV_STEP_ONE = '''
-                gnew[{e}] = g{e}({TS}(t_new), ynew{mcall})
+                gnew[{e}] = float(g{e}({TS}(t_new), ynew{mcall}))
                 th_ev[{e}] = -1.0
                 go = gold[{e}]
                 gn = gnew[{e}]
@@ -319,7 +319,8 @@ _EV_STEP_ONE = '''
                                 th = 0.5 * (lo_ + hi_)
                             th = min(max(th, lo_), hi_)
                             _dense_into(y, hs, k, th, ytmp)
-                            gt = g{e}({TS}(t + hs * th), ytmp{mcall})
+                            # (float(): an interpreted g may return a view into ytmp)
+                            gt = float(g{e}({TS}(t + hs * th), ytmp{mcall}))
                             best = th
                             if gt == 0.0:
                                 break
@@ -340,7 +341,8 @@ _EV_STEP_ONE = '''
                                 break
                         th_ev[{e}] = best
                     # terminal at its ev_term-th occurrence (0: never)
-                    if ev_term[{e}] > 0 and ev_n[i, {e}] + 1 >= ev_term[{e}] and th_ev[{e}] < theta_stop:
+                    kt = ev_term[{e}]
+                    if kt > 0 and ev_n[i, {e}] + 1 >= kt and th_ev[{e}] < theta_stop:
                         theta_stop = th_ev[{e}]
                         terminal = True
 '''
@@ -396,7 +398,8 @@ def _feval_src(inplace, d, reverse, margs):
         lines.append("    return -1")
         return "\n".join(lines)
     neg = "-" if reverse else ""
-    lines = [f"    fv = f({ts}, yv{margs})", "    n = len(fv)", "    if n != d:", "        return n"]
+    lines = [f"    fv = f({ts}, yv{margs})", "    n = len(fv)", "    if n != d:",
+             "        return n"]
     if d is not None and d <= _UNROLL_MAX:
         lines += [f"    out[row, {q}] = {neg}fv[{q}]" for q in range(d)]
     else:
@@ -412,9 +415,11 @@ def _stages_src(tab, first, margs):
     out = []
     for s_ in range(first, tab.stages):
         if s_ == 0:
-            out.append(f"    bad = _feval(t, y, k, 0, d{margs})\n    if bad >= 0:\n        return bad")
+            out.append(f"    bad = _feval(t, y, k, 0, d{margs})\n"
+                       "    if bad >= 0:\n        return bad")
             continue
-        out.append(f"    for q in range(d):\n        ytmp[q] = y[q] + hs * ({_lin(a[s_, :s_], range(s_))})")
+        acc = _lin(a[s_, :s_], range(s_))
+        out.append(f"    for q in range(d):\n        ytmp[q] = y[q] + hs * ({acc})")
         out.append(f"    bad = _feval(t + {float(c[s_])!r} * hs, ytmp, k, {s_}, d{margs})\n"
                    "    if bad >= 0:\n        return bad")
     return "\n".join(out) if out else "    pass"
@@ -450,9 +455,15 @@ def _coefs_src(tab):
     return "\n".join(lines)
 
 
-def _build(kind, f, flags, d, ev=None, tab=None, inplace=False, reverse=False,
-           reverse_events=False):
-    import numba
+_CODE: dict = {}  # (kind, tableau, options) -> compiled (helpers, kernel) code objects
+
+
+def _sources(kind, flags, d, nev, tab, inplace, reverse, reverse_events):
+    """The (helpers, kernel) code objects; they depend on the options, not on the callables."""
+    key = (kind, tab.name, flags, d, nev, inplace, reverse, reverse_events)
+    code = _CODE.get(key)
+    if code is not None and code[0] is tab:
+        return code[1], code[2]
     argdefs = "".join(f", a{j}" for j in range(len(flags)))
     mcall = "".join(f", a{j}[i]" if fl else f", a{j}" for j, fl in enumerate(flags))
     margs = "".join(f", m{j}" for j in range(len(flags)))
@@ -469,33 +480,48 @@ def _build(kind, f, flags, d, ev=None, tab=None, inplace=False, reverse=False,
         DENSE=_dense_src(tab), COEFS=_coefs_src(tab) if tab.adaptive else "    pass",
         FEVAL=_feval_src(inplace, d, reverse, margs), margs=margs,
         STAGES=_stages_src(tab, 1 if kind == "adaptive" else 0, margs))
-    ns = {"np": np, "math": math, "numba": numba, "f": f}
     if kind == "fixed":
         src = _FIXED.format(**fmt)
     else:
-        nev = 0 if ev is None else len(ev.funcs)
         fmt["NEV"] = max(nev, 1)
         if nev:
             fmt["EV_INIT"] = "\n            ".join(
                 _EV_INIT_ONE.format(e=e, mcall=mcall, TS=TS) for e in range(nev))
             fmt["EV_STEP"] = "".join(_EV_STEP_ONE.format(e=e, mcall=mcall, TS=TS)
                                      for e in range(nev)) + _EV_RECORD.format(NEV=nev)
-            for e, g in enumerate(ev.funcs):
-                ns[f"g{e}"] = g
         else:
             fmt["EV_INIT"] = "pass"
             fmt["EV_STEP"] = "pass"
         src = _ADAPTIVE.format(**fmt)
-    exec(compile(helpers, "<solve_ode numba helpers>", "exec"), ns)
-    for name in ("_dense_into", "_dense_coefs", "_feval", "_stages"):
-        ns[name] = numba.njit(cache=False, nogil=True, inline="always")(ns[name])
-    exec(compile(src, f"<solve_ode numba {kind} kernel>", "exec"), ns)
+    hcode = compile(helpers, "<solve_ode numba helpers>", "exec")
+    kcode = compile(src, f"<solve_ode numba {kind} kernel>", "exec")
+    _CODE[key] = (tab, hcode, kcode)
+    return hcode, kcode
+
+
+def _build(kind, f, flags, d, ev=None, tab=None, inplace=False, reverse=False,
+           reverse_events=False, jit=True):
+    import numba
+    nev = 0 if ev is None else len(ev.funcs)
+    hcode, kcode = _sources(kind, flags, d, nev, tab, inplace, reverse, reverse_events)
+    ns = {"np": np, "math": math, "numba": numba, "f": f}
+    for e in range(nev):
+        ns[f"g{e}"] = ev.funcs[e]
+    exec(hcode, ns)
+    if jit:
+        for name in ("_dense_into", "_dense_coefs", "_feval", "_stages"):
+            ns[name] = numba.njit(cache=False, nogil=True, inline="always")(ns[name])
+    exec(kcode, ns)
+    if not jit:  # the same loop run by CPython (the per-member Python rung for small batches)
+        return ns["kernel"]
     return numba.njit(cache=False, nogil=True)(ns["kernel"])
 
 
 def _kernel(kind, f, flags, d, ev=None, tab=None, inplace=False, reverse=False,
-            reverse_events=False):
+            reverse_events=False, jit=True):
     dkey = d if (not inplace and d <= _UNROLL_MAX) else None
+    if not jit:  # interpreted kernels are cheap to build: not cached (they hold user objects)
+        return _build(kind, f, flags, dkey, ev, tab, inplace, reverse, reverse_events, jit=False)
     key = (kind, tab.name, inplace, reverse, reverse_events and ev is not None, f, flags, dkey,
            None if ev is None else ev.funcs)
     kern = _KERNELS.get(key)
@@ -517,6 +543,8 @@ def n_threads() -> int:
 def _compile_now(kern, args):
     """Compile the kernel for these argument types in this thread (an empty member range):
     a typing failure becomes :class:`KernelCompileError` before any thread starts."""
+    if not hasattr(kern, "py_func"):
+        return  # an interpreted kernel
     try:
         kern(0, 0, *args)
     except Exception as exc:
@@ -534,7 +562,7 @@ def _run_chunks(kern, B, args):
     that need very different numbers of steps.
     """
     nt = n_threads()
-    if nt == 1 or B < 2:
+    if nt == 1 or B < 2 or not hasattr(kern, "py_func"):  # (interpreted: the GIL serializes)
         kern(0, B, *args)
         return
     from concurrent.futures import ThreadPoolExecutor
@@ -549,16 +577,18 @@ def _run_chunks(kern, B, args):
 
 def integrate_numba(f, t0, t1, y0, tab, *, dt0, rtol, atol, t_out, cargs, max_steps, events,
                     max_step, batch, inplace=False, reverse=False, reverse_events=False,
-                    dense=False, grid=None):
-    """Run the fused kernel; ``y0`` is a NumPy array (*batch, d).
+                    dense=False, grid=None, jit=True):
+    """Run the fused kernel; ``y0`` is a NumPy array ``(*batch, d)``.
 
     ``f``: the compiled per-member right-hand side (``f(t, y, *member_args)`` returning a
     length-``d`` array, list or tuple; with ``inplace`` ``f(t, y, out, *member_args)``
     writing into ``out``).  ``events``: an :class:`EventSpec` of compiled per-member event
     functions, or None.  ``reverse``: integrate in reversed time ``tau = -t`` (``f`` is called
     at ``-tau`` and its value negated); ``reverse_events``: the events are called at ``-tau``
-    (a sympy right-hand side arrives already reversed, its events do not).  ``grid``: the fixed-step grid
-    (from ``_generic.fixed_grid``) for fixed-step methods.
+    (a sympy right-hand side arrives already reversed, its events do not).  ``grid``: the
+    fixed-step grid (from ``_generic.fixed_grid``) for fixed-step methods.
+    ``jit=False`` runs the same kernel source in the interpreter (plain Python ``f`` and
+    events, per member: as fast as scipy's own loop for small problems, no compilation).
     Raises :class:`KernelCompileError` when the kernel does not compile for these types.
     """
     d = y0.shape[-1]
@@ -580,7 +610,7 @@ def integrate_numba(f, t0, t1, y0, tab, *, dt0, rtol, atol, t_out, cargs, max_st
     dres = None
     if not tab.adaptive:
         ts, hs, ks_out, n_start = grid
-        kern = _kernel("fixed", f, flags, d, tab=tab, inplace=inplace, reverse=reverse)
+        kern = _kernel("fixed", f, flags, d, tab=tab, inplace=inplace, reverse=reverse, jit=jit)
         args = (y0f, ts, hs, ks_out, n_start, yout, status, nfev, nsteps, t_final, y_final,
                 n_out, cb_len, cb_t, *prepared)
         _compile_now(kern, args)
@@ -590,7 +620,7 @@ def integrate_numba(f, t0, t1, y0, tab, *, dt0, rtol, atol, t_out, cargs, max_st
         nev = 0 if events is None else len(events.funcs)
         n_start = int(np.sum(t_out <= t0))
         kern = _kernel("adaptive", f, flags, d, events, tab=tab, inplace=inplace, reverse=reverse,
-                       reverse_events=reverse_events)
+                       reverse_events=reverse_events, jit=jit)
         expo1 = Controller(tab.error_order).expo1
         m = tab.arrays()[4].shape[1]
         ev_dir = np.zeros(max(nev, 1))

@@ -30,6 +30,10 @@ METHODS = tuple(TABLEAUS)
 # (or always under probspace.use_backend("numba")): compiling a kernel for a new f takes
 # seconds, which a smaller batch does not win back
 AUTO_NUMBA_MIN_MEMBERS = 16
+# below that, small problems (members x d up to this) run the same kernel in the interpreter,
+# member by member: about scipy's speed per step (measured 60 ms vs scipy RK45 53 ms for 850
+# Lorenz steps) where the batch-vectorized generic rung spends ~0.4 ms a step on bookkeeping
+INTERPRETED_MAX_SIZE = 64
 
 
 class ODEResult(Result):
@@ -81,9 +85,11 @@ def _check_tspan(t_span):
     try:
         t0, t1 = (float(v) for v in t_span)
     except (TypeError, ValueError):
-        raise ValueError(f"t_span must be a pair (t0, t1) of real numbers, got {t_span!r}") from None
+        raise ValueError(f"t_span must be a pair (t0, t1) of real numbers, got {t_span!r}") \
+            from None
     if not math.isfinite(t0) or math.isnan(t1):
-        raise ValueError(f"t_span must have a finite t0 and a finite or infinite t1, got {t_span!r}")
+        raise ValueError(f"t_span must have a finite t0 and a finite or infinite t1, got "
+                         f"{t_span!r}")
     return t0, t1
 
 
@@ -139,18 +145,19 @@ def solve_ode(f, t_span, y0, /, *, method="dopri5", dt0=None, rtol=1e-6, atol=1e
     Parameters
     ----------
     f : callable or :class:`SympyODE`
-        The right-hand side.  By default ``f`` receives **one member** — ``t`` a float,
-        ``y`` of shape ``(d,)`` — exactly as in ``scipy.integrate.solve_ivp``, and returns
-        that member's derivative: an array of shape ``(d,)`` (or a list/tuple of ``d``
-        numbers).  On NumPy input the library compiles it (Numba) into a fused kernel and
-        runs it per member; a function Numba cannot compile runs per member in Python after
-        a one-time :class:`solvers.CompileFallbackWarning` (correct, but slow for large
-        batches).  With ``vectorized=True`` it receives the whole batch instead: ``y`` of
-        shape ``(*batch, d)`` and ``t`` of shape ``batch`` (each member's own time; a 0-d
-        array for an unbatched problem; use ``t[..., None]`` to broadcast it against
-        ``y``), in any array-API namespace, and returns an array of ``y``'s shape.
-        Nothing is inferred from shapes.  ``numba.njit`` functions and the result of
-        :func:`ode_from_sympy` are accepted too.  ``f`` must not modify ``y``.
+        The right-hand side ``f(t, y, *args)``.  By default a callable receives **one
+        member** — ``t`` a float, ``y`` of shape ``(d,)`` — exactly as in
+        ``scipy.integrate.solve_ivp``; the library compiles it (Numba) and runs it per
+        member.  It returns that member's derivative: an array of shape ``(d,)`` (or a
+        list/tuple of ``d`` numbers).  With ``vectorized=True`` it receives the whole batch
+        (``y`` of shape ``(*batch, d)``, any array-API namespace; ``t`` of shape ``batch``,
+        each member's own time, a 0-d array for an unbatched problem) and returns an array
+        of ``y``'s shape, computing each member from that member's row only (members are at
+        different times).  Nothing is inferred from shapes.  ``@njit`` functions and sympy
+        expressions (:func:`ode_from_sympy`) are accepted too.  A plain Python ``f`` that
+        Numba cannot compile runs per member in Python after a one-time
+        :class:`solvers.CompileFallbackWarning` that says how to go faster (correct, but
+        slow for large batches).  ``f`` must not modify ``y``.
     t_span : (t0, t1)
         Integration interval; ``t1 < t0`` integrates backward in time (``t_eval`` then
         decreasing; event directions refer to the order of integration, as in scipy).
@@ -234,7 +241,11 @@ def solve_ode(f, t_span, y0, /, *, method="dopri5", dt0=None, rtol=1e-6, atol=1e
     NaN and inf: ``y0`` must be finite.  A right-hand side (or state) that becomes NaN or
     infinite makes the adaptive methods shrink the step; if it stays non-finite the member
     stops with status -2 at its last finite state, and rows after that are NaN (batched) or
-    dropped (unbatched): no value from past a blow-up is ever written.  A callable that
+    dropped (unbatched).  An adaptive member that blows up (status -2 or -3) locates its
+    singularity only to about ``rtol * |t_fail - t0|``, so rows within ten times that of the
+    failure are NaN / dropped as well: no value from past the pole is written.  Fixed-step
+    methods have no error control: a step can jump over a singularity unnoticed (only a
+    non-finite state stops them).  A callable that
     returns an array of the wrong length later in the run stops that member with status -5
     and a message naming the expected and the received shape (compiled kernels check every
     call).
@@ -246,9 +257,11 @@ def solve_ode(f, t_span, y0, /, *, method="dopri5", dt0=None, rtol=1e-6, atol=1e
     Hairer's starting-step heuristic follow DOPRI5 (Hairer, Norsett & Wanner, Solving ODEs
     I, II.4 and IV.2); all rungs run the same arithmetic, so they agree to rounding and
     take the same steps.  A plain Python ``f`` is compiled for batches of 16 members or more
-    (a few seconds once per function and process; keep ``f`` a module-level function so
-    repeated solves reuse it); smaller batches run it per member in Python unless
-    ``probspace.use_backend("numba")`` is active.
+    (a few seconds once per function and process, announced on stderr; keep ``f`` a
+    module-level function so repeated solves reuse it).  Smaller problems (members x d up to
+    64) run the same kernel loop in the interpreter, member by member, at about scipy's
+    speed per step and without compiling (``backend`` reports ``"generic"``); other small
+    batches run on the generic rung.  ``probspace.use_backend("numba")`` compiles at any size.
 
     Examples
     --------
@@ -365,8 +378,12 @@ def solve_ode(f, t_span, y0, /, *, method="dopri5", dt0=None, rtol=1e-6, atol=1e
         out = _try_numba(f, sym, ev, t0, t1, sgn, y0, tab, cargs, batch, force, dense_output,
                          grid, kw)
         if out is not None:
-            used = "numba"
+            # (the interpreted kernel is not compiled: it reports the generic label)
+            used = "generic" if out.pop("interpreted", False) else "numba"
     if out is None:
+        if sym is None and not vectorized and rung == "cupy":
+            warn_python_fallback(f, "CuPy input: per-member callables are not compiled for the "
+                                 "GPU", name="f", stacklevel=3)
         out = _run_generic(f, sym, ev, t0, t1, sgn, y0, tab, cargs, batch, vectorized, xp,
                            dense_output, grid, kw)
         used = "generic"
@@ -454,19 +471,30 @@ def _try_numba(f, sym, ev, t0, t1, sgn, y0, tab, cargs, batch, force, dense, gri
         n_members = math.prod(batch) if batch else 1
         want = (force is True or get_backend() == "numba" or is_numba_function(f)
                 or n_members >= AUTO_NUMBA_MIN_MEMBERS)
-        if not want:
+        small = n_members * d <= INTERPRETED_MAX_SIZE and force is not True
+        if not want and not small:
             return None
         probe = (t0_phys, np.ascontiguousarray(y0n.reshape(-1, d)[0].copy()),
                  *cargs.numba_member(0))
         ref = _member_probe(f, probe[0], probe[1], probe[2:], (d,), "f")
-        f_member, reason = compile_member(f, probe, name="f", reference=ref)
-        if f_member is None:
-            return _fallback(f, reason, "f", force)
         inplace, reverse = False, sgn < 0
+        if not want:
+            if ev is not None:
+                for i, g in enumerate(ev.funcs):
+                    _member_probe(g, probe[0], probe[1], probe[2:], (), f"events[{i}]")
+            return _interpreted(f, ev, t0, t1, y0n, tab, cargs, batch, sgn, dense, grid, kw)
+        from ._numba import _UNROLL_MAX
+        f_member, reason = compile_member(f, probe, name="f", reference=ref,
+                                          returns_length=d if d <= _UNROLL_MAX else None)
+        if f_member is None:
+            _fallback(f, reason, "f", force)
+            return _interpreted(f, ev, t0, t1, y0n, tab, cargs, batch, sgn, dense, grid, kw) \
+                if small else None
         if ev is not None:
             evj = _compile_events(ev, t0_phys, y0n, cargs, force)
             if evj is None:
-                return None
+                return _interpreted(f, ev, t0, t1, y0n, tab, cargs, batch, sgn, dense, grid,
+                                    kw) if small else None
     try:
         return integrate_numba(f_member, t0, t1, y0n, tab, cargs=cargs, events=evj,
                                batch=batch, inplace=inplace, reverse=reverse,
@@ -475,6 +503,17 @@ def _try_numba(f, sym, ev, t0, t1, sgn, y0, tab, cargs, batch, force, dense, gri
         if sym is not None:
             raise TypeError(f"the sympy kernel did not compile: {exc}") from exc
         return _fallback(f, f"the fused kernel did not compile: {exc}", "f", force)
+
+
+def _interpreted(f, ev, t0, t1, y0n, tab, cargs, batch, sgn, dense, grid, kw):
+    """The fused kernel's source run by the interpreter, member by member (small problems)."""
+    from ._numba import integrate_numba
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        out = integrate_numba(f, t0, t1, y0n, tab, cargs=cargs, events=ev, batch=batch,
+                              inplace=False, reverse=sgn < 0, reverse_events=sgn < 0,
+                              dense=dense, grid=grid, jit=False, **kw)
+    out["interpreted"] = True
+    return out
 
 
 def _fallback(f, reason, name, force):

@@ -20,6 +20,9 @@ import numpy as np
 __all__ = ["Tableau", "TABLEAUS", "FIXED_METHODS", "ADAPTIVE_METHODS"]
 
 
+_ARRAYS: dict = {}  # tableau name -> (tableau, arrays): converted once, not every step
+
+
 @dataclass(frozen=True)
 class Tableau:
     """An explicit Runge-Kutta tableau.
@@ -50,7 +53,17 @@ class Tableau:
         return self.e is not None
 
     def arrays(self):
-        """(c, a, b, e, P) as float64 arrays (e and P zero-filled when absent)."""
+        """(c, a, b, e, P) as read-only float64 arrays (e and P zero-filled when absent)."""
+        cached = _ARRAYS.get(self.name)
+        if cached is None or cached[0] is not self:
+            out = self._arrays()
+            for arr in out:
+                arr.setflags(write=False)
+            cached = (self, out)
+            _ARRAYS[self.name] = cached
+        return cached[1]
+
+    def _arrays(self):
         s = self.stages
         c = np.array([float(v) for v in self.c])
         a = np.zeros((s, s))

@@ -150,3 +150,36 @@ def test_numopt_momentum_is_the_same_heavy_ball():
     np.testing.assert_allclose(params, ours, rtol=1e-12, atol=1e-14)
     lam, h = optim.momentum_to_friction(lr, beta)
     assert (h, lam) == pytest.approx(heavy_ball_to_ode(lr, beta), rel=1e-12)
+
+
+def _grad_member(x):
+    """One member's gradient of f(x) = x.A3.x / 2 + sum(x^4)/4 (x of shape (3,))."""
+    return A3 @ x + x ** 3
+
+
+A3 = np.array([[2.0, 0.3, 0.0], [0.3, 1.0, 0.2], [0.0, 0.2, 0.5]])
+
+
+def test_gradient_flow_calling_convention_batch_equals_d():
+    # batch of 3 points in d = 3: per member by default, the batch with vectorized=True; both
+    # against scipy per member (the batch = d case was where shape guessing went wrong)
+    from scipy.integrate import solve_ivp
+    from probspace import use_backend
+    x0 = np.array([[1.0, -0.5, 0.2], [0.3, 0.3, -1.0], [-2.0, 0.1, 0.4]])
+    te = np.linspace(0.0, 2.0, 5)
+    per = gradient_flow(_grad_member, x0, (0.0, 2.0), t_eval=te, rtol=1e-10, atol=1e-12)
+    vec = gradient_flow(lambda x: x @ A3 + x ** 3, x0, (0.0, 2.0), t_eval=te, rtol=1e-10,
+                        atol=1e-12, vectorized=True)
+    with use_backend("numba"):
+        comp = gradient_flow(_grad_member, x0, (0.0, 2.0), t_eval=te, rtol=1e-10, atol=1e-12)
+    assert comp.backend == "numba"
+    for i in range(3):
+        ref = solve_ivp(lambda t, x: -_grad_member(x), (0, 2), x0[i], t_eval=te,
+                        method="DOP853", rtol=1e-12, atol=1e-13).y.T
+        for r in (per, vec, comp):
+            np.testing.assert_allclose(r.y[i], ref, rtol=1e-8, atol=1e-10)
+    # the IGR flow per member (finite-difference H grad) equals the vectorized one
+    a = gradient_flow(_grad_member, x0, (0.0, 0.5), igr_lr=0.05, rtol=1e-10, atol=1e-12)
+    b = gradient_flow(lambda x: x @ A3 + x ** 3, x0, (0.0, 0.5), igr_lr=0.05, rtol=1e-10,
+                      atol=1e-12, vectorized=True)
+    np.testing.assert_allclose(a.y, b.y, rtol=1e-7, atol=1e-9)

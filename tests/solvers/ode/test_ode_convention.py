@@ -80,7 +80,8 @@ def test_readme_example_compiled_rung_every_batch_size():
         for n in (1, 2, 3, 5):
             body = [st for st in ast.parse(_with_n(src, n)).body
                     if not isinstance(st, ast.FunctionDef)]
-            exec(compile(ast.Module(body=body, type_ignores=[]), "<README>", "exec"), ns)  # noqa: S102
+            code = compile(ast.Module(body=body, type_ignores=[]), "<README>", "exec")
+            exec(code, ns)  # noqa: S102
             assert ns["sol"].backend == "numba"
             _check_against_scipy(ns["sol"], n)
 
@@ -129,7 +130,8 @@ def test_args_errors():
     f = lambda t, y, a: -a * y  # noqa: E731
     with pytest.raises(TypeError, match="args must be a tuple"):
         solve_ode(f, (0.0, 1.0), np.ones(1), args=-1.0)
-    with pytest.raises(ValueError, match=r"args\[1\] is per_member.*shape \(4,\).*batch shape \(3,\)"):
+    with pytest.raises(ValueError,
+                       match=r"args\[1\] is per_member.*shape \(4,\).*batch shape \(3,\)"):
         solve_ode(lambda t, y, a, b: -a * b * y, (0.0, 1.0), np.ones((3, 1)),
                   args=(1.0, per_member(np.ones(4))))
     # a list is unpacked like a tuple
@@ -268,3 +270,65 @@ def test_solvers_exports():
     assert solvers.per_member is per_member
     assert isinstance(per_member(np.ones(2)), solvers.PerMember)
     assert issubclass(solvers.CompileFallbackWarning, UserWarning)
+
+
+def _lorenz28(t, y):
+    return np.array([10.0 * (y[1] - y[0]), y[0] * (28.0 - y[2]) - y[1],
+                     y[0] * y[1] - 8.0 / 3.0 * y[2]])
+
+
+def test_small_problems_run_the_kernel_interpreted():
+    # unbatched (and small batches): the fused kernel's own loop run by the interpreter, no
+    # compilation; the same arithmetic as the compiled kernel, hence the same steps and numbers
+    y0 = np.array([1.0, 1.0, 1.0])
+    te = np.linspace(0.0, 2.0, 11)
+    r = solve_ode(_lorenz28, (0.0, 2.0), y0, t_eval=te, rtol=1e-9, atol=1e-12)
+    assert r.backend == "generic"
+    with use_backend("numba"):
+        c = solve_ode(_lorenz28, (0.0, 2.0), y0, t_eval=te, rtol=1e-9, atol=1e-12)
+    assert c.backend == "numba"
+    np.testing.assert_array_equal(r.nsteps, c.nsteps)
+    np.testing.assert_allclose(r.y, c.y, rtol=1e-13, atol=1e-13)
+    ref = scipy_integrate.solve_ivp(_lorenz28, (0, 2), y0, t_eval=te, method="DOP853",
+                                    rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(r.y, ref.y.T, rtol=1e-6, atol=1e-6)
+
+
+def test_event_value_that_is_a_view_of_y():
+    # an event returning y[..., 0] returns a 0-d view into the solver's work array: its value
+    # must be taken at once (the interpreted kernel once kept the view and found wrong roots)
+    class Ground:
+        terminal = True
+
+        def __call__(self, t, y):
+            return y[..., 0]
+
+    y0 = np.stack([np.full(4, 2.0), np.linspace(0.0, 15.0, 4)], -1)
+    r = solve_ode(lambda t, y: np.array([y[1], -9.81]), (0.0, 10.0), y0, events=Ground())
+    v0 = y0[:, 1]
+    np.testing.assert_allclose(r.t_final, (v0 + np.sqrt(v0 ** 2 + 2 * 9.81 * 2.0)) / 9.81,
+                               rtol=1e-12)
+
+
+def _lorenz_rho(t, y, rho):
+    return np.array([10.0 * (y[1] - y[0]), y[0] * (rho - y[2]) - y[1],
+                     y[0] * y[1] - 8.0 / 3.0 * y[2]])
+
+
+def test_array_returns_compile_to_tuples_with_the_same_numbers():
+    # `return np.array([...])` is compiled as a tuple return (no allocation per call); the
+    # numbers must equal those of the same function compiled as written (an @njit copy)
+    import numba
+    from solvers._callables import _tuple_returns
+    assert _tuple_returns(_lorenz_rho, 3) is not None
+    assert _tuple_returns(_lorenz_rho, 2) is None  # the length must match d
+    assert _tuple_returns(_uses_helper, 2) is not None
+    assert _tuple_returns(lambda t, y: np.array([y[0]]), 1) is None  # lambdas: as written
+    rho = np.linspace(10.0, 40.0, 16)
+    y0 = np.ones((16, 3))
+    kw = dict(t_eval=np.linspace(0, 1, 5), rtol=1e-8, atol=1e-10, args=(per_member(rho),))
+    a = solve_ode(_lorenz_rho, (0.0, 1.0), y0, **kw)
+    b = solve_ode(numba.njit(_lorenz_rho), (0.0, 1.0), y0, **kw)
+    assert a.backend == b.backend == "numba"
+    np.testing.assert_array_equal(a.y, b.y)
+    np.testing.assert_array_equal(a.nsteps, b.nsteps)
