@@ -214,7 +214,8 @@ def test_mse_moment_trajectory():
 
 def _scan_dp(F, start, n1, k1):
     """The DP written as the plain scan (for each end point n, predecessors s in increasing
-    order, strict <: the smallest minimizing s wins), pure Python."""
+    order, strict <: the smallest minimizing s wins), in Python floats."""
+    F = F.tolist()
     prev = [math.inf] * (n1 + 1)
     prev[start] = 0.0
     arg = {}
