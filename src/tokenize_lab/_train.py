@@ -258,12 +258,18 @@ def _train(texts, vocab_size, unit, normalizer, character_coverage, max_len, see
 
     rnd = 0
     stop = False
+    n_compacted = n_pieces
     while True:
         rnd += 1
         for it in range(num_sub_iterations):
-            counts, _, ll = EM.e_step(*words, eptr, elen, epid, logp, unk_score(), n_chunks)
+            counts, _, ll = EM.e_step(*words, eptr, elen, epid,
+                                      *EM.pow2_weights(logp, unk_score()), n_chunks)
             logp = EM.m_step(counts, alive, 0.5)
-            info = {"round": rnd, "iteration": it + 1, "vocab_size": int(alive.sum()),
+            n_alive = int(alive.sum())
+            if n_alive < 0.9 * n_compacted:  # drop dead pieces' edges once many died
+                eptr, elen, epid = SEEDS.compact_lattice(eptr, elen, epid, alive)
+                n_compacted = n_alive
+            info = {"round": rnd, "iteration": it + 1, "vocab_size": n_alive,
                     "loglik": ll / C.total_symbols, "elapsed": time.perf_counter() - t0}
             if verbose:
                 print(f"[train] round {rnd} EM {it + 1}: {info['vocab_size']} pieces, "
@@ -280,6 +286,7 @@ def _train(texts, vocab_size, unit, normalizer, character_coverage, max_len, see
                vsum, n_chunks)
         logp[~alive] = -np.inf
         eptr, elen, epid = SEEDS.compact_lattice(eptr, elen, epid, alive)
+        n_compacted = int(alive.sum())
 
     # final: drop what Viterbi can never emit, put the symbols back, fill with the best
     status, _, _ = EM.alternatives(occ, plen, eptr, elen, epid, logp, unk_score(), max_len,

@@ -7,10 +7,11 @@ symbol is unknown) scores ``unk_lp`` instead: SentencePiece's unknown node, adde
 no one-symbol piece covers a position.
 
 * :func:`e_step`: expected piece counts by forward-backward, words in parallel.  The forward
-  pass stores, per edge, the conditional probability ``r = exp(A[s] + v - A[e])`` that the
-  path into ``e`` ends with this edge; the backward pass then needs no exponential: the
-  probability ``P[e]`` that boundary ``e`` is on the path flows back as
-  ``P[s] += r * P[e]``, and ``r * P[e]`` is the edge's posterior marginal.
+  pass stores, per edge, the conditional probability ``r = A[s] w / A[e]`` that the path
+  into ``e`` ends with this edge (``A`` the forward sums, kept as mantissa and power of two
+  so that no word underflows); the backward pass then needs no exponential: the probability
+  ``P[e]`` that boundary ``e`` is on the path flows back as ``P[s] += r * P[e]``, and
+  ``r * P[e]`` is the edge's posterior marginal.
 * :func:`m_step`: drop pieces with expected count below 0.5 and set
   ``logp = digamma(count) - digamma(sum of counts)`` (SentencePiece's Bayesian EM).
 * :func:`viterbi_counts`: each piece's count in the Viterbi segmentation of the corpus.
@@ -24,7 +25,7 @@ import math
 import numba as nb
 import numpy as np
 
-__all__ = ["digamma", "e_step", "m_step", "viterbi_counts", "alternatives", "prune_losses"]
+__all__ = ["digamma", "pow2_weights", "e_step", "m_step", "viterbi_counts", "alternatives", "prune_losses"]
 
 _NEG_INF = -np.inf
 
@@ -68,18 +69,41 @@ def _chunk_sizes(word_start, word_len, eptr, lo, hi):
     return mlen, medges
 
 
+def pow2_weights(logp, unk_lp):
+    """``exp(logp)`` as mantissa in [1, 2) times a power of two, per piece (dead: 0)."""
+    x = logp / math.log(2.0)
+    live = np.isfinite(x)
+    ex = np.where(live, np.floor(np.where(live, x, 0.0)), 0.0)
+    em = np.where(live, np.exp2(np.where(live, x, 0.0) - ex), 0.0)
+    xu = unk_lp / math.log(2.0)
+    eu = math.floor(xu)
+    return em, ex.astype(np.int64), 2.0 ** (xu - eu), int(eu)
+
+
+_P2 = np.ldexp(1.0, -np.arange(1075))  # 2**-k down to the smallest subnormal
+
+
 @nb.njit(cache=True, nogil=True, parallel=True)
-def e_step(word_start, word_len, weight, eptr, elen, epid, logp, unk_lp, n_chunks):
-    """Expected counts ``(counts[n_pieces], unknown count, sum_t weight_t * log Z_t)``."""
+def e_step(word_start, word_len, weight, eptr, elen, epid, em, eE, um, uE, n_chunks):
+    """Expected counts ``(counts[n_pieces], unknown count, sum_t weight_t * log Z_t)``.
+
+    Piece weights come as ``exp(logp) = em * 2**eE`` (:func:`pow2_weights`), forward values
+    as mantissa and exponent, so an edge costs a multiply and a table lookup, no ``exp``.
+    """
     nw = word_start.shape[0]
-    npc = logp.shape[0]
+    npc = em.shape[0]
     acc = np.zeros((n_chunks, npc + 1))
     ll = np.zeros(n_chunks)
+    p2 = _P2
+    np2 = p2.shape[0]
+    ln2 = math.log(2.0)
     for c in nb.prange(n_chunks):
         lo = (nw * c) // n_chunks
         hi = (nw * (c + 1)) // n_chunks
         mlen, medges = _chunk_sizes(word_start, word_len, eptr, lo, hi)
-        A = np.empty(mlen + 1)
+        Am = np.empty(mlen + 1)
+        AE = np.empty(mlen + 1, dtype=np.int64)
+        invS = np.empty(mlen + 1)
         P = np.empty(mlen + 1)
         R = np.empty(medges)
         row = acc[c]
@@ -87,35 +111,49 @@ def e_step(word_start, word_len, weight, eptr, elen, epid, logp, unk_lp, n_chunk
         for t in range(lo, hi):
             a = word_start[t]
             m = word_len[t]
-            w = weight[t]
             e0 = eptr[a + 1]
-            A[0] = 0.0
+            Am[0] = 1.0
+            AE[0] = 0
             for j in range(1, m + 1):
                 k0 = eptr[a + j]
                 k1 = eptr[a + j + 1]
-                M = _NEG_INF
+                emax = np.int64(-(2 ** 62))
                 for k in range(k0, k1):
-                    v, _ = _edge_score(epid[k], elen[k], logp, unk_lp)
-                    x = A[j - elen[k]] + v
-                    R[k - e0] = x
-                    if x > M:
-                        M = x
+                    p = epid[k]
+                    L = elen[k]
+                    if p >= 0 and em[p] > 0.0:
+                        ee = AE[j - L] + eE[p]
+                    elif L == 1:
+                        ee = AE[j - 1] + uE
+                    else:
+                        continue
+                    if ee > emax:
+                        emax = ee
                 S = 0.0
                 for k in range(k0, k1):
-                    x = R[k - e0]
-                    y = math.exp(x - M) if x > _NEG_INF else 0.0
-                    R[k - e0] = y
-                    S += y
-                A[j] = M + math.log(S)
-                inv = 1.0 / S
-                for k in range(k0, k1):
-                    R[k - e0] *= inv
-            tot += w * A[m]
+                    p = epid[k]
+                    L = elen[k]
+                    if p >= 0 and em[p] > 0.0:
+                        d = emax - (AE[j - L] + eE[p])
+                        x = Am[j - L] * em[p] * p2[d] if d < np2 else 0.0
+                    elif L == 1:
+                        d = emax - (AE[j - 1] + uE)
+                        x = Am[j - 1] * um * p2[d] if d < np2 else 0.0
+                    else:
+                        x = 0.0
+                    R[k - e0] = x
+                    S += x
+                mant, ex = math.frexp(S)
+                Am[j] = mant
+                AE[j] = emax + ex
+                invS[j] = 1.0 / S
+            tot += weight[t] * (math.log(Am[m]) + AE[m] * ln2)
             for j in range(m):
                 P[j] = 0.0
             P[m] = 1.0
+            w = weight[t]
             for j in range(m, 0, -1):
-                pj = P[j]
+                pj = P[j] * invS[j]
                 if pj == 0.0:
                     continue
                 for k in range(eptr[a + j], eptr[a + j + 1]):
@@ -124,8 +162,11 @@ def e_step(word_start, word_len, weight, eptr, elen, epid, logp, unk_lp, n_chunk
                         continue
                     q = r * pj
                     P[j - elen[k]] += q
-                    _, pid = _edge_score(epid[k], elen[k], logp, unk_lp)
-                    row[pid + 1] += w * q
+                    p = epid[k]
+                    if p >= 0 and em[p] > 0.0:
+                        row[p + 1] += w * q
+                    else:
+                        row[0] += w * q
         ll[c] = tot
     counts = np.zeros(npc + 1)
     for c in range(n_chunks):

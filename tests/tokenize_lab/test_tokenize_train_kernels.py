@@ -170,7 +170,8 @@ def test_e_step_matches_enumeration(seed):
     char_dead = int(rng.integers(C.alphabet.shape[0]))  # a dead symbol piece: unknown edge
     logp = random_logp(n, rng, dead=[char_dead] + list(rng.choice(np.arange(3, n), 4, False)))
     unk = float(logp[logp > -np.inf].min()) - 10
-    counts, unk_count, ll = EM.e_step(C.word_start, C.word_len, C.weight, *lat, logp, unk, 3)
+    counts, unk_count, ll = EM.e_step(C.word_start, C.word_len, C.weight, *lat,
+                                      *EM.pow2_weights(logp, unk), 3)
     want = np.zeros(n)
     want_unk = 0.0
     want_ll = 0.0
@@ -196,7 +197,8 @@ def test_e_step_long_word_no_underflow():
     line = "".join(np.random.default_rng(0).choice(list("abc"), 3000))
     C, pieces, lat, _, _, _ = pipeline([line, line[:50], line[:50]], max_len=4)
     logp = np.full(len(pieces), math.log(1e-3))
-    counts, _, ll = EM.e_step(C.word_start, C.word_len, C.weight, *lat, logp, -30.0, 2)
+    counts, _, ll = EM.e_step(C.word_start, C.word_len, C.weight, *lat,
+                              *EM.pow2_weights(logp, -30.0), 2)
     assert np.isfinite(ll) and np.all(np.isfinite(counts))
     # every position is covered exactly once in expectation
     lens = np.array([len(p) for p in pieces])
