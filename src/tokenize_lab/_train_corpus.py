@@ -258,13 +258,13 @@ def build_corpus(lines, *, unit, normalizer, ws_char, split_by_whitespace,
     else:
         vals, src, cst, word_start, word_len = _utf8_layout(cp, word_start, word_len)
     term = vals < 0
-    # symbol counts (weighted) over the words
+    vals0 = np.where(term, 0, vals)
+    # symbol counts (weighted) over the words, through a table over all code points/bytes
     pos_w = np.repeat(weight, word_len + 1)
-    alphabet, sinv = np.unique(np.where(term, -1, vals), return_inverse=True)
-    sinv = sinv.reshape(-1)
-    counts = np.bincount(sinv, weights=np.where(term, 0.0, pos_w), minlength=alphabet.shape[0])
-    if alphabet.shape[0] and alphabet[0] == -1:
-        alphabet, counts, sinv = alphabet[1:], counts[1:], sinv - 1
+    vmax = 0x110000 if unit == "char" else 256
+    all_counts = np.bincount(vals0, weights=np.where(term, 0.0, pos_w), minlength=vmax)
+    alphabet = np.flatnonzero(all_counts > 0)
+    counts = all_counts[alphabet]
     total = float(counts.sum())
     # character coverage: the most frequent symbols (ties: smaller value first) up to the
     # coverage; SentencePiece checks the coverage before adding each symbol
@@ -276,14 +276,15 @@ def build_corpus(lines, *, unit, normalizer, ws_char, split_by_whitespace,
         n_keep = int(np.searchsorted(csum[:-1] / total, character_coverage, side="left"))
         n_keep = max(n_keep, 1)
     kept = order[:n_keep]
-    dense = np.full(alphabet.shape[0], UNKNOWN, dtype=np.int64)
-    dense[kept] = np.arange(n_keep)
-    sym = np.where(term, TERM, dense[np.maximum(sinv, 0)])
+    dense = np.full(vmax, UNKNOWN, dtype=np.int64)
+    dense[alphabet[kept]] = np.arange(n_keep)
+    sym = np.where(term, TERM, dense[vals0])
 
     # per-position flags for the piece validity rules
     if unit == "char":
-        classes = script_classes(alphabet)
-        script = np.where(term, 0, classes[np.maximum(sinv, 0)]).astype(np.int32)
+        table = np.zeros(vmax, dtype=np.int32)
+        table[alphabet] = script_classes(alphabet)
+        script = np.where(term, 0, table[vals0]).astype(np.int32)
         digit = _is_sp_digit(cp) & ~term
         ws = (cp == ord(ws_char)) & ~term
         bad_start = np.zeros(cp.shape[0], dtype=np.bool_)
