@@ -33,8 +33,8 @@ def fp_problem(n):
 def fp_matrix(x):
     """The same Chang–Cooper matrix (vol - dt K) our solver factors, as scipy.sparse CSC."""
     import scipy.sparse as sps
-    from solvers._fokker_planck import _operator_1d
-    from solvers._fokker_planck_common import grid_cells
+    from solvers.flows._fokker_planck import _operator_1d
+    from solvers.flows._fokker_planck_common import grid_cells
     x, dx, vol = grid_cells(x, "grid")
     lower, diag, upper, _ = _operator_1d(lambda z: -z, math.sqrt(2.0), x, dx, "chang_cooper",
                                          None)

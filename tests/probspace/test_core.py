@@ -101,3 +101,32 @@ def test_sympy_bridge_numba_scalar():
     x = sp.symbols("x")
     f = lambdify(x, x**3 - sp.sin(x), backend="numba")
     assert f(0.7) == pytest.approx(0.7**3 - np.sin(0.7), rel=1e-15)
+
+
+def test_run_isolated_reports_a_crash_instead_of_dying():
+    from probspace.testing import run_isolated
+    ok = run_isolated("import probspace; print('hello')")
+    assert ok.returncode == 0 and "hello" in ok.stdout
+    bad = run_isolated("import os, signal; os.kill(os.getpid(), signal.SIGSEGV)", expect_ok=False)
+    assert bad.crashed and "SIGSEGV" in bad.describe()
+    with pytest.raises(AssertionError, match="exited with code 3"):
+        run_isolated("raise SystemExit(3)")
+
+
+def test_numba_boundscheck_env_is_honoured_in_a_fresh_cache(tmp_path):
+    # CI's bounds-checked run relies on NUMBA_BOUNDSCHECK=1 with a fresh NUMBA_CACHE_DIR turning
+    # an out-of-bounds read into IndexError; check that mechanism itself.
+    from probspace.testing import run_isolated
+    (tmp_path / "oob_mod.py").write_text(
+        "import numba\n@numba.njit(cache=True)\ndef get(a, i):\n    return a[i]\n")
+    code = f"""
+        import sys; sys.path.insert(0, {str(tmp_path)!r})
+        import numpy as np, oob_mod
+        try:
+            oob_mod.get(np.zeros(3), 7)
+        except IndexError:
+            print("IndexError")
+        """
+    res = run_isolated(code, env={"NUMBA_BOUNDSCHECK": "1",
+                                  "NUMBA_CACHE_DIR": str(tmp_path / "cache")})
+    assert "IndexError" in res.stdout

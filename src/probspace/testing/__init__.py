@@ -6,9 +6,10 @@ Use in a ``conftest.py``::
 """
 from ._asserts import xp_assert_close, xp_assert_equal
 from ._stats import chisquare_gof, ChiSquareResult, finite_difference_grad
+from ._isolated import run_isolated, IsolatedResult
 
 __all__ = ["xp_assert_close", "xp_assert_equal", "chisquare_gof", "ChiSquareResult",
-           "finite_difference_grad", "available_namespaces"]
+           "finite_difference_grad", "available_namespaces", "run_isolated", "IsolatedResult"]
 
 
 def available_namespaces(include_gpu=True):

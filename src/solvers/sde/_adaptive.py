@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from ._sde_steps import STEPS
+from ._steps import STEPS
 
 # strong order q of each method: the local error of one step is O(h^(q + 1/2))
 ORDERS = {"euler_maruyama": 0.5, "milstein": 1.0, "heun": 1.0, "sra1": 1.5, "sri": 1.5}

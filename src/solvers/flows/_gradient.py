@@ -17,7 +17,7 @@ import numbers
 from probspace import Result, array_namespace, as_float_array
 from probspace._validation import check_int, check_positive
 
-from ._ode import solve_ode
+from ..ode import solve_ode
 
 __all__ = ["gradient_flow", "igr_modified_gradient", "gradient_descent", "heavy_ball",
            "heavy_ball_to_ode", "ode_to_heavy_ball", "heavy_ball_start", "rescale_momentum", "damped_flow"]

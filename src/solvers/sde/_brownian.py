@@ -30,7 +30,7 @@ import numpy as np
 from probspace import array_namespace, to_numpy
 from probspace.random import as_stream
 
-from ._sde_noise import pairs_at
+from ._noise import pairs_at
 
 __all__ = ["BrownianPath"]
 

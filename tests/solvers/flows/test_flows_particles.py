@@ -12,7 +12,7 @@ import scipy.stats as st
 from probspace.random import Stream
 from probspace.testing import xp_assert_close
 from solvers import fokker_planck_1d, kde_probability_flow, langevin, svgd, wasserstein_1d
-from solvers._svgd import kde_score, svgd_direction
+from solvers.flows._svgd import kde_score, svgd_direction
 
 
 def _var_band(var_true, n):

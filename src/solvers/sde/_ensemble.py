@@ -14,7 +14,7 @@ import numpy as np
 from probspace import to_numpy
 from probspace.random import as_stream
 
-from ._sde import SDEResult, solve_sde
+from ._solve import SDEResult, solve_sde
 
 __all__ = ["ensemble"]
 

@@ -11,8 +11,8 @@ import sympy as sp
 import probspace
 
 from solvers import solve_sde
-from solvers._sde_noise import path_ids
-from solvers._sde_sympy import SymbolicSDE
+from solvers.sde._noise import path_ids
+from solvers.sde._sympy import SymbolicSDE
 from probspace.random import Stream
 
 t_, x_, y_ = sp.symbols("t x y")
@@ -68,7 +68,7 @@ def _host_kernel(tmp_path, src):
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_cuda_source_on_host_equals_generic_rung(case, tmp_path):
-    from solvers._sde_cupy import kernel_source
+    from solvers.sde._cupy import kernel_source
     method, noise, calc, f, g = CASES[case]
     ssde = SymbolicSDE(f, g, (t_, [x_, y_]), noise)
     m = ssde.m

@@ -4,7 +4,7 @@ For sympy input the drift and diffusion are known as scalar expressions, so the 
 of a block of ``LANES`` paths can be written as one straight loop over lanes with the
 expressions spelled inline; LLVM then vectorizes the update across paths (the generic fused
 kernel calls a per-path function on array views, which it cannot).  Same arithmetic, in the
-same order, as ``_sde_steps.step_em``: ``y + f*h + g*(sqrt(h)*z)``.
+same order, as ``_steps.step_em``: ``y + f*h + g*(sqrt(h)*z)``.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import sympy as sp
 
 from probspace.random._numba import split_key
 
-from ._sde_rng_block import alloc_block, normal_pairs_block
+from ._rng_block import alloc_block, normal_pairs_block
 
 LANES = 32
 _CACHE: dict = {}

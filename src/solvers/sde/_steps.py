@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 
-from ._sde_tableaus import SRA1, SRIW1
+from ._tableaus import SRA1, SRIW1
 
 
 def _sqrt(xp, h):

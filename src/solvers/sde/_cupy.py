@@ -11,7 +11,7 @@ import functools
 
 from probspace.random import _cupy as rc
 
-from ._sde_tableaus import SRA1, SRIW1
+from ._tableaus import SRA1, SRIW1
 
 
 def _arr(name, vals):

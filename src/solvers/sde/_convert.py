@@ -14,7 +14,7 @@ import sympy as sp
 from probspace import array_namespace
 from probspace._validation import check_choice
 
-from ._sde_sympy import SymbolicSDE, is_symbolic, symbolic_correction
+from ._sympy import SymbolicSDE, is_symbolic, symbolic_correction
 
 __all__ = ["ito_to_stratonovich_drift", "stratonovich_to_ito_drift"]
 

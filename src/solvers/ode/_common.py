@@ -7,20 +7,10 @@ import numpy as np
 __all__ = ["STATUS_SUCCESS", "STATUS_EVENT", "STATUS_MAX_STEPS", "STATUS_NONFINITE",
            "STATUS_UNDERFLOW", "RUNNING", "MESSAGES", "Controller", "EventSpec"]
 
-STATUS_SUCCESS = 0
-STATUS_EVENT = 1
-STATUS_MAX_STEPS = -1
-STATUS_NONFINITE = -2
-STATUS_UNDERFLOW = -3
-RUNNING = 99  # internal only
+from .._status import (STATUS_SUCCESS, STATUS_EVENT, STATUS_MAX_STEPS, STATUS_NONFINITE,
+                       STATUS_UNDERFLOW, MESSAGES)
 
-MESSAGES = {
-    STATUS_SUCCESS: "The solver successfully reached the end of the integration interval.",
-    STATUS_EVENT: "A termination event occurred.",
-    STATUS_MAX_STEPS: "Maximum number of steps (max_steps) reached.",
-    STATUS_NONFINITE: "Non-finite state or derivative encountered.",
-    STATUS_UNDERFLOW: "Step size underflow: the required step is below the resolution of t.",
-}
+RUNNING = 99  # internal only
 
 # Hairer's DOPRI5 controller: PI control with beta = 0.04, safety 0.9, the step may shrink
 # by at most 5x and grow by at most 10x per step (Solving ODEs I, section IV.2 / dopri5.f).

@@ -3,9 +3,9 @@ threads running the GIL-free compiled kernel on contiguous path ranges.
 
 The user's per-path functions (``drift(t, y, out, *args)``, ``diffusion(t, y, out, *args)``,
 both ``@numba.njit``, recompiled inline) are called inside the loop, and the normals are drawn
-inside it at the (path, step) address documented in ``_sde_noise``.  A block of ``LANES`` paths
+inside it at the (path, step) address documented in ``_noise``.  A block of ``LANES`` paths
 advances together so that one step's normals come from the lane-vectorized generator
-``_sde_rng_block.normal_pairs_block`` -- bit-identical to
+``_rng_block.normal_pairs_block`` -- bit-identical to
 ``probspace.random._numba.normal_pair`` -- so the numbers equal those of the vectorized rung and
 of ``Stream.child(p)``, and a path's result does not depend on how paths are split between
 threads, chunks or workers.
@@ -19,8 +19,8 @@ import numpy as np
 
 from probspace.random._numba import split_key
 
-from ._sde_rng_block import alloc_block, normal_pairs_block
-from ._sde_tableaus import SRA1, SRIW1
+from ._rng_block import alloc_block, normal_pairs_block
+from ._tableaus import SRA1, SRIW1
 
 LANES = 32
 
@@ -181,7 +181,7 @@ def _make_step(method, noise, calculus, gmat, pf, pg, pdg, nargs):
                 v1[j] = sq * z[j]
             fw(t, y, F0, args)
             gw(t, y, G0, args)
-            # central difference (see _sde_steps._milstein_l)
+            # central difference (see _steps._milstein_l)
             for i in range(y.shape[0]):
                 ya[i] = y[i] + G0[i] * sq
                 yb[i] = y[i] - G0[i] * sq

@@ -7,7 +7,7 @@ The kernel loops over a range of members and releases the GIL; chunks of members
 ``numba.get_num_threads()`` threads (this compiles several times faster than a
 ``parallel=True``/``prange`` kernel and scales the same way).  Each member adapts its own step, evaluates the dense output at ``t_eval`` and locates its events
 inside the loop, so nothing leaves the compiled code until every member has finished.
-The arithmetic mirrors the generic rung (``_ode_generic``) step for step.
+The arithmetic mirrors the generic rung (``_generic``) step for step.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import weakref
 
 import numpy as np
 
-from ._ode_common import (BETA, FAC_MAX, FAC_MIN, NONFINITE_SHRINK, SAFE, STATUS_EVENT,
+from ._common import (BETA, FAC_MAX, FAC_MIN, NONFINITE_SHRINK, SAFE, STATUS_EVENT,
                           STATUS_MAX_STEPS, STATUS_NONFINITE, STATUS_SUCCESS, STATUS_UNDERFLOW,
                           EventSpec)
 
@@ -652,7 +652,7 @@ def integrate_numba(f, t0, t1, y0, tab, *, dt0, rtol, atol, t_out, args, max_ste
     y_final = np.zeros((B, d))
     evres = None
     if not tab.adaptive:
-        from ._ode_generic import fixed_grid
+        from ._generic import fixed_grid
         ts, hs, ks_out, n_start = fixed_grid(t0, t_out, dt0)
         hit_max = ts.size > max_steps
         ts, hs, ks_out = ts[:max_steps], hs[:max_steps], ks_out[:max_steps]
@@ -660,7 +660,7 @@ def integrate_numba(f, t0, t1, y0, tab, *, dt0, rtol, atol, t_out, args, max_ste
         _run_chunks(kern, B, (y0f, ts, hs, ks_out, n_start, c, a, b, yout, status, nfev, nsteps,
                               t_final, y_final, hit_max, *prepared))
     else:
-        from ._ode_common import Controller
+        from ._common import Controller
         ev = _compile_events(events, y0, t0, args, batch) if events is not None else None
         nev = 0 if ev is None else len(ev.funcs)
         n_start = int(np.sum(t_out <= t0))

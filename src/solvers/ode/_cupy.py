@@ -4,7 +4,7 @@ Only right-hand sides given as sympy expressions (:func:`solvers.ode_from_sympy`
 rung: their CUDA C code is generated and inlined into an explicit Runge-Kutta kernel in
 which each thread integrates one member with its own adaptive step size and writes its
 dense output at ``t_eval`` (the design of DiffEqGPU's ``EnsembleGPUKernel``).  The
-arithmetic mirrors the Numba kernel (``_ode_numba``) step for step, in double precision.
+arithmetic mirrors the Numba kernel (``_numba``) step for step, in double precision.
 
 The member routine is plain C, so the same source also compiles on the host (see
 ``host_source``) — the test-suite runs it there with a C compiler when no GPU is present.
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._ode_common import (BETA, FAC_MAX, FAC_MIN, NONFINITE_SHRINK, SAFE, STATUS_MAX_STEPS,
+from ._common import (BETA, FAC_MAX, FAC_MIN, NONFINITE_SHRINK, SAFE, STATUS_MAX_STEPS,
                           STATUS_NONFINITE, STATUS_SUCCESS, STATUS_UNDERFLOW, Controller)
 
 __all__ = ["cuda_source", "host_source", "integrate_cupy"]
@@ -348,7 +348,7 @@ def integrate_cupy(sym, t0, t1, y0, tab, *, dt0, rtol, atol, t_out, args, max_st
             np.float64(max_step), np.int64(max_steps), np.float64(Controller(tab.error_order).expo1),
             yout, status, nfev, nsteps, nreject, t_final, y_final))
     else:
-        from ._ode_generic import fixed_grid
+        from ._generic import fixed_grid
         ts, hs, ks_out, n_start = fixed_grid(t0, t_out, dt0)
         hit_max = ts.size > max_steps
         ts, hs, ks_out = ts[:max_steps], hs[:max_steps], ks_out[:max_steps]

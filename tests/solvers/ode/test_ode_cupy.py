@@ -16,10 +16,10 @@ sp = pytest.importorskip("sympy")
 
 from probspace import use_backend  # noqa: E402
 from solvers import ode_from_sympy, solve_ode  # noqa: E402
-from solvers._ode_common import Controller  # noqa: E402
-from solvers._ode_cupy import cuda_source, host_source  # noqa: E402
-from solvers._ode_generic import fixed_grid  # noqa: E402
-from solvers._ode_tableaus import TABLEAUS  # noqa: E402
+from solvers.ode._common import Controller  # noqa: E402
+from solvers.ode._cupy import cuda_source, host_source  # noqa: E402
+from solvers.ode._generic import fixed_grid  # noqa: E402
+from solvers.ode._tableaus import TABLEAUS  # noqa: E402
 
 _x, _y, _z, _rho, _t = sp.symbols("x y z rho t")
 # Lorenz with a small time-dependent forcing, so that t, a per-member parameter, sin and pi

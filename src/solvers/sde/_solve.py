@@ -10,9 +10,9 @@ from probspace import Result, array_namespace, as_float_array, backend_for, to_n
 from probspace._validation import check_choice
 from probspace.random import as_stream
 
-from . import _sde_noise as noise_mod
-from ._sde_steps import STEPS
-from ._sde_sympy import SymbolicSDE, is_symbolic
+from . import _noise as noise_mod
+from ._steps import STEPS
+from ._sympy import SymbolicSDE, is_symbolic
 
 __all__ = ["solve_sde", "SDEResult"]
 
@@ -157,7 +157,7 @@ class _Problem:
         if self.F is not None:
             return self.F, self.G, self.DG
         # per-path jitted functions on NumPy batches (used off the fused path)
-        from ._sde_numba import map_paths
+        from ._numba import map_paths
         if not noise_mod_is_numpy(xp):
             raise TypeError("@njit per-path drift/diffusion need NumPy input")
         args = self.args
@@ -352,7 +352,7 @@ def solve_sde(drift, diffusion, t_span, y0, /, *, method="euler_maruyama", noise
                 out = xp.astype(out, y0a.dtype)
             return SDEResult(y=out, backend="numba-fused", **common)
         if problem.symbolic is not None:
-            from ._sde_cupy import run_cupy
+            from ._cupy import run_cupy
             y = run_cupy(problem.symbolic, method, noise, calculus, y0a, mm, k, sids, stream.seed,
                          t0, dt, N, t1, save)
             out = xp.reshape(y, batch + (save.shape[0], d))
@@ -368,7 +368,7 @@ def solve_sde(drift, diffusion, t_span, y0, /, *, method="euler_maruyama", noise
 
 def _adaptive(problem, method, noise, calculus, xp, y0a, d, t0, t1, dt, t_eval, brownian, m,
               rtol, atol, max_steps):
-    from ._sde_adaptive import solve_adaptive
+    from ._adaptive import solve_adaptive
     for name, v in (("rtol", rtol), ("atol", atol)):
         if isinstance(v, bool) or not isinstance(v, numbers.Real) or not (v >= 0 and math.isfinite(v)):
             raise ValueError(f"{name} must be a non-negative number, got {v!r}")
@@ -415,7 +415,7 @@ def _check_brownian(bm, batch, m, t0, t1):
 
 def _run_numba(problem, method, noise, calculus, y0a, m, k, sids, key, t0, dt, N, t1, save):
     import numba as nb
-    from ._sde_numba import build_kernel
+    from ._numba import build_kernel
     pf, pg, pdg = problem.perpath(inline=True)
     if method == "milstein" and problem.symbolic is not None:
         pdg = None  # derivative-free form unless the user passed dg (symbolic scalar noise needs the full L)
@@ -425,8 +425,8 @@ def _run_numba(problem, method, noise, calculus, y0a, m, k, sids, key, t0, dt, N
         gmat = True
     if method == "euler_maruyama" and problem.symbolic is not None and not gmat:
         # sympy + EM: a generated kernel with the expressions inline, vectorized across paths
-        from ._sde_numba import run_threads
-        from ._sde_numba_gen import build_em_kernel
+        from ._numba import run_threads
+        from ._numba_gen import build_em_kernel
         rr = build_em_kernel(problem.symbolic, noise)
 
         def kern(*a):

@@ -16,8 +16,8 @@ import numpy as np
 from probspace import Result, array_namespace, as_float_array, backend_for, get_backend, to_numpy
 from probspace._validation import check_choice, check_int
 
-from ._ode_common import EventSpec, messages_for
-from ._ode_tableaus import TABLEAUS
+from ._common import EventSpec, messages_for
+from ._tableaus import TABLEAUS
 
 __all__ = ["solve_ode", "ODEResult"]
 
@@ -176,7 +176,7 @@ def solve_ode(f, t_span, y0, /, *, method="dopri5", dt0=None, rtol=1e-6, atol=1e
     >>> np.allclose(res.y[:, -1, 0], [np.exp(-1), 2 * np.exp(-1)])
     True
     """
-    from ._ode_sympy import SympyODE
+    from ._sympy import SympyODE
 
     sym = f if isinstance(f, SympyODE) else None
     if sym is None and not callable(f):
@@ -229,7 +229,7 @@ def solve_ode(f, t_span, y0, /, *, method="dopri5", dt0=None, rtol=1e-6, atol=1e
     t_phys = t_out
     t0_user = t0
     if sgn < 0:
-        from ._ode_common import reversed_events, reversed_vectorized
+        from ._common import reversed_events, reversed_vectorized
         t0, t1, t_out = -t0, -t1, -t_out
         if sym is not None:
             sym = sym.time_reversed()
@@ -246,12 +246,12 @@ def solve_ode(f, t_span, y0, /, *, method="dopri5", dt0=None, rtol=1e-6, atol=1e
     out, used = None, "generic"
     f_vec = sym.vectorized(xp) if sym is not None else f
     if sym is not None and rung == "cupy" and events is None:  # events: generic rung on CuPy
-        from ._ode_cupy import integrate_cupy
+        from ._cupy import integrate_cupy
         out = integrate_cupy(sym, t0, t1, y0, tab, dt0=dt0, rtol=rtol, atol=atol, t_out=t_out,
                              args=args, max_steps=max_steps, max_step=max_step, xp=xp)
         used = "cupy"
     elif rung == "numba" and numba is not False:
-        from ._ode_numba import compile_member_function, integrate_numba, is_numba_function
+        from ._numba import compile_member_function, integrate_numba, is_numba_function
         n_members = math.prod(batch) if batch else 1
         # compiling a kernel for a new f costs seconds: in auto mode only when it can pay
         worth = (numba is True or get_backend() == "numba" or sym is not None
@@ -267,7 +267,7 @@ def solve_ode(f, t_span, y0, /, *, method="dopri5", dt0=None, rtol=1e-6, atol=1e
             f_member = compile_member_function(f.forward if sgn < 0 else f, t0_user, y0, args,
                                                batch, required=numba is True)
         if f_member is not None:
-            from ._ode_numba import EventCompileError
+            from ._numba import EventCompileError
             try:
                 out = integrate_numba(f_member, t0, t1, to_numpy(y0), tab, dt0=dt0, rtol=rtol,
                                       atol=atol, t_out=t_out, args=args, max_steps=max_steps,
@@ -279,7 +279,7 @@ def solve_ode(f, t_span, y0, /, *, method="dopri5", dt0=None, rtol=1e-6, atol=1e
                     raise
                 out = None  # auto: event functions that only work vectorized -> generic rung
     if out is None:
-        from ._ode_generic import integrate_generic
+        from ._generic import integrate_generic
         out = integrate_generic(f_vec, t0, t1, y0, tab, dt0=dt0, rtol=rtol, atol=atol, t_out=t_out,
                                 args=args, max_steps=max_steps, events=events,
                                 max_step=max_step, xp=xp)

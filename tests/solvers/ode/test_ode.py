@@ -10,7 +10,7 @@ import pytest
 
 from probspace.testing import xp_assert_close
 from solvers import ODEResult, solve_ode
-from solvers._ode_tableaus import TABLEAUS
+from solvers.ode._tableaus import TABLEAUS
 
 
 # --------------------------------------------------------------------------- right-hand sides

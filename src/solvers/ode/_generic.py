@@ -13,7 +13,7 @@ import numpy as np
 
 from probspace import to_numpy
 
-from ._ode_common import (STATUS_EVENT, STATUS_MAX_STEPS, STATUS_NONFINITE, STATUS_SUCCESS,
+from ._common import (STATUS_EVENT, STATUS_MAX_STEPS, STATUS_NONFINITE, STATUS_SUCCESS,
                           STATUS_UNDERFLOW, RUNNING, Controller, EventSpec)
 
 __all__ = ["integrate_generic"]
@@ -56,7 +56,7 @@ def _device(x):
 
 def integrate_generic(f, t0, t1, y0, tab, *, dt0, rtol, atol, t_out, args, max_steps,
                       events, max_step, xp):
-    """Integrate; returns a dict of host/xp arrays (see ``_ode.solve_ode`` for fields)."""
+    """Integrate; returns a dict of host/xp arrays (see ``_solve.solve_ode`` for fields)."""
     batch = tuple(y0.shape[:-1])
     d = y0.shape[-1]
     dtype = y0.dtype
