@@ -128,9 +128,12 @@ def _build_double_array(first, label, child, piece):
                 nb_ = np.zeros(new, dtype=np.int32)
                 nc = np.full(new, -1, dtype=np.int32)
                 npc = np.full(new, -1, dtype=np.int32)
-                nb_[:size] = base
-                nc[:size] = check
-                npc[:size] = dpiece
+                # element loops, not slice assignment: a slice assignment pulls in Numba's
+                # shape-mismatch error formatting, seconds of compile time on first use
+                for k in range(size):
+                    nb_[k] = base[k]
+                    nc[k] = check[k]
+                    npc[k] = dpiece[k]
                 base, check, dpiece, size = nb_, nc, npc, new
             ok = True
             for k in range(lo, hi):
