@@ -209,10 +209,13 @@ def _executor(n):
         return _pool
 
 
-def run_chunks(kernel, offsets, args_before, args_after, n_threads=None):
+def run_chunks(kernel, offsets, args_before, args_after, n_threads=None, compiled=None):
     """Call ``kernel(*args_before, lo, hi, *args_after)`` over chunks of the texts of
     ``offsets`` (balanced by symbols), on ``numba.get_num_threads()`` threads; returns the
-    chunks as ``(lo, hi)`` pairs."""
+    chunks as ``(lo, hi)`` pairs.  ``kernel`` is a ``nogil`` Numba kernel, or a Python
+    function that spends its time in such kernels, listed in ``compiled``: while one of them
+    has not been compiled (or loaded) in this process, the first chunk runs alone in the
+    calling thread."""
     nt = offsets.shape[0] - 1
     total = int(offsets[-1])
     n_threads = nb.get_num_threads() if n_threads is None else n_threads
@@ -224,7 +227,7 @@ def run_chunks(kernel, offsets, args_before, args_after, n_threads=None):
     bounds = np.unique(np.concatenate(([0], np.minimum(cuts, nt), [nt]))).tolist()
     pairs = [(lo, hi) for lo, hi in zip(bounds, bounds[1:]) if hi > lo]
     rest = pairs
-    if not kernel.signatures:  # compile (or load) once, in this thread, before fanning out
+    if not all(d.signatures for d in (compiled or [kernel])):
         kernel(*args_before, *pairs[0], *args_after)
         rest = pairs[1:]
     futures = [_executor(n_threads).submit(kernel, *args_before, lo, hi, *args_after)

@@ -269,26 +269,26 @@ def _utf8_to_codes(data, off, cps, coff):
 _REGION_PER_TEXT = 19  # output slack per text (dummy prefix, ...) in a chunk's region
 
 
-@nb.njit(cache=True, nogil=True)
 def _normalize_codes_chunk(buf, offsets, lo, hi, units, has_trie, blob, ident, remove_extra,
                            dummy, escape, out, cps, coff, count):
     """Normalize texts ``lo..hi-1`` and decode them to code points, in the chunk's own region
     of ``out``/``cps`` (``3 * input bytes + 19`` per text, from ``3 * offsets[lo] + 19 * lo``).
 
     ``coff[t]`` gets text t's start relative to the region; ``count[lo]`` the number of code
-    points, or -1 if the region overflowed (the caller then takes the serial path).
+    points, or -1 if the region overflowed (the caller then takes the serial path).  A plain
+    Python function: it only calls two compiled kernels (which release the GIL), so nothing
+    more is compiled for the chunked path than for the serial one.
     """
-    r0 = 3 * offsets[lo] + _REGION_PER_TEXT * lo
-    r1 = 3 * offsets[hi] + _REGION_PER_TEXT * hi
+    r0 = 3 * int(offsets[lo]) + _REGION_PER_TEXT * lo
+    r1 = 3 * int(offsets[hi]) + _REGION_PER_TEXT * hi
     oo = np.empty(hi - lo + 1, dtype=np.int64)
-    lc = np.empty(hi - lo + 1, dtype=np.int64)
     if not _normalize_batch(buf, offsets[lo:hi + 1], units, has_trie, blob, ident,
                             remove_extra, dummy, escape, out[r0:r1], oo):
         count[lo] = -1
         return
+    lc = np.empty(hi - lo + 1, dtype=np.int64)
     count[lo] = _utf8_to_codes(out[r0:r1], oo, cps[r0:r1], lc)
-    for t in range(lo, hi):
-        coff[t] = lc[t - lo]
+    coff[lo:hi] = lc[:-1]
 
 
 def _utf8_batch(texts):
@@ -386,12 +386,12 @@ class SentencePieceNormalizer:
         cps = np.empty(size, dtype=np.uint32)
         coff = np.empty(nt + 1, dtype=np.int64)
         count = np.zeros(nt, dtype=np.int64)
-        with compile_notice("normalizer kernel", _normalize_codes_chunk, "2 s"):
+        with compile_notice("normalizer kernel", [_normalize_batch, _utf8_to_codes], "2 s"):
             chunks = run_chunks(_normalize_codes_chunk, offsets, (buf, offsets),
                                 (self._units, bool(self.precompiled_charsmap), self._blob,
                                  self._ident, self.remove_extra_whitespaces,
                                  self.add_dummy_prefix, self.escape_whitespaces, out, cps,
-                                 coff, count))
+                                 coff, count), compiled=[_normalize_batch, _utf8_to_codes])
         if (count[[lo for lo, _ in chunks]] >= 0).all():
             parts = []
             base = 0

@@ -40,9 +40,15 @@ import numpy as np
 
 from . import _train_em as EM
 from . import _train_seeds as SEEDS
+from ._lattice_batch import compile_notice
 from ._train_corpus import build_corpus
 
 __all__ = ["train_unigram"]
+
+
+# a tiny corpus that goes through every step (seeds, EM, a pruning round, finalization):
+# five symbols (a b c d and the space), vocab_size 6, many more seeds
+_WARM_UP_LINES = ["ab abc abd abcd", "abc abd bcd", "bcd cd abcd"] * 3
 
 
 def _check_int(v, name, minimum=1):
@@ -202,10 +208,17 @@ def train_unigram(lines, vocab_size, *, unit="char", normalizer=None,
     if num_threads is not None:
         numba.set_num_threads(min(num_threads, numba.config.NUMBA_NUM_THREADS))
     try:
+        rules = (split_by_whitespace, split_by_unicode_script, split_by_number, split_digits,
+                 ensure_unicode)
+        if not EM.e_step.signatures:
+            # First training in this process: compile (or load from Numba's cache) every
+            # training kernel on a tiny corpus, with a notice if that takes a while.
+            with compile_notice("training kernels", EM.e_step, "10 s", after=1.0):
+                _train(_WARM_UP_LINES, 6, unit, normalizer, 1.0, max_len, seed_size, 0.75, 1,
+                       *rules, None, False, False)
         pieces, scores = _train(texts, vocab_size, unit, normalizer, character_coverage, max_len,
-                                seed_size, shrinking_factor, num_sub_iterations,
-                                split_by_whitespace, split_by_unicode_script, split_by_number,
-                                split_digits, ensure_unicode, callback, verbose, progress)
+                                seed_size, shrinking_factor, num_sub_iterations, *rules,
+                                callback, verbose, progress)
     finally:
         numba.set_num_threads(old_threads)
     if normalizer is None:
@@ -282,8 +295,11 @@ def _train(texts, vocab_size, unit, normalizer, character_coverage, max_len, see
         if stop or alive.sum() <= desired:
             break
         target = max(desired, int(shrinking_factor * alive.sum()))
+        before = int(alive.sum())
         _prune(alive, logp, target, occ, plen, eptr, elen, epid, words, unk_score(), max_len,
                vsum, n_chunks)
+        if int(alive.sum()) >= before:
+            break  # nothing left to prune (every piece is needed): finalize as it is
         logp[~alive] = -np.inf
         eptr, elen, epid = SEEDS.compact_lattice(eptr, elen, epid, alive)
         n_compacted = int(alive.sum())
@@ -321,11 +337,11 @@ def _prune(alive, logp, target, occ, plen, eptr, elen, epid, words, unk_lp, max_
     """SentencePiece's loss-based pruning of ``alive`` (in place) down to ``target`` pieces."""
     status, alt, alt_n = EM.alternatives(occ, plen, eptr, elen, epid, logp, unk_lp, max_len,
                                                 n_chunks)
-    freq, _ = EM.viterbi_counts(*words, eptr, elen, epid, logp, unk_lp, n_chunks)
-    loss = EM.prune_losses(freq, status, alt, alt_n, vsum)
+    freq, unk_freq = EM.viterbi_counts(*words, eptr, elen, epid, logp, unk_lp, n_chunks)
+    loss = EM.prune_losses(freq, status, alt, alt_n, vsum, unk_freq)
     used = alive & (freq > 0)
-    keep = used & ((status == 0) | (status == 3))
-    cand = np.flatnonzero(used & (status == 2))
+    keep = used & (status == 0)
+    cand = np.flatnonzero(used & ((status == 2) | (status == 3)))
     room = max(0, target - int(keep.sum()))
     # largest loss first (ties: lower index first, as SentencePiece's stable order)
     cand = cand[np.argsort(-loss[cand], kind="stable")][:room]

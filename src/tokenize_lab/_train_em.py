@@ -296,10 +296,10 @@ def alternatives(occ, plen, eptr, elen, epid, logp, unk_lp, max_len, n_chunks):
 
 
 @nb.njit(cache=True, nogil=True)
-def prune_losses(freq, status, alt, alt_n, vsum):
+def prune_losses(freq, status, alt, alt_n, vsum, unk_freq):
     """SentencePiece's pruning loss of every piece with an alternative (NaN otherwise):
     ``F * (log p - log p_alt)`` where all of the piece's Viterbi frequency moves to its
-    alternative's pieces."""
+    alternative's pieces (an unknown edge in the alternative counts with ``unk_freq``)."""
     n = freq.shape[0]
     tot = 0.0
     for i in range(n):
@@ -307,13 +307,14 @@ def prune_losses(freq, status, alt, alt_n, vsum):
     logsum = math.log(tot)
     loss = np.full(n, np.nan)
     for i in range(n):
-        if status[i] != 2 or freq[i] <= 0.0:
+        if (status[i] != 2 and status[i] != 3) or freq[i] <= 0.0:
             continue
         k = alt_n[i]
         logsum_alt = math.log(tot + freq[i] * (k - 1))
         lp_alt = 0.0
         for j in range(k):
-            lp_alt += math.log(freq[alt[i, j]] + freq[i]) - logsum_alt
+            f = freq[alt[i, j]] if alt[i, j] >= 0 else unk_freq
+            lp_alt += math.log(f + freq[i]) - logsum_alt
         lp = math.log(freq[i]) - logsum
         loss[i] = freq[i] / vsum * (lp - lp_alt)
     return loss

@@ -99,6 +99,19 @@ def build_trie(seqs, n_symbols: int) -> FlatTrie:
 
 
 @nb.njit(cache=True, nogil=True)
+def _resized(a, keep, new, fill):
+    """``a[:keep]`` in a new int32 array of length ``new``, the rest set to ``fill``.  (One
+    small helper for every allocation here: ``np.zeros``/``np.full``/slice assignment each
+    cost Numba compile time on the first call.)"""
+    out = np.empty(new, dtype=np.int32)
+    for k in range(min(keep, new)):
+        out[k] = a[k]
+    for k in range(keep, new):
+        out[k] = fill
+    return out
+
+
+@nb.njit(cache=True, nogil=True)
 def _build_double_array(first, label, child, piece):
     """Pack the flat trie into a double array: child of ``d`` by ``x`` is ``t = base[d] + x``
     when ``check[t] == d``.  Nodes are placed first-fit in BFS order."""
@@ -106,10 +119,10 @@ def _build_double_array(first, label, child, piece):
     size = 2 * n + 64
     for k in range(label.shape[0]):
         size = max(size, 2 * (label[k] + 1))
-    base = np.zeros(size, dtype=np.int32)
-    check = np.full(size, -1, dtype=np.int32)
-    dpiece = np.full(size, -1, dtype=np.int32)
-    da = np.empty(n, dtype=np.int32)
+    base = _resized(piece, 0, size, 0)
+    check = _resized(piece, 0, size, -1)
+    dpiece = _resized(piece, 0, size, -1)
+    da = _resized(piece, 0, n, 0)
     da[0] = 0
     check[0] = -2
     free = 1
@@ -125,16 +138,10 @@ def _build_double_array(first, label, child, piece):
             need = b + label[hi - 1] + 1
             if need > size:
                 new = max(2 * size, need + 64)
-                nb_ = np.zeros(new, dtype=np.int32)
-                nc = np.full(new, -1, dtype=np.int32)
-                npc = np.full(new, -1, dtype=np.int32)
-                # element loops, not slice assignment: a slice assignment pulls in Numba's
-                # shape-mismatch error formatting, seconds of compile time on first use
-                for k in range(size):
-                    nb_[k] = base[k]
-                    nc[k] = check[k]
-                    npc[k] = dpiece[k]
-                base, check, dpiece, size = nb_, nc, npc, new
+                base = _resized(base, size, new, 0)
+                check = _resized(check, size, new, -1)
+                dpiece = _resized(dpiece, size, new, -1)
+                size = new
             ok = True
             for k in range(lo, hi):
                 if check[b + label[k]] != -1:
@@ -154,7 +161,8 @@ def _build_double_array(first, label, child, piece):
     last = size - 1
     while last > 0 and check[last] == -1:
         last -= 1
-    return base[:last + 1].copy(), check[:last + 1].copy(), dpiece[:last + 1].copy()
+    return (_resized(base, last + 1, last + 1, 0), _resized(check, last + 1, last + 1, 0),
+            _resized(dpiece, last + 1, last + 1, 0))
 
 
 def build_double_array(seqs, n_symbols: int):

@@ -271,17 +271,19 @@ def test_prune_losses_formula():
     status = rng.choice([0, 1, 2, 3], n).astype(np.int8)
     alt = rng.integers(0, n, (n, 4)).astype(np.int32)
     alt_n = rng.integers(2, 5, n).astype(np.int32)
+    alt[status == 3, 0] = -1  # alternatives through an unknown symbol
     vsum = 123.0
-    loss = EM.prune_losses(freq, status, alt, alt_n, vsum)
+    unk_freq = 17.0
+    loss = EM.prune_losses(freq, status, alt, alt_n, vsum, unk_freq)
     tot = freq.sum()
     for i in range(n):
-        if status[i] != 2 or freq[i] == 0:
+        if status[i] not in (2, 3) or freq[i] == 0:
             assert np.isnan(loss[i])
             continue
         k = alt_n[i]
         # SentencePiece: removing piece i moves its frequency onto its k alternatives, and
         # the total grows by freq[i] * (k - 1)
-        lp_alt = sum(math.log((freq[j] + freq[i]) / (tot + freq[i] * (k - 1)))
-                     for j in alt[i, :k])
+        f = [freq[j] if j >= 0 else unk_freq for j in alt[i, :k]]
+        lp_alt = sum(math.log((fj + freq[i]) / (tot + freq[i] * (k - 1))) for fj in f)
         want = freq[i] / vsum * (math.log(freq[i] / tot) - lp_alt)
         assert loss[i] == pytest.approx(want, rel=1e-12)
