@@ -24,7 +24,6 @@ import argparse
 import ast
 import io
 import os
-import subprocess
 import sys
 import sysconfig
 import time
@@ -140,7 +139,8 @@ def main(argv=None):
                 "no dummy prefix, spaces kept", "ours_raw", "sp_raw")]
     for r in rows:
         print(r, flush=True)
-    body = f"""Corpus: CPython {sys.version.split()[0]} standard-library docstrings + `pydoc_data.topics`,
+    body = f"""Corpus: CPython {sys.version.split()[0]} standard-library docstrings +
+`pydoc_data.topics`,
 {len(train)} training lines ({mb:.2f} MB), {len(held)} held-out lines (every 10th).
 vocab_size={args.vocab}, {CORES} threads each (SentencePiece `num_threads`, Numba threads).
 Median of {args.repeat} runs, ours and SentencePiece alternately; our first call in the process

@@ -32,7 +32,7 @@ import numba as nb
 import numpy as np
 
 from probspace.random import _constants as RC
-from probspace.random._numba import philox4x32, split_key, uniform_pair, uniform_pairs_ahead
+from probspace.random._numba import philox4x32, uniform_pair, uniform_pairs_ahead
 
 VITERBI, PERFECT, FFBS, GUMBEL, V0, VITERBI_F32, VITERBI_NO_FULL = 0, 1, 2, 3, 4, 5, 6
 _NEG_INF = -np.inf

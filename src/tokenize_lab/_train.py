@@ -36,6 +36,7 @@ import numbers
 import sys
 import time
 
+import numba
 import numpy as np
 
 from . import _train_em as EM
@@ -57,12 +58,14 @@ def _check_int(v, name, minimum=1):
     return int(v)
 
 
-def _check_unit_interval(v, name, lo_open=True, hi_open=False):
+def _check_unit_interval(v, name, hi_open=False):
+    """A real number in (0, 1] (or (0, 1) with ``hi_open``)."""
+    rng = "(0, 1)" if hi_open else "(0, 1]"
     if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v):
-        raise ValueError(f"{name} must be a real number in (0, 1{')' if hi_open else ']'}, got {v!r}")
+        raise ValueError(f"{name} must be a real number in {rng}, got {v!r}")
     v = float(v)
-    if not (v > 0 if lo_open else v >= 0) or not (v < 1 if hi_open else v <= 1):
-        raise ValueError(f"{name} must be in (0, 1{')' if hi_open else ']'}, got {v!r}")
+    if not v > 0 or not (v < 1 if hi_open else v <= 1):
+        raise ValueError(f"{name} must be in {rng}, got {v!r}")
     return v
 
 
@@ -188,6 +191,9 @@ def train_unigram(lines, vocab_size, *, unit="char", normalizer=None,
     character_coverage = _check_unit_interval(character_coverage, "character_coverage")
     if num_threads is not None:
         num_threads = _check_int(num_threads, "num_threads")
+        if num_threads > numba.config.NUMBA_NUM_THREADS:
+            raise ValueError(f"num_threads must be <= {numba.config.NUMBA_NUM_THREADS} "
+                             f"(NUMBA_NUM_THREADS), got {num_threads}")
     if callback is not None and not callable(callback):
         raise TypeError("callback must be callable")
     if normalizer is not None and not hasattr(normalizer, "normalize_batch"):
@@ -203,10 +209,9 @@ def train_unigram(lines, vocab_size, *, unit="char", normalizer=None,
     if not texts:
         raise ValueError("lines: no non-empty line to train on")
 
-    import numba
     old_threads = numba.get_num_threads()
     if num_threads is not None:
-        numba.set_num_threads(min(num_threads, numba.config.NUMBA_NUM_THREADS))
+        numba.set_num_threads(num_threads)
     try:
         rules = (split_by_whitespace, split_by_unicode_script, split_by_number, split_digits,
                  ensure_unicode)
@@ -229,7 +234,6 @@ def train_unigram(lines, vocab_size, *, unit="char", normalizer=None,
 def _train(texts, vocab_size, unit, normalizer, character_coverage, max_len, seed_size,
            shrinking_factor, num_sub_iterations, split_by_whitespace, split_by_script,
            split_by_number, split_digits, ensure_unicode, callback, verbose, progress):
-    import numba
     t0 = time.perf_counter()
     ws_char = "\u2581" if getattr(normalizer, "escape_whitespaces", False) else " "
     C = build_corpus(texts, unit=unit, normalizer=normalizer, ws_char=ws_char,

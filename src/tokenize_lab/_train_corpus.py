@@ -294,7 +294,8 @@ def build_corpus(lines, *, unit, normalizer, ws_char, split_by_whitespace,
         script = classes[uinv.reshape(-1)][src].astype(np.int32)
         digit = _is_sp_digit(cp)[src] & ~term
         ws = (cp == ord(ws_char))[src] & ~term
-        bad_start = ((vals & 0xC0) == 0x80) & ~term if ensure_unicode else np.zeros(vals.shape[0], np.bool_)
+        bad_start = (((vals & 0xC0) == 0x80) & ~term if ensure_unicode
+                     else np.zeros(vals.shape[0], np.bool_))
     return Corpus(unit=unit, sym=sym.astype(np.int32), word_start=word_start, word_len=word_len,
                   weight=weight, alphabet=alphabet[kept], sym_count=counts[kept],
                   script=script, digit=digit, ws=ws, cstart=cst, bad_start=bad_start,

@@ -25,7 +25,8 @@ import math
 import numba as nb
 import numpy as np
 
-__all__ = ["digamma", "pow2_weights", "e_step", "m_step", "viterbi_counts", "alternatives", "prune_losses"]
+__all__ = ["digamma", "pow2_weights", "e_step", "m_step", "viterbi_counts", "alternatives",
+           "prune_losses"]
 
 _NEG_INF = -np.inf
 

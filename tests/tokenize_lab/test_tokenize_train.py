@@ -103,6 +103,8 @@ def test_train_validation():
         UnigramModel.train(["abc"], 10, character_coverage=0.0)
     with pytest.raises(ValueError, match="num_threads"):
         UnigramModel.train(["abc"], 10, num_threads=0)
+    with pytest.raises(ValueError, match="num_threads"):
+        UnigramModel.train(["abc"], 10, num_threads=10_000)
     with pytest.raises(ValueError, match="max_piece_length"):
         UnigramModel.train(["abc"], 10, max_piece_length=0)
     with pytest.raises(TypeError, match="normalizer"):
@@ -119,7 +121,8 @@ def test_train_validation():
 def pydoc_lines():
     from pydoc_data.topics import topics
     lines = [ln for v in topics.values() for ln in v.splitlines() if ln.strip()]
-    return [ln for i, ln in enumerate(lines) if i % 8], [ln for i, ln in enumerate(lines) if i % 8 == 0]
+    return ([ln for i, ln in enumerate(lines) if i % 8],
+            [ln for i, ln in enumerate(lines) if i % 8 == 0])
 
 
 def tokens_per_char(encode, texts):
@@ -150,8 +153,8 @@ def test_heldout_tokens_per_char_close_to_sentencepiece(as_given):
     if as_given:
         sp_pieces = {p.replace("\u2581", " ") for p in sp_pieces}
     assert len(set(m.pieces) & sp_pieces) > 0.7 * len(m)
-    assert m.decode(m.encode(held[:200])) == (held[:200] if as_given else
-                                              [norm.denormalize(norm.normalize(t)) for t in held[:200]])
+    want = held[:200] if as_given else [norm.denormalize(norm.normalize(t)) for t in held[:200]]
+    assert m.decode(m.encode(held[:200])) == want
 
 
 def test_character_coverage_makes_rare_symbols_unknown():

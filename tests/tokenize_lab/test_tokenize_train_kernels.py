@@ -1,5 +1,4 @@
 """Training kernels against brute force: seeds, validity, E-step, M-step, Viterbi, pruning."""
-import itertools
 import math
 
 import numpy as np
