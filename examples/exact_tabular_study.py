@@ -1,10 +1,15 @@
-"""EXACT on real tabular data: linear classifiers trained with four losses, test accuracy.
+"""
+EXACT on real tabular data: linear classifiers trained with four losses
+=======================================================================
+
+Test accuracy of linear classifiers trained with four losses (a table, no plot; not run by the
+documentation build: ``python examples/exact_tabular_study.py --quick`` takes about a minute).
 
 The spirit of the EXACT paper's tabular study (Karpukhin et al.; ``ivan-chai/exact``), on the
 classification datasets that ship inside scikit-learn (no download): breast cancer, wine, digits,
 iris.  For each dataset and seed: a stratified 70/30 train/test split, features standardised on
 the training part, and a linear model ``z = x W + b`` (one logit per class, also for the binary
-breast-cancer data) fitted by L-BFGS (``scipy.optimize.minimize``) on
+breast-cancer data) fitted by L-BFGS (``scipy.optimize.minimize``) on::
 
     mean loss(z, y) + lam * |W|^2 / 2
 

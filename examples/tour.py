@@ -1,4 +1,6 @@
-"""A tour of every probspace capability on built-in data.
+"""
+A tour of every probspace capability on built-in data
+=====================================================
 
 Runs each section in ``examples/tour_sections/`` in order: each prints its results and
 writes its plots to ``examples/output/``.  Usage::
@@ -16,6 +18,7 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "output"
@@ -41,6 +44,7 @@ def main(argv):
             import traceback
             traceback.print_exc()
             failures.append((path.stem, exc))
+        plt.close("all")
         print(f"[{path.stem}: {time.perf_counter() - t0:.1f} s]", flush=True)
     print(f"\nplots written to {OUT}")
     if failures:

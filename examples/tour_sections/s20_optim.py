@@ -47,8 +47,10 @@ def optimizers_demo(outdir):
     }
     print("Logistic regression on sklearn's breast-cancer data (569 x 30, standardized), "
           f"full batch, {T} steps:")
+    print("  (final loss = mean logistic loss + L2 term after the last step; train acc = fraction of "
+          "the 569 rows classified correctly)")
     print(f"  {'optimizer':28s} {'final loss':>10s} {'train acc':>9s}")
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = plt.subplots(figsize=(8, 5))
     for name, opt in opts.items():
         params = {"w": np.zeros(X.shape[1]), "b": np.zeros(1)}
         state = opt.init(params)
@@ -61,18 +63,24 @@ def optimizers_demo(outdir):
         acc = np.mean(((X @ params["w"] + params["b"]) > 0) == (y > 0.5))
         extra = ""
         if "EG" in name:
-            extra = (f"  (scale {state.scale:.1f}, median gain {np.median(state.gains['w']):.1f}, "
-                     f"largest loss increase {max(np.diff(hist)):.3g})")
+            rise = max(np.diff(hist))
+            extra = (f"  (step multipliers grew to: global {state.scale:.1f}, median per-coordinate "
+                     f"{np.median(state.gains['w']):.1f}; "
+                     + (f"largest one-step loss increase {rise:.3g})" if rise > 0
+                        else "the loss decreased at every step)"))
         print(f"  {name:28s} {hist[-1]:10.5f} {acc:9.4f}{extra}")
         ax.semilogy(hist, label=name)
     ax.set_xlabel("step")
-    ax.set_ylabel("training loss")
-    ax.legend(fontsize=7)
+    ax.set_ylabel("training loss (logistic + L2)")
+    ax.set_title("logistic regression on breast-cancer data, full batch")
+    ax.legend(fontsize=8, ncol=2)
     fig.tight_layout()
     fig.savefig(outdir / "optim_logistic.png", dpi=110)
     plt.close(fig)
 
     # first step from a zero state: Lion = Tiger = AdamW(eps=0) = -lr (sign g + wd theta)
+    print("\nThe first update from a zero state is -lr (sign(g) + wd theta) for all three "
+          "(lr = 0.1, wd = 0.5):")
     th = np.array([1.0, -2.0, 0.5])
     g = np.array([0.3, 0.1, -4.0])
     for name, opt in [("lion", optim.lion(0.1, weight_decay=0.5)),
@@ -99,6 +107,12 @@ def scaling_demo():
     lm, bn = scaling.lr_max(g, H), scaling.b_noise(g, H, C)
     print(f"\nNoisy quadratic H=diag(1,2,5), theta=(1,-1,.5), Sigma=diag(4,1,9): "
           f"eta_max={float(lm):.5f}, B_noise={float(bn):.4f}, B_simple={14 / 11.25:.4f}")
+    print("  (eta_max = best SGD step without gradient noise, g'g / g'Hg; B_noise = tr(H Sigma) / g'Hg, "
+          "the batch size\n   at which the optimal step is half of eta_max; B_simple = tr(Sigma) / g'g, "
+          "its Hessian-free proxy)")
+    print("  Optimal learning rate per batch size B: the SGD law eta_max / (1 + B_noise / B), a brute-force "
+          "minimization\n  of the exact expected one-step loss, and the sign-SGD (Adam-like) model, "
+          "exact (erf) and mean-field:")
     Bs = np.array([1.0, 4.0, 16.0, 64.0, 256.0])
     grid = np.arange(0, 0.4, 1e-4)
     print(f"  {'B':>5s} {'SGD eta* law':>12s} {'SGD brute force':>15s} {'sign-SGD (erf)':>14s} "
@@ -115,6 +129,8 @@ def scaling_demo():
     pk = scaling.sign_sgd_peak(gc, Hc, Cc)
     print(f"  correlated Hessian: sign-SGD surge, beta_noise={pk.beta_noise:.3f}, "
           f"B_peak={pk.b_peak:.1f}, lr_peak={pk.lr_peak:.4f} > lr(B->inf)={pk.lr_inf:.4f}")
+    print("  (surge: the optimal sign-SGD learning rate rises with B up to B_peak, then falls back "
+          "towards its large-batch limit)")
 
 
 def run(outdir: pathlib.Path) -> None:
@@ -126,6 +142,8 @@ def run(outdir: pathlib.Path) -> None:
         pathlib.Path(__file__).resolve().parent.parent / "plot_optim_estimators.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    print("\nPolicy gradient vs zeroth order on r[argmax theta] (Su 7737):")
+    print("\nPolicy gradient vs zeroth order on the reward of the argmax class, r[argmax theta] "
+          "(J. Su, 'Policy gradient and\nzeroth-order optimization: different paths to the same "
+          "destination', kexue.fm, 2020, https://kexue.fm/archives/7737):")
     mod.main(outdir, ns=(100, 400, 1600, 6400), seeds=6)
     print(f"(section time {time.perf_counter() - t0:.1f} s)")

@@ -23,7 +23,8 @@ def run(outdir: pathlib.Path) -> None:
     from numopt.losses import (emo, exact, hinge, sigmoid_cross_entropy, smoothed_accuracy,
                                zlpr, zlpr_soft)
 
-    # 1. Su's toy problem (kexue.fm 9098): x = -.25, 0, .25, labels -, -, +; predict sign(x - b).
+    # 1. The toy problem of J. Su, "How to train your accuracy?", kexue.fm, 2022,
+    #    https://kexue.fm/archives/9098: x = -.25, 0, .25, labels -, -, +; predict sign(x - b).
     X, t01, tpm = np.array([-0.25, 0.0, 0.25]), np.array([0, 0, 1]), np.array([-1, -1, 1])
     rows = [("cross-entropy", _argmin(lambda b: float(sigmoid_cross_entropy(X - b, t01,
                                                                              reduction="sum"))))]
@@ -39,16 +40,22 @@ def run(outdir: pathlib.Path) -> None:
     rows.append(("smoothed accuracy, T=0.02",
                  _argmin(lambda b: float(smoothed_accuracy(X - b, t01, temperature=0.02,
                                                            reduction="sum")))))
-    print("Toy problem: argmin over the threshold b (100% accuracy iff 0 < b < 0.25)")
+    print("Toy problem (J. Su, 'How to train your accuracy?', kexue.fm, 2022, "
+          "https://kexue.fm/archives/9098):\n"
+          "three points x = -0.25, 0, 0.25 with labels -, -, +, classified by sign(x - b).  The threshold b "
+          "that minimizes each\nloss (100% accuracy iff 0 < b < 0.25):")
     print(f"  {'loss':32s} {'argmin b':>10s}  100% accurate?")
     for name, b in rows:
         print(f"  {name:32s} {b:10.4f}  {'yes' if 0 < b < 0.25 else 'no'}")
     print(f"  {'hinge':32s} flat on [{flat.min():.3f}, {flat.max():.3f}] (minimum {hv.min():.2f})"
           "  no")
-    print("  (reference: CE 0.70009, k=2,5,10 -> .3604, .1726, .1312; hinge [0.75, 1])")
+    print("  (independently computed reference values: CE 0.70009; k = 2, 5, 10 -> .3604, .1726, "
+          ".1312; hinge flat on [0.75, 1])")
 
     # 2. Oracle values.
-    print("\nLoss oracles")
+    print("\nLoss values against closed forms (in parentheses).  EXACT's P is the probability that the "
+          "argmax of the logits plus\nGaussian noise of scale sigma is the true class; Delta is the "
+          "logit margin of the true class:")
     p_bin = 1 - float(exact(np.array([1.0]), np.array([1]), sigma=0.5))
     p3, err = exact(np.array([[1.0, 0.0, -1.0]]), np.array([0]), return_error=True)
     print(f"  EXACT binary P(correct), Delta=1, sigma=.5: {p_bin:.5f} (0.92135)")
@@ -87,7 +94,7 @@ def run(outdir: pathlib.Path) -> None:
     ax.set_ylabel("summed loss")
     ax.set_ylim(0, 4)
     ax.legend()
-    ax.set_title("Su's toy problem (kexue.fm 9098)")
+    ax.set_title("toy problem of J. Su, kexue.fm/archives/9098")
     fig.tight_layout()
     fig.savefig(outdir / "losses_toy_problem.png", dpi=110)
     plt.close(fig)

@@ -28,6 +28,8 @@ def run(outdir):
     exact = 0.5 * np.exp((mu - sig ** 2 / 2) * T + sig * bm.value(T))
     dts = [T / 2 ** k for k in range(2, 8)]
     fig, ax = plt.subplots(figsize=(5, 4))
+    print("Strong order: slope of the mean |error| at t = 1 against dt, same Brownian paths at every dt "
+          "(theory: EM 0.5, Milstein 1.0, SRI 1.5)")
     for method in ("euler_maruyama", "milstein", "sri"):
         errs = []
         for dt in dts:

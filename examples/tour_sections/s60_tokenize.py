@@ -28,6 +28,8 @@ def run(outdir):
     best = model.encode(text)
     print(f"\nViterbi: {best}  (score {model.score(best):.3f})")
     assert model.decode(best) == text and model.decode(model.encode(text, out="ids")) == text
+    print("Sampling: a segmentation w is drawn with probability proportional to exp(alpha * score(w)); "
+          "alpha = 0 is uniform,\nlarge alpha approaches Viterbi.")
     for alpha in (0.1, 1.0):
         draws = model.encode([text] * 3, alpha=alpha, seed=7)
         print(f"perfect samples at alpha={alpha}:")
@@ -39,7 +41,11 @@ def run(outdir):
     alpha = 0.2
     law = model.enumerate(word, alpha=alpha)
     print(f"\n{word!r} has {len(law)} segmentations; log Z(alpha={alpha}) = "
-          f"{model.log_partition(word, alpha=alpha):.4f}")
+          f"{model.log_partition(word, alpha=alpha):.4f}  (log of the sum over segmentations w of "
+          "exp(alpha * score(w)))")
+    print(f"Each sampler draws {100_000} segmentations; chi-square test of the counts against the exact "
+          "law (p = chance of a deviation\nat least this large from an exact sampler; p near 0 means "
+          "biased):")
     n = 100_000
     freq = {}
     for method in ("perfect", "ffbs", "gumbel", "viterbi_sampling"):
@@ -54,15 +60,16 @@ def run(outdir):
     for (p, q), fp, fo in zip(law[:top], freq["perfect"], freq["viterbi_sampling"]):
         print(f"  {'|'.join(p):40s} {q:8.4f} {fp:8.4f} {fo:8.4f}")
     marg = model.marginals(word, alpha=alpha)
-    print("expected piece counts (forward-backward):",
+    print("expected number of occurrences of each piece in a sampled segmentation (forward-backward):",
           {k: round(v, 3) for k, v in sorted(marg.items(), key=lambda kv: -kv[1])[:6]})
 
-    fig, ax = plt.subplots(figsize=(9, 4))
+    fig, ax = plt.subplots(figsize=(9, 5))
     x = np.arange(top)
     ax.bar(x - 0.27, [q for _, q in law[:top]], 0.27, label="exact probability")
     ax.bar(x, freq["perfect"][:top], 0.27, label="perfect sampler")
     ax.bar(x + 0.27, freq["viterbi_sampling"][:top], 0.27, label="original Viterbi sampling")
-    ax.set_xticks(x, ["|".join(p) for p, _ in law[:top]], rotation=60, ha="right", fontsize=7)
+    ax.set_xticks(x, ["|".join(p) for p, _ in law[:top]], rotation=60, ha="right", fontsize=8)
+    ax.set_xlabel(f"segmentation of {word!r} (pieces separated by |), the {top} most probable")
     ax.set_ylabel("probability / frequency")
     ax.set_title(f"segmentations of {word!r} at alpha={alpha} ({n} draws each)")
     ax.legend()

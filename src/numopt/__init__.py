@@ -12,6 +12,7 @@ from ._simplex import (project_simplex, project_simplex_jvp, sparsemax, entropic
                        optimality_gap)
 from ._minimize_simplex import minimize_simplex, SimplexResult
 from . import optim, estimators, scaling, losses  # noqa: E402,F401
+from probspace import __version__  # noqa: E402,F401  (one version for the distribution)
 
 __all__ = ["project_simplex", "project_simplex_jvp", "sparsemax", "entropic_argmin", "eg_step",
            "optimality_gap", "minimize_simplex", "SimplexResult", "optim", "estimators", "scaling",

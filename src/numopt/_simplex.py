@@ -303,7 +303,9 @@ def optimality_gap(p, grad, /, *, axis=-1):
 
     For a convex ``f`` with gradient ``g`` at ``p`` it bounds the suboptimality,
     :math:`f(p) - \min f \le` gap, and is 0 exactly at a minimizer (every coordinate in the
-    support has the minimal partial derivative; post 10289's optimality condition).
+    support has the minimal partial derivative: the optimality condition of J. Su, "The path to
+    optimal distribution: minimization in probability space", kexue.fm, 2024,
+    https://kexue.fm/archives/10289).
     """
     xp = array_namespace(p, grad)
     p = _float_input(p, "p", xp)

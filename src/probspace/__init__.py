@@ -8,8 +8,10 @@ from ._array import array_namespace, as_float_array, to_numpy
 from ._backend import use_backend, get_backend, backend_for
 from ._result import Result
 from . import random
+from ._version import __version__
+from . import _compile_notice
 
-__version__ = "0.1.0"
+_compile_notice.watch_numba()  # one stderr line while a Numba kernel compiles for >1 s
 
 __all__ = ["use_backend", "get_backend", "backend_for", "array_namespace", "as_float_array",
            "to_numpy", "Result", "random", "__version__"]

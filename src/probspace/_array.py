@@ -2,37 +2,79 @@
 from __future__ import annotations
 
 import numbers
+from typing import Any
 
 import array_api_compat
+import array_api_compat.numpy
+
+_compat_numpy: Any = array_api_compat.numpy   # (its names are generated: no static stubs)
+
+Array = Any       # any array-API array (see probspace.typing)
+Namespace = Any   # an array-API namespace
 
 __all__ = ["array_namespace", "as_float_array", "is_numpy", "is_cupy", "to_numpy",
            "default_float", "check_axis"]
 
 
-def array_namespace(*arrays, xp=None):
+def array_namespace(*arrays: Any, xp: Namespace | None = None) -> Namespace:
     """The array-API namespace of ``arrays`` (array-api-compat wrapped), or ``xp`` if given.
 
     Python scalars and ``None`` are ignored; plain lists count as NumPy input.
+
+    Parameters
+    ----------
+    *arrays : arrays, Python scalars or None
+        The inputs of a computation; they must all belong to one namespace.
+    xp : namespace, optional
+        Returned unchanged when given (lets a caller skip the inspection).
+
+    Returns
+    -------
+    namespace
+        ``array_api_compat.numpy`` for NumPy input (or no arrays at all), the compat-wrapped
+        namespace of CuPy / PyTorch input, the library itself for array_api_strict.
+
+    Raises
+    ------
+    TypeError
+        When the arrays come from different libraries (from ``array_api_compat``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from probspace import array_namespace
+    >>> array_namespace(np.ones(3), 2.0, None).__name__
+    'array_api_compat.numpy'
     """
     if xp is not None:
         return xp
     arrs = [a for a in arrays if a is not None and not isinstance(a, (numbers.Number, bool))]
-    arrs = [array_api_compat.numpy.asarray(a) if isinstance(a, (list, tuple)) else a for a in arrs]
+    arrs = [_compat_numpy.asarray(a) if isinstance(a, (list, tuple)) else a for a in arrs]
     if not arrs:
-        return array_api_compat.numpy
+        return _compat_numpy
     return array_api_compat.array_namespace(*arrs)
 
 
-def is_numpy(xp) -> bool:
+def is_numpy(xp: Namespace) -> bool:
     return array_api_compat.is_numpy_namespace(xp)
 
 
-def is_cupy(xp) -> bool:
+def is_cupy(xp: Namespace) -> bool:
     return array_api_compat.is_cupy_namespace(xp)
 
 
-def to_numpy(x):
-    """Copy any array-API array to a NumPy array (host)."""
+def to_numpy(x: Array) -> Any:
+    """Copy any array-API array to a NumPy array (host).
+
+    CuPy arrays are copied from the device; NumPy input is returned without a copy.
+
+    Examples
+    --------
+    >>> import array_api_strict as xp
+    >>> from probspace import to_numpy
+    >>> to_numpy(xp.asarray([1.0, 2.0]))
+    array([1., 2.])
+    """
     import numpy as np
     if array_api_compat.is_cupy_array(x):
         return x.get()
@@ -42,7 +84,7 @@ def to_numpy(x):
         return np.from_dlpack(x)
 
 
-def default_float(xp, device=None):
+def default_float(xp: Namespace, device: Any = None) -> Any:
     """The default real floating dtype of ``xp`` (float64 where available)."""
     try:
         return xp.__array_namespace_info__().default_dtypes(device=device)["real floating"]
@@ -50,12 +92,47 @@ def default_float(xp, device=None):
         return xp.float64
 
 
-def as_float_array(x, name, xp, *, allow_nan=False, allow_inf=False, ndim_min=0):
+def as_float_array(x: Any, name: str, xp: Namespace, *, allow_nan: bool = False,
+                   allow_inf: bool = False, ndim_min: int = 0) -> Array:
     """Convert ``x`` to a real floating array of namespace ``xp``.
 
     Integer and boolean input is promoted to the default float dtype; float input keeps its
-    dtype (float32 stays float32).  Complex input raises ``TypeError``; NaN or infinite
-    entries raise ``ValueError`` naming ``name`` unless allowed.
+    dtype (float32 stays float32).
+
+    Parameters
+    ----------
+    x : array, sequence or scalar
+    name : str
+        The argument's name, used in error messages.
+    xp : namespace
+    allow_nan, allow_inf : bool, default False
+        Accept NaN / infinite entries instead of raising.
+    ndim_min : int, default 0
+        Minimum number of dimensions.
+
+    Returns
+    -------
+    array
+        ``x`` in namespace ``xp`` with a real floating dtype.
+
+    Raises
+    ------
+    TypeError
+        For complex or non-numeric input.
+    ValueError
+        For NaN or infinite entries (unless allowed) or too few dimensions; the message names
+        ``name``.
+
+    Examples
+    --------
+    >>> import array_api_compat.numpy as xp
+    >>> from probspace import as_float_array
+    >>> as_float_array([1, 2], "v", xp).dtype
+    dtype('float64')
+    >>> as_float_array([1.0, float("nan")], "v", xp)
+    Traceback (most recent call last):
+    ...
+    ValueError: v contains NaN
     """
     if isinstance(x, (list, tuple)) or isinstance(x, numbers.Number):
         x = xp.asarray(x)
@@ -76,10 +153,11 @@ def as_float_array(x, name, xp, *, allow_nan=False, allow_inf=False, ndim_min=0)
     return x
 
 
-def check_axis(axis, ndim, name="axis"):
+def check_axis(axis: Any, ndim: int, name: str = "axis") -> int:
     """Normalise ``axis`` for an array of ``ndim`` dims, raising a clear error."""
     if isinstance(axis, bool) or not isinstance(axis, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {axis!r}")
+    axis = int(axis)
     if not -ndim <= axis < ndim:
         raise ValueError(f"{name}={axis} is out of range for an array with {ndim} dimension(s)")
     return int(axis) % ndim

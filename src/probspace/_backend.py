@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+from collections.abc import Iterator
+from typing import Any
 
 __all__ = ["use_backend", "get_backend", "backend_for", "BACKENDS"]
 
@@ -17,7 +19,7 @@ _forced: contextvars.ContextVar[str] = contextvars.ContextVar("probspace_backend
 
 
 @contextlib.contextmanager
-def use_backend(name: str):
+def use_backend(name: str) -> Iterator[str]:
     """Force a rung of the kernel ladder inside a ``with`` block.
 
     Parameters
@@ -28,11 +30,27 @@ def use_backend(name: str):
         array-API reference for every input.  ``"numba"`` and ``"cupy"`` require
         NumPy or CuPy input respectively and raise ``TypeError`` otherwise.
 
+    Yields
+    ------
+    str
+        ``name``.
+
+    Raises
+    ------
+    ValueError
+        For a name outside the four above.
+
     Examples
     --------
     >>> import numpy as np, probspace, numopt
     >>> with probspace.use_backend("generic"):
     ...     p = numopt.project_simplex(np.array([0.1, 0.2, 0.3]))
+    ...     probspace.get_backend()
+    'generic'
+    >>> p
+    array([0.23333333, 0.33333333, 0.43333333])
+    >>> probspace.get_backend()
+    'auto'
     """
     if not isinstance(name, str) or name not in BACKENDS:
         raise ValueError(f"use_backend: name must be one of {BACKENDS}, got {name!r}")
@@ -48,21 +66,31 @@ def get_backend() -> str:
     return _forced.get()
 
 
-def _is_numpy(xp) -> bool:
+def _is_numpy(xp: Any) -> bool:
     name = getattr(xp, "__name__", "")
     return name in ("numpy", "array_api_compat.numpy")
 
 
-def _is_cupy(xp) -> bool:
+def _is_cupy(xp: Any) -> bool:
     name = getattr(xp, "__name__", "")
     return name in ("cupy", "array_api_compat.cupy")
 
 
-def backend_for(xp, *, available=("numba", "cupy", "generic")) -> str:
+def backend_for(xp: Any, *, available: tuple[str, ...] = ("numba", "cupy", "generic")) -> str:
     """Resolve the rung for namespace ``xp``.
 
     ``available`` lists the rungs a routine implements; the generic rung must always be
     among them.  A forced rung that does not fit the namespace raises ``TypeError``.
+
+    Examples
+    --------
+    >>> import array_api_compat.numpy as np_xp, array_api_strict
+    >>> from probspace import backend_for, use_backend
+    >>> backend_for(np_xp), backend_for(array_api_strict)
+    ('numba', 'generic')
+    >>> with use_backend("generic"):
+    ...     backend_for(np_xp)
+    'generic'
     """
     forced = _forced.get()
     if forced == "generic":

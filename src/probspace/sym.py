@@ -1,6 +1,9 @@
 """The sympy bridge: turn symbolic derivations into functions of any array namespace."""
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import Any
+
 import sympy as sp
 
 __all__ = ["lambdify", "namespace_module"]
@@ -9,7 +12,7 @@ _FUNCS = ("sin", "cos", "tan", "asin", "acos", "atan", "atan2", "sinh", "cosh", 
           "acosh", "atanh", "exp", "expm1", "log", "log1p", "sqrt", "floor", "ceil", "sign")
 
 
-def namespace_module(xp):
+def namespace_module(xp: Any) -> dict[str, Any]:
     """A name -> function mapping for ``sympy.lambdify`` built from array namespace ``xp``."""
     mod = {name: getattr(xp, name) for name in _FUNCS if hasattr(xp, name)}
     mod.update({"Abs": xp.abs, "pi": xp.pi, "E": xp.e, "Heaviside": lambda x, h0=0.5: xp.where(
@@ -19,7 +22,7 @@ def namespace_module(xp):
     return {k: v for k, v in mod.items() if v is not None}
 
 
-def _erf(xp):
+def _erf(xp: Any) -> Callable[[Any], Any] | None:
     try:
         import scipy.special as sps  # only numpy-compatible arrays
         return lambda x: xp.asarray(sps.erf(x))
@@ -27,7 +30,8 @@ def _erf(xp):
         return None
 
 
-def lambdify(args, expr, xp=None, *, backend="array"):
+def lambdify(args: sp.Symbol | Sequence[sp.Symbol], expr: Any, xp: Any = None, *,
+             backend: str = "array") -> Callable[..., Any]:
     """Compile sympy ``expr`` of ``args`` into a function.
 
     Parameters
@@ -43,6 +47,21 @@ def lambdify(args, expr, xp=None, *, backend="array"):
     Returns
     -------
     callable
+        ``f(*values)`` evaluating ``expr`` at ``args = values``.
+
+    Raises
+    ------
+    ValueError
+        For a ``backend`` other than ``"array"`` or ``"numba"``.
+
+    Examples
+    --------
+    >>> import sympy as sp, array_api_strict as xp
+    >>> from probspace.sym import lambdify
+    >>> x = sp.Symbol("x")
+    >>> f = lambdify(x, sp.exp(-x**2 / 2), xp)
+    >>> f(xp.asarray([0.0, 2.0]))
+    Array([1.        , 0.13533528], dtype=array_api_strict.float64)
     """
     if backend not in ("array", "numba"):
         raise ValueError(f"backend must be 'array' or 'numba', got {backend!r}")

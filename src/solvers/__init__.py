@@ -22,3 +22,15 @@ from . import symbolic
 from . import diffusion
 from .sde import (BrownianPath, solve_sde, SDEResult, ito_to_stratonovich_drift,
                   stratonovich_to_ito_drift, ensemble)
+from probspace import __version__  # noqa: F401  (one version for the distribution)
+
+__all__ = ["solve_ode", "ODEResult", "ode_from_sympy", "SympyODE",
+           "solve_sde", "SDEResult", "BrownianPath", "ensemble",
+           "ito_to_stratonovich_drift", "stratonovich_to_ito_drift",
+           "gradient_flow", "igr_modified_gradient", "gradient_descent", "heavy_ball",
+           "heavy_ball_start", "heavy_ball_to_ode", "ode_to_heavy_ball", "rescale_momentum",
+           "damped_flow", "langevin", "svgd", "kde_probability_flow",
+           "fokker_planck_1d", "fokker_planck_2d", "porous_medium_1d",
+           "jko_1d", "quantiles_from_density", "density_from_quantiles", "entropic_jko",
+           "EntropicBlurWarning", "wasserstein_1d", "wasserstein_gaussian",
+           "symbolic", "diffusion"]

@@ -11,6 +11,7 @@ from ._model import UnigramModel
 from ._train import train_unigram
 from ._dask import dask_encode
 from ._sentencepiece import SentencePieceNormalizer
+from probspace import __version__  # noqa: F401  (one version for the distribution)
 
 
 def encode_gpu(model, texts, /, **kwargs):

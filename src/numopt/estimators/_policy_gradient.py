@@ -3,8 +3,12 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Callable
+from typing import Any
 
 from probspace import array_namespace, as_float_array
+from probspace.random import Stream
+from probspace.typing import Array, Namespace, Seed
 from probspace._validation import check_int
 from probspace.random import as_stream
 
@@ -13,13 +17,13 @@ from ._zeroth_order import GradientEstimate
 __all__ = ["policy_gradient", "categorical_sample"]
 
 
-def _softmax(z, xp):
+def _softmax(z: Array, xp: Namespace) -> Array:
     z = z - xp.max(z, axis=-1, keepdims=True)
     e = xp.exp(z)
     return e / xp.sum(e, axis=-1, keepdims=True)
 
 
-def categorical_sample(probs, n_samples, stream):
+def categorical_sample(probs: Array, n_samples: int, stream: Stream) -> Array:
     """Inverse-CDF draws from independent categoricals along the last axis of ``probs``.
 
     Returns integer indices of shape ``(n_samples, *probs.shape[:-1])`` (namespace of
@@ -34,14 +38,17 @@ def categorical_sample(probs, n_samples, stream):
     return xp.minimum(idx, k - 1)   # cdf[-1] may round to just below 1
 
 
-def policy_gradient(logits, sample_fn, reward_fn, /, *, n_samples, seed, baseline="mean"):
+def policy_gradient(logits: Array, sample_fn: Callable[[Array, int, Stream], Array] | None,
+                    reward_fn: Callable[[Array], Array], /, *, n_samples: int, seed: Seed,
+                    baseline: str | float = "mean") -> GradientEstimate:
     """Policy-gradient estimate of ``grad_logits E_{y ~ softmax(logits)} r(y)``.
 
     The policy is a product of independent categoricals ``p = softmax(logits)`` along the last
     axis (``logits`` of shape ``(..., K)``), so ``grad log p(y) = onehot(y) - p`` per factor.
     The estimate is the mean of ``(r_i - b_i) (onehot(y_i) - p)`` over ``n_samples`` draws; it
     is the ascent direction of the expected reward (exact value:
-    ``sum_y r(y) grad p(y)``, Su, kexue.fm/archives/7737).
+    ``sum_y r(y) grad p(y)``; J. Su, "Policy gradient and zeroth-order optimization: different
+    paths to the same destination", kexue.fm, 2020, https://kexue.fm/archives/7737).
 
     Parameters
     ----------

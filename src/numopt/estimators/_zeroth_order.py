@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 from probspace import Result, array_namespace, as_float_array
+from probspace.typing import Array, Seed
 from probspace._validation import check_int, check_positive
 from probspace.random import as_stream
 
@@ -20,7 +23,7 @@ class GradientEstimate(Result):
     """
 
 
-def _scalar(value, name):
+def _scalar(value: Any, name: str) -> Any:
     try:
         v = float(value)
     except (TypeError, ValueError):
@@ -28,7 +31,9 @@ def _scalar(value, name):
     return v
 
 
-def zeroth_order_grad(f, x, /, *, eps, n_samples, seed, antithetic=True, vectorized=False):
+def zeroth_order_grad(f: Callable[[Array], Any], x: Array, /, *, eps: float, n_samples: int,
+                      seed: Seed, antithetic: bool = True,
+                      vectorized: bool = False) -> GradientEstimate:
     """Gaussian-smoothing (zeroth-order) estimate of ``grad f(x)``.
 
     With ``u_i ~ N(0, I)`` the per-sample estimates are
@@ -37,7 +42,8 @@ def zeroth_order_grad(f, x, /, *, eps, n_samples, seed, antithetic=True, vectori
     unbiased for the gradient of the smoothed function ``E f(x + eps u)``, which equals
     ``grad f`` for quadratics and tends to it as ``eps -> 0`` for smooth ``f`` (for
     non-differentiable ``f`` such as ``r(argmax x)`` the smoothed gradient is what is estimated;
-    Su, kexue.fm/archives/7737).  For a quadratic the antithetic per-sample estimate is exactly
+    J. Su, "Policy gradient and zeroth-order optimization: different paths to the same
+    destination", kexue.fm, 2020, https://kexue.fm/archives/7737).  For a quadratic the antithetic per-sample estimate is exactly
     ``(u.g) u`` with covariance ``|g|^2 I + g g^T``.
 
     Parameters
@@ -75,7 +81,7 @@ def zeroth_order_grad(f, x, /, *, eps, n_samples, seed, antithetic=True, vectori
     if hasattr(x, "device"):
         u = xp.asarray(u, device=x.device)
 
-    def evaluate(points):
+    def evaluate(points: Array) -> Array:
         if vectorized:
             vals = f(points)
             vals = xp.asarray(vals)

@@ -1,5 +1,7 @@
 """EMO: earth-mover distance optimisation for classification / language modelling
-(Ren, Wu, Zhu, arXiv 2310.04691; Su, kexue.fm 9797)."""
+(S. Ren, Z. Wu, K. Q. Zhu, "EMO: Earth mover distance optimization for auto-regressive language
+modeling", 2023, arXiv:2310.04691; J. Su, "EMO: a classification loss function designed based on
+optimal transport", kexue.fm, 2023, https://kexue.fm/archives/9797)."""
 from __future__ import annotations
 
 from probspace import as_float_array

@@ -1,4 +1,9 @@
-"""Smoothed accuracy and smoothed F1 (Su, kexue.fm 6620 and 9098): replace argmax by softmax."""
+"""Smoothed accuracy and smoothed F1: replace argmax by softmax.
+
+J. Su, "Miscellaneous talk on function smoothing: differentiable approximations of
+non-differentiable functions", kexue.fm, 2019, https://kexue.fm/archives/6620; J. Su, "How to
+train your accuracy?", kexue.fm, 2022, https://kexue.fm/archives/9098.
+"""
 from __future__ import annotations
 
 from probspace._validation import check_positive

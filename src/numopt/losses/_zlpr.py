@@ -1,5 +1,11 @@
-"""ZLPR: multi-label "softmax + cross-entropy" (Su, kexue.fm 7359; arXiv 2009.14119) and its
-soft-label version (kexue.fm 9064)."""
+"""ZLPR: multi-label "softmax + cross-entropy" and its soft-label version.
+
+J. Su, M. Zhu, A. Murtadha, S. Pan, B. Wen, Y. Liu, "ZLPR: a novel loss for multi-label
+classification", 2022, arXiv:2208.02955; J. Su, "Extending 'softmax + cross entropy' to
+multi-label classification", kexue.fm, 2020, https://kexue.fm/archives/7359; soft labels:
+J. Su, "ZLPR: a novel loss for multi-label classification", kexue.fm, 2022,
+https://kexue.fm/archives/9064.
+"""
 from __future__ import annotations
 
 import math

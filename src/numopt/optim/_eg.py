@@ -73,7 +73,8 @@ def eg_adaptive(base, *, gain_lr=0.01, scale_lr=0.01, beta=0.9, normalize=True,
                 init_scale=1.0):
     """Step-size adaptation by exponentiated-gradient updates of per-coordinate gains and a
     global scale, wrapping any base optimizer (after Amid, Anil, Fifty & Warmuth 2022,
-    arXiv 2202.00145, and Su's simplified form, kexue.fm/archives/8968).
+    arXiv 2202.00145, and the simplified form of J. Su, "Exponentiated gradient descent +
+    meta-learning = adaptive learning rate", kexue.fm, 2022, https://kexue.fm/archives/8968).
 
     What is implemented (the paper's exact constants and normalisations were not available, so
     this is our documented variant).  With ``u_t`` the base optimizer's update for gradient

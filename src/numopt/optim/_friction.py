@@ -1,6 +1,7 @@
 """Heavy-ball momentum as a discretised damped ODE: learning rate, momentum and friction.
 
-Su, "Dynamics series (1)" (kexue.fm/archives/5655): heavy ball
+J. Su, "Optimization algorithms from a dynamical perspective (I): from SGD to momentum
+acceleration", kexue.fm, 2018, https://kexue.fm/archives/5655: heavy ball
 ``theta_{n+1} = theta_n - lr grad f(theta_n) + beta (theta_n - theta_{n-1})`` is the leapfrog
 (central-difference) discretisation with time step ``h`` of ``theta'' + lam theta' = -grad f``:
 ``beta = (1 - lam h/2) / (1 + lam h/2)``, ``lr = h^2 / (1 + lam h/2)``, so ``beta ~ 1 - lam sqrt(lr)``.

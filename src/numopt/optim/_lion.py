@@ -1,4 +1,9 @@
-"""Lion (Chen et al. 2023) and Tiger (Su, kexue.fm/archives/9512)."""
+"""Lion and Tiger.
+
+Lion: X. Chen et al., "Symbolic discovery of optimization algorithms", 2023, arXiv:2302.06675.
+Tiger: J. Su, "Tiger: an 'ultra-stingy' optimizer", kexue.fm, 2023,
+https://kexue.fm/archives/9512.
+"""
 from __future__ import annotations
 
 import re

@@ -1,24 +1,31 @@
-"""Sign-SGD model of Adam's batch-size/learning-rate law and its surge (Li et al. 2024,
-arXiv 2405.14578; Su's mean-field form, kexue.fm/archives/10542)."""
+"""Sign-SGD model of Adam's batch-size/learning-rate law and its surge.
+
+S. Li et al., "Surge phenomenon in optimal learning rate and batch size scaling", 2024,
+arXiv:2405.14578; the mean-field form of J. Su, "When batch size increases, how should the
+learning rate change accordingly?", kexue.fm, 2024, https://kexue.fm/archives/10542.
+"""
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
 from probspace import Result, array_namespace, as_float_array, to_numpy
+
+from probspace.typing import Array, ArrayLike
 
 from ._batch_size import check_quadratic_model
 
 __all__ = ["expected_sign", "sign_sgd_lr", "sign_sgd_peak", "SignSGDPeak"]
 
 
-def _erf(x_np):
+def _erf(x_np: Any) -> Any:
     from scipy.special import erf
     return erf(x_np)
 
 
-def expected_sign(grad, noise_std, batch_size):
+def expected_sign(grad: ArrayLike, noise_std: ArrayLike, batch_size: ArrayLike) -> Array:
     """``E[sign(g + sigma z / sqrt(B))] = erf(g / sigma * sqrt(B / 2))``, ``z ~ N(0, 1)``.
 
     Elementwise (broadcasting) in all three arguments; result in ``grad``'s namespace.
@@ -35,7 +42,7 @@ def expected_sign(grad, noise_std, batch_size):
     return xp.asarray(_erf(np.asarray(x)), dtype=g.dtype)
 
 
-def _parts(grad, hessian, cov):
+def _parts(grad: Array, hessian: Array, cov: Array) -> Any:
     xp, g, h, c = check_quadratic_model(grad, hessian, cov)
     sig = xp.sqrt(xp.linalg.diagonal(c))
     if not bool(xp.all(sig > 0)):
@@ -47,7 +54,8 @@ def _parts(grad, hessian, cov):
     return xp, g, h, sig, s, float(diag_h), float(s_off), float(kappa2)
 
 
-def sign_sgd_lr(batch_size, grad, hessian, cov, *, model="erf"):
+def sign_sgd_lr(batch_size: ArrayLike, grad: Array, hessian: Array, cov: Array, *,
+                model: str = "erf") -> Array:
     """Optimal learning rate of sign-SGD (the sign model of Adam) at batch size ``B``.
 
     With update ``-eta sign(G_B)`` and a quadratic model, ``E[Delta L] = -eta sum mu_i g_i +
@@ -111,7 +119,7 @@ class SignSGDPeak(Result):
     """
 
 
-def sign_sgd_peak(grad, hessian, cov):
+def sign_sgd_peak(grad: Array, hessian: Array, cov: Array) -> SignSGDPeak:
     """Peak ("surge") of the mean-field sign-SGD learning rate over the batch size.
 
     ``eta*(beta) = eta_peak / [(beta_n/beta + beta/beta_n)/2]`` is maximal at

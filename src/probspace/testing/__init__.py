@@ -4,15 +4,18 @@ Use in a ``conftest.py``::
 
     pytest_plugins = ["probspace.testing.plugin"]
 """
+from typing import Any
+
 from ._asserts import xp_assert_close, xp_assert_equal
 from ._stats import chisquare_gof, ChiSquareResult, finite_difference_grad
 from ._isolated import run_isolated, IsolatedResult
 
 __all__ = ["xp_assert_close", "xp_assert_equal", "chisquare_gof", "ChiSquareResult",
-           "finite_difference_grad", "available_namespaces", "run_isolated", "IsolatedResult"]
+           "finite_difference_grad", "available_namespaces", "gpu_available", "run_isolated",
+           "IsolatedResult"]
 
 
-def available_namespaces(include_gpu=True):
+def available_namespaces(include_gpu: bool = True) -> list[tuple[str, Any]]:
     """(name, namespace) pairs the test-suite runs array tests on: numpy, array_api_strict, cupy."""
     import array_api_compat.numpy as cnp
     out = [("numpy", cnp)]

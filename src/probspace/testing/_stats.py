@@ -1,7 +1,9 @@
 """Statistical and numerical oracles for tests."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import stats
@@ -11,17 +13,20 @@ __all__ = ["chisquare_gof", "ChiSquareResult", "finite_difference_grad"]
 
 @dataclass(frozen=True)
 class ChiSquareResult:
+    """Outcome of :func:`chisquare_gof` (statistic, degrees of freedom, p-value, draws, pooled bins)."""
+
     statistic: float
     df: int
     pvalue: float
     n: int
     merged_bins: int
 
-    def __bool__(self):  # truthy = "not rejected" is too easy to misuse; be explicit
+    def __bool__(self) -> bool:  # truthy = "not rejected" is too easy to misuse; be explicit
         raise TypeError("use .pvalue, or chisquare_gof(..., alpha=...) which raises on rejection")
 
 
-def chisquare_gof(observed, expected_probs, *, alpha=None, min_expected=5.0):
+def chisquare_gof(observed: Any, expected_probs: Any, *, alpha: float | None = None,
+                  min_expected: float = 5.0) -> ChiSquareResult:
     """Pearson chi-square goodness-of-fit of counts against exact category probabilities.
 
     Categories with expected count below ``min_expected`` are pooled into one bin (the
@@ -39,6 +44,22 @@ def chisquare_gof(observed, expected_probs, *, alpha=None, min_expected=5.0):
     Returns
     -------
     ChiSquareResult
+
+    Raises
+    ------
+    ValueError
+        When the lengths differ or the probabilities do not sum to 1.
+    AssertionError
+        When a category of probability zero was observed, or the test rejects at ``alpha``.
+
+    Examples
+    --------
+    >>> from probspace.testing import chisquare_gof
+    >>> res = chisquare_gof([260, 240, 500], [0.25, 0.25, 0.5])
+    >>> res.statistic, res.df
+    (0.8, 2)
+    >>> round(res.pvalue, 4)
+    0.6703
     """
     obs = np.asarray(observed, dtype=np.float64).ravel()
     p = np.asarray(expected_probs, dtype=np.float64).ravel()
@@ -65,7 +86,7 @@ def chisquare_gof(observed, expected_probs, *, alpha=None, min_expected=5.0):
     return res
 
 
-def finite_difference_grad(f, x, *, h=1e-6):
+def finite_difference_grad(f: Callable[[Any], float], x: Any, *, h: float = 1e-6) -> Any:
     """Central-difference gradient of scalar ``f`` at NumPy array ``x`` (float64)."""
     x = np.asarray(x, dtype=np.float64)
     g = np.empty_like(x)

@@ -5,12 +5,17 @@ CUDA device is present (that parameter carries the ``gpu`` marker).
 """
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from . import available_namespaces, gpu_available
 
+# Loaded by pytest (``pytest_plugins``), not imported by users: no public names.
+__all__: list[str] = []
 
-def _params():
+
+def _params() -> list[Any]:
     out = []
     for name, ns in available_namespaces(include_gpu=True):
         marks = [pytest.mark.gpu] if name == "cupy" else []
@@ -19,16 +24,16 @@ def _params():
 
 
 @pytest.fixture(params=_params())
-def xp(request):
+def xp(request: Any) -> Any:
     """An array-API namespace: numpy, array_api_strict, and cupy when a GPU is present."""
     return request.param
 
 
-def pytest_configure(config):
+def pytest_configure(config: Any) -> None:
     config.addinivalue_line("markers", "gpu: needs CuPy and a CUDA device (skipped otherwise)")
 
 
-def pytest_collection_modifyitems(config, items):
+def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
     if gpu_available():
         return
     skip = pytest.mark.skip(reason="no CUDA device / CuPy")

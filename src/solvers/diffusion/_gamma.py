@@ -2,14 +2,18 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from probspace import Result, array_namespace, as_float_array, to_numpy
 from probspace._validation import check_int
 from probspace.random import as_stream
+from probspace.typing import Array, ArrayLike, Seed
 
 from ._common import StepNoise, check_schedule
+from ._schedule import NoiseSchedule
 
 __all__ = ["estimate_gamma", "estimate_eps_mse", "GammaEstimate"]
 
@@ -63,7 +67,7 @@ def _run(eps_fn, x0, schedule, seed, steps, steps_per_call, which, with_mse=Fals
     noise = StepNoise(stream, x0.shape, N, xp, x0.dtype)
     # draw noise for runs of consecutive steps at once (bounded memory), then feed eps_fn
     per_fill = max(1, min(steps_per_call * 8, _FILL_LIMIT // max(1, noise.size)))
-    pending = {}
+    pending: dict[int, Any] = {}
     for i0 in range(0, st.size, steps_per_call):
         chunk = st[i0:i0 + steps_per_call]
         missing = [int(n) for n in chunk if int(n) not in pending]
@@ -100,8 +104,9 @@ def _run(eps_fn, x0, schedule, seed, steps, steps_per_call, which, with_mse=Fals
     return xp, x0, mean, se, m
 
 
-def estimate_gamma(eps_fn, x0, schedule, /, *, seed=None, steps=None, steps_per_call=1,
-                   return_stderr=False, with_mse=False):
+def estimate_gamma(eps_fn: Callable[[Array, Any], Array], x0: Array, schedule: NoiseSchedule, /, *,
+                   seed: Seed = None, steps: ArrayLike | None = None, steps_per_call: int = 1,
+                   return_stderr: bool = False, with_mse: bool = False) -> Array | GammaEstimate:
     r"""Monte Carlo ``ms_eps[n] = E ||eps_fn(x_n, n)||^2 / d`` for every step (Analytic-DPM's Gamma).
 
     For each step ``n`` one fresh ``eps ~ N(0, I)`` is drawn per data row and
@@ -136,10 +141,33 @@ def estimate_gamma(eps_fn, x0, schedule, /, *, seed=None, steps=None, steps_per_
     ms_eps : array, shape (N + 1,)  (or GammaEstimate)
         In ``x0``'s namespace and dtype; ``ms_eps[0] = 0``.
 
+    Raises
+    ------
+    TypeError
+        For a non-callable ``eps_fn`` or a schedule that is not a :class:`NoiseSchedule`.
+    ValueError
+        For ``x0`` with NaN/inf or fewer than 2 dimensions, steps outside ``1..N``, or an
+        ``eps_fn`` that returns an array of the wrong shape.
+
     Notes
     -----
     With the exact predictor ``ms_eps[n] = E[E[eps|x_n]^2] <= E[eps^2] = 1`` (Jensen); an
     estimate above 1 signals Monte Carlo error, which :func:`optimal_trajectory` guards against.
+
+    Examples
+    --------
+    Gaussian data ``N(0, s2 I)``: the exact predictor gives
+    ``ms_eps[n] = beta_bar[n] / (alpha_bar[n] s2 + beta_bar[n])``.
+
+    >>> import numpy as np
+    >>> from solvers.diffusion import GaussianMixture, NoiseSchedule, estimate_gamma
+    >>> sch, s2 = NoiseSchedule.linear(1000), 0.25
+    >>> data = GaussianMixture([1.0], [[0.0, 0.0]], [s2 * np.eye(2)])
+    >>> est = estimate_gamma(data.noise_predictor(sch), data.sample(4000, seed=0), sch,
+    ...                      seed=1, steps=[100], return_stderr=True)
+    >>> exact = sch.beta_bar[100] / (sch.alpha_bar[100] * s2 + sch.beta_bar[100])
+    >>> bool(abs(est.ms_eps[100] - exact) < 4 * est.stderr[100])
+    True
     """
     if with_mse:
         xp, x0, mean, se, m, mm, mse_se = _run(eps_fn, x0, schedule, seed, steps, steps_per_call, "ms", True)
@@ -153,11 +181,14 @@ def estimate_gamma(eps_fn, x0, schedule, /, *, seed=None, steps=None, steps_per_
     return GammaEstimate(ms_eps=ms, stderr=xp.asarray(se, dtype=x0.dtype), n_samples=m)
 
 
-def estimate_eps_mse(eps_fn, x0, schedule, /, *, seed=None, steps=None, steps_per_call=1,
-                     return_stderr=False):
+def estimate_eps_mse(eps_fn: Callable[[Array, Any], Array], x0: Array, schedule: NoiseSchedule, /, *,
+                     seed: Seed = None, steps: ArrayLike | None = None, steps_per_call: int = 1,
+                     return_stderr: bool = False) -> Array | GammaEstimate:
     r"""Monte Carlo ``mse[n] = E ||eps - eps_fn(x_n, n)||^2 / d`` per step.
 
-    The maximum-likelihood (averaged NPR) moment of Su's post (八): with an imperfect mean,
+    The maximum-likelihood (averaged NPR) moment of J. Su, "Talk on generative diffusion
+    models (8): optimal diffusion variance estimation (part 2)", kexue.fm, 2022,
+    https://kexue.fm/archives/9246: with an imperfect mean,
     the best isotropic variance uses ``E ||x_0 - x0_hat||^2 / d = (beta_bar/alpha_bar) mse``
     instead of ``(beta_bar/alpha_bar)(1 - ms_eps)``.  Pass it to :func:`analytic_variance`
     with ``moment="mse"``.  Same arguments and noise layout as :func:`estimate_gamma`.

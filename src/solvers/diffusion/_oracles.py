@@ -14,11 +14,18 @@ Responsibilities use log-sum-exp, so the oracles stay finite at tiny ``b``.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from probspace import array_namespace, as_float_array, to_numpy
 from probspace.random import as_stream
+from probspace.typing import Array, DType, Namespace, Seed
+
+from ._schedule import NoiseSchedule
+
+EpsFn = Callable[[Array, Any], Array]
 
 from ._common import as_batch, check_schedule, logsumexp0, softmax0, step_coeffs
 
@@ -41,7 +48,25 @@ class _Oracle:
 
     dim: int
 
-    def noise_predictor(self, schedule):
+    # implemented by each oracle -----------------------------------------------------------
+    def sample(self, m: int, seed: Seed = None, *, xp: Namespace = None,
+               dtype: DType = None) -> Array:
+        raise NotImplementedError
+
+    def _score(self, xp: Namespace, x: Array, a: Array, b2: Array) -> Array:
+        raise NotImplementedError
+
+    def _score_var(self, xp: Namespace, x: Array, a: Array, b2: Array) -> tuple[Array, Array]:
+        raise NotImplementedError
+
+    def _moments(self, xp: Namespace, x: Array, a: Array, b2: Array, what: str) -> Array:
+        raise NotImplementedError
+
+    def _log_prob(self, xp: Namespace, x: Array, a: Array, b2: Array) -> Array:
+        raise NotImplementedError
+
+    # shared -------------------------------------------------------------------------------
+    def noise_predictor(self, schedule: NoiseSchedule) -> EpsFn:
         """The exact noise predictor ``eps(x_n, n) = E[eps | x_n]`` for ``schedule``.
 
         The returned function takes ``x_n`` of shape ``(m, d)`` and a step ``n`` (an integer in
@@ -49,56 +74,56 @@ class _Oracle:
         """
         check_schedule(schedule)
 
-        def eps(x_n, n):
+        def eps(x_n: Array, n: Any) -> Array:
             return self.eps(x_n, n, schedule)
-        eps.oracle = self
+        eps.oracle = self  # type: ignore[attr-defined]
         return eps
 
-    def eps(self, x_n, n, schedule):
+    def eps(self, x_n: Array, n: Any, schedule: NoiseSchedule) -> Array:
         """Exact ``E[eps | x_n]`` (``= -sqrt(beta_bar[n]) * score``)."""
         xp, x = as_batch(x_n, "x_n", dim=self.dim)
         a, b2 = step_coeffs(check_schedule(schedule), n, xp, x.dtype, x.shape[0])
         return -(b2 ** 0.5) * self._score(xp, x, a, b2)
 
-    def score(self, x_n, n, schedule):
+    def score(self, x_n: Array, n: Any, schedule: NoiseSchedule) -> Array:
         """Exact score ``grad log q_n(x_n)``, shape ``(m, d)``."""
         xp, x = as_batch(x_n, "x_n", dim=self.dim)
         a, b2 = step_coeffs(check_schedule(schedule), n, xp, x.dtype, x.shape[0])
         return self._score(xp, x, a, b2)
 
-    def posterior_mean(self, x_n, n, schedule):
+    def posterior_mean(self, x_n: Array, n: Any, schedule: NoiseSchedule) -> Array:
         """``E[x_0 | x_n]``, shape ``(m, d)``."""
         xp, x = as_batch(x_n, "x_n", dim=self.dim)
         a, b2 = step_coeffs(check_schedule(schedule), n, xp, x.dtype, x.shape[0])
         return self._moments(xp, x, a, b2, "mean")[0]
 
-    def posterior_var(self, x_n, n, schedule):
+    def posterior_var(self, x_n: Array, n: Any, schedule: NoiseSchedule) -> Array:
         """Diagonal of ``Cov[x_0 | x_n]``, shape ``(m, d)``."""
         xp, x = as_batch(x_n, "x_n", dim=self.dim)
         a, b2 = step_coeffs(check_schedule(schedule), n, xp, x.dtype, x.shape[0])
         return self._moments(xp, x, a, b2, "var")[1]
 
-    def posterior_cov(self, x_n, n, schedule):
+    def posterior_cov(self, x_n: Array, n: Any, schedule: NoiseSchedule) -> Array:
         """``Cov[x_0 | x_n]``, shape ``(m, d, d)``."""
         xp, x = as_batch(x_n, "x_n", dim=self.dim)
         a, b2 = step_coeffs(check_schedule(schedule), n, xp, x.dtype, x.shape[0])
         return self._moments(xp, x, a, b2, "cov")[1]
 
-    def log_prob(self, x_n, n, schedule):
+    def log_prob(self, x_n: Array, n: Any, schedule: NoiseSchedule) -> Array:
         """``log q_n(x_n)`` (``n = 0`` is the data density itself where it exists), shape ``(m,)``."""
         xp, x = as_batch(x_n, "x_n", dim=self.dim)
         a, b2 = step_coeffs(check_schedule(schedule), n, xp, x.dtype, x.shape[0], allow_zero=True)
         return self._log_prob(xp, x, a, b2)
 
     # SN / NPR targets -------------------------------------------------------------------
-    def eps_second_moment(self, schedule):
+    def eps_second_moment(self, schedule: NoiseSchedule) -> EpsFn:
         """Exact SN-DPM target ``h(x_n, n) = E[eps^2 | x_n]`` (elementwise), as a function.
 
         ``E[eps_i^2 | x] = eps*_i(x)^2 + (alpha_bar/beta_bar) Var[x_0i | x]``.
         """
         check_schedule(schedule)
 
-        def h(x_n, n):
+        def h(x_n: Array, n: Any) -> Array:
             xp, x = as_batch(x_n, "x_n", dim=self.dim)
             a, b2 = step_coeffs(schedule, n, xp, x.dtype, x.shape[0])
             score, var = self._score_var(xp, x, a, b2)
@@ -106,7 +131,7 @@ class _Oracle:
             return e * e + (a * a / b2) * var
         return h
 
-    def npr_second_moment(self, schedule, eps_fn):
+    def npr_second_moment(self, schedule: NoiseSchedule, eps_fn: EpsFn) -> EpsFn:
         """Exact NPR-DPM target ``g(x_n, n) = E[(eps - eps_fn(x_n, n))^2 | x_n]`` for a given predictor.
 
         ``g = (eps* - eps_hat)^2 + (alpha_bar/beta_bar) Var[x_0 | x_n]`` elementwise.
@@ -115,7 +140,7 @@ class _Oracle:
         if not callable(eps_fn):
             raise TypeError("eps_fn must be callable")
 
-        def g(x_n, n):
+        def g(x_n: Array, n: Any) -> Array:
             xp, x = as_batch(x_n, "x_n", dim=self.dim)
             a, b2 = step_coeffs(schedule, n, xp, x.dtype, x.shape[0])
             score, var = self._score_var(xp, x, a, b2)
@@ -123,7 +148,9 @@ class _Oracle:
             return diff * diff + (a * a / b2) * var
         return g
 
-    def sample_noisy(self, m, n, schedule, seed=None, *, xp=None, dtype=None):
+    def sample_noisy(self, m: int, n: Any, schedule: NoiseSchedule, seed: Seed = None, *,
+                     xp: Namespace = None,
+                     dtype: DType = None) -> tuple[Array, Array, Array]:
         """``(x0, eps, x_n)`` with ``x_n = sqrt(alpha_bar[n]) x0 + sqrt(beta_bar[n]) eps``."""
         s0, s1 = as_stream(seed).spawn(2)
         x0 = self.sample(m, s0, xp=xp, dtype=dtype)
@@ -160,7 +187,7 @@ class GaussianMixture(_Oracle):
     (1, 1)
     """
 
-    def __init__(self, weights, means, covs):
+    def __init__(self, weights: Any, means: Any, covs: Any) -> None:
         mu = np.asarray(to_numpy(means), dtype=np.float64)
         if mu.ndim != 2:
             raise ValueError(f"means must have shape (K, d), got {mu.shape}")
@@ -183,25 +210,27 @@ class GaussianMixture(_Oracle):
         self._U = U
         self.dim = d
         self.n_components = k
-        self._cache = {}
+        self._cache: dict[Any, Any] = {}
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"GaussianMixture(n_components={self.n_components}, dim={self.dim})"
 
     @property
-    def mean(self):
+    def mean(self) -> np.ndarray:
         """Mean of the data law (NumPy, shape (d,))."""
         return self.weights @ self.means
 
     @property
-    def second_moment(self):
+    def second_moment(self) -> np.ndarray:
         """``E[x_0 x_0^T]`` (NumPy, shape (d, d))."""
         return np.einsum("k,kij->ij", self.weights, self.covs + self.means[:, :, None] * self.means[:, None, :])
 
-    def sample(self, m, seed=None, *, xp=None, dtype=None):
+    def sample(self, m: int, seed: Seed = None, *, xp: Namespace = None,
+               dtype: DType = None) -> Array:
         """``m`` draws of ``x_0``, shape ``(m, d)`` (NumPy unless ``xp``), reproducible from ``seed``."""
         if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 0:
             raise ValueError(f"m must be a non-negative integer, got {m!r}")
+        m = int(m)
         su, sz = as_stream(seed).spawn(2)
         u = su.uniform((m,))
         comp = np.minimum(np.searchsorted(np.cumsum(self.weights), u, side="right"), self.n_components - 1)
@@ -287,9 +316,20 @@ class PointSet(_Oracle):
     ``E[x_0 | x_n] = sum_i r_i y_i`` with ``r = softmax(log w_i - |x_n - a y_i|^2 / (2 b^2))``;
     the posterior variance is bounded by Popoviciu's inequality, ``((hi - lo)/2)^2`` per
     coordinate for points in ``[lo, hi]^d``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from solvers.diffusion import NoiseSchedule, PointSet
+    >>> data = PointSet([[-1.0], [1.0]])            # two points, probability 1/2 each
+    >>> sch = NoiseSchedule.linear(1000)
+    >>> x = np.array([[0.9], [0.0]])
+    >>> m = data.posterior_mean(x, 10, sch)        # E[x_0 | x_10]: nearly the closest point
+    >>> bool(abs(m[0, 0] - 1.0) < 1e-9), float(m[1, 0])   # x = 0 is halfway: the mean is 0
+    (True, 0.0)
     """
 
-    def __init__(self, points, weights=None):
+    def __init__(self, points: Any, weights: Any = None) -> None:
         y = np.asarray(to_numpy(points), dtype=np.float64)
         if y.ndim != 2 or y.shape[0] < 1:
             raise ValueError(f"points must have shape (P, d) with P >= 1, got {y.shape}")
@@ -301,24 +341,27 @@ class PointSet(_Oracle):
         self._center = self.weights @ y
         self.dim = d
         self.n_points = p
-        self._cache = {}
+        self._cache: dict[Any, Any] = {}
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"PointSet(n_points={self.n_points}, dim={self.dim})"
 
     @property
-    def mean(self):
+    def mean(self) -> np.ndarray:
+        """Mean of the data law (NumPy, shape (d,))."""
         return self._center.copy()
 
     @property
-    def second_moment(self):
+    def second_moment(self) -> np.ndarray:
+        """``E[x_0 x_0^T]`` (NumPy, shape (d, d))."""
         return np.einsum("p,pi,pj->ij", self.weights, self.points, self.points)
 
-    def sample(self, m, seed=None, *, xp=None, dtype=None):
+    def sample(self, m: int, seed: Seed = None, *, xp: Namespace = None,
+               dtype: DType = None) -> Array:
         """``m`` draws (rows of ``points``), shape ``(m, d)``."""
         if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 0:
             raise ValueError(f"m must be a non-negative integer, got {m!r}")
-        u = as_stream(seed).uniform((m,))
+        u = as_stream(seed).uniform((int(m),))
         idx = np.minimum(np.searchsorted(np.cumsum(self.weights), u, side="right"), self.n_points - 1)
         if xp is None:
             import array_api_compat.numpy as xp

@@ -2,15 +2,21 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any, Union
 
 import numpy as np
 
 from probspace import Result, array_namespace, as_float_array, to_numpy
 from probspace.random import as_stream
+from probspace.typing import Array, ArrayLike, Seed
 
 from ._common import StepNoise, check_schedule
-from ._schedule import check_trajectory
-from ._variance import _range_half_width, step_coefficients
+from ._schedule import NoiseSchedule, check_trajectory
+
+#: Reverse variances: an array of ``K`` values, or a per-point callable ``(x_t, eps_hat, s, t)``.
+Variances = Union[ArrayLike, Callable[[Array, Array, int, int], Array]]
+from ._variance import _range_width_given, step_coefficients
 
 __all__ = ["sample", "nelbo", "NelboResult"]
 
@@ -50,8 +56,10 @@ def _clip(x0, clip):
     return xp.clip(x0, clip[0], clip[1])
 
 
-def sample(eps_fn, schedule, trajectory, variances, x_T, /, *, eta=1.0, seed=None, clip_x0=None,
-           denoise_last=True, return_path=False):
+def sample(eps_fn: Callable[[Array, int], Array], schedule: NoiseSchedule, trajectory: ArrayLike,
+           variances: Variances, x_T: Array, /, *, eta: float = 1.0, seed: Seed = None,
+           clip_x0: tuple[float, float] | None = None, denoise_last: bool = True,
+           return_path: bool = False) -> Array | tuple[Array, list[Array]]:
     r"""Run the reverse process ``p(x_{tau_{k-1}} | x_{tau_k})`` from ``x_T`` down to ``x_0``.
 
     Each step uses the DDIM-family mean with ``x_0`` replaced by
@@ -88,6 +96,32 @@ def sample(eps_fn, schedule, trajectory, variances, x_T, /, *, eta=1.0, seed=Non
     Returns
     -------
     x_0 : array like ``x_T`` (and the path when ``return_path``)
+
+    Raises
+    ------
+    TypeError
+        For a non-callable ``eps_fn`` or a schedule that is not a :class:`NoiseSchedule`.
+    ValueError
+        For a bad trajectory, variances of the wrong length or negative, ``x_T`` with NaN/inf,
+        or an ``eps_fn`` that returns the wrong shape.
+
+    Examples
+    --------
+    For Gaussian data the optimal Gaussian reverse step is exact, so ten steps with the
+    analytic variances (exact ``ms_eps``) reproduce the data variance ``s2``:
+
+    >>> import numpy as np
+    >>> from solvers.diffusion import (GaussianMixture, NoiseSchedule, analytic_variance,
+    ...                                even_trajectory, sample)
+    >>> sch, s2 = NoiseSchedule.linear(1000), 0.25
+    >>> data = GaussianMixture([1.0], [[0.0]], [[[s2]]])
+    >>> ms_eps = np.r_[0.0, sch.beta_bar[1:] / (sch.alpha_bar[1:] * s2 + sch.beta_bar[1:])]
+    >>> tr = even_trajectory(sch, 10)
+    >>> x_T = np.random.default_rng(0).standard_normal((40_000, 1))
+    >>> x0 = sample(data.noise_predictor(sch), sch, tr, analytic_variance(sch, ms_eps, tr), x_T,
+    ...             seed=1, denoise_last=False)
+    >>> bool(abs(x0.var() - s2) < 0.01)     # 4 standard errors of the variance: 0.0071
+    True
     """
     if not callable(eps_fn):
         raise TypeError("eps_fn must be callable as eps_fn(x_t, t)")
@@ -98,11 +132,11 @@ def sample(eps_fn, schedule, trajectory, variances, x_T, /, *, eta=1.0, seed=Non
     xp = array_namespace(x_T)
     x = as_float_array(x_T, "x_T", xp, ndim_min=1)
     if clip_x0 is not None:
-        half = _range_half_width(clip_x0)
+        half = _range_width_given(clip_x0)
         clip_x0 = (float(clip_x0[0]), float(clip_x0[0]) + 2 * half)
     shape = tuple(x.shape)
     noise = StepNoise(as_stream(seed), shape, K, xp, x.dtype)
-    path = [x] if return_path else None
+    path: list[Array] = [x]
     for k in range(K, 0, -1):
         s, t = int(tr[k - 1]), int(tr[k])
         lam2, c_x, gamma = (float(v) for v in step_coefficients(schedule, s, t, eta))
@@ -141,11 +175,14 @@ class NelboResult(Result):
         The bound of each row (input namespace).
     """
 
-    def __float__(self):
+    def __float__(self) -> float:
         return float(self["nelbo"])
 
 
-def nelbo(eps_fn, x0, schedule, trajectory, variances, /, *, eta=1.0, seed=None, clip_x0=None):
+def nelbo(eps_fn: Callable[[Array, int], Array], x0: Array, schedule: NoiseSchedule,
+          trajectory: ArrayLike, variances: Variances | dict[Any, Variances], /, *, eta: float = 1.0,
+          seed: Seed = None,
+          clip_x0: tuple[float, float] | None = None) -> NelboResult | dict[Any, NelboResult]:
     r"""Negative evidence lower bound of continuous data, in nats per dimension.
 
     ``-ELBO = KL(q(x_N|x_0) || N(0, I)) + sum_{k=2}^{K} KL(q(x_{tau_{k-1}} | x_{tau_k}, x_0) || p(x_{tau_{k-1}} | x_{tau_k}))
@@ -171,6 +208,29 @@ def nelbo(eps_fn, x0, schedule, trajectory, variances, /, *, eta=1.0, seed=None,
     NelboResult (or dict of them)
         ``float(result)`` is the bound.  Lower is better; it is at least the differential
         entropy per dimension of the data.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`sample`; also for ``eta <= 0`` or a non-positive variance.
+
+    Examples
+    --------
+    On Gaussian data with the analytic variances the bound is close to the exact negative
+    log-likelihood, and the handcrafted ``beta`` variances give a larger (worse) bound:
+
+    >>> import numpy as np
+    >>> from solvers.diffusion import (GaussianMixture, NoiseSchedule, analytic_variance,
+    ...                                baseline_variances, even_trajectory, nelbo)
+    >>> sch = NoiseSchedule.linear(1000)
+    >>> data = GaussianMixture([1.0], [[0.0]], [[[0.25]]])
+    >>> ms_eps = np.r_[0.0, sch.beta_bar[1:] / (sch.alpha_bar[1:] * 0.25 + sch.beta_bar[1:])]
+    >>> tr = even_trajectory(sch, 10)
+    >>> res = nelbo(data.noise_predictor(sch), data.sample(2000, seed=0), sch, tr,
+    ...             {"analytic": analytic_variance(sch, ms_eps, tr),
+    ...              "beta": baseline_variances(sch, tr, "beta")}, seed=1)
+    >>> bool(res["analytic"].nelbo < res["beta"].nelbo)
+    True
     """
     if not callable(eps_fn):
         raise TypeError("eps_fn must be callable as eps_fn(x_t, t)")
@@ -180,19 +240,22 @@ def nelbo(eps_fn, x0, schedule, trajectory, variances, /, *, eta=1.0, seed=None,
     tr = check_trajectory(trajectory, schedule.N)
     K = tr.size - 1
     several = isinstance(variances, dict)
-    srcs = {k: _variance_source(v, K) for k, v in variances.items()} if several else {None: _variance_source(variances, K)}
+    if isinstance(variances, dict):
+        srcs = {k: _variance_source(v, K) for k, v in variances.items()}
+    else:
+        srcs = {None: _variance_source(variances, K)}
     xp = array_namespace(x0)
     x0 = as_float_array(x0, "x0", xp, ndim_min=2)
     m = x0.shape[0]
     shape = tuple(x0.shape)
     axes = tuple(range(1, x0.ndim))
     if clip_x0 is not None:
-        half = _range_half_width(clip_x0)
+        half = _range_width_given(clip_x0)
         clip_x0 = (float(clip_x0[0]), float(clip_x0[0]) + 2 * half)
     noise = StepNoise(as_stream(seed), shape, K, xp, x0.dtype)
     per_fill = max(1, _FILL_LIMIT // max(1, noise.size))
-    pending = {}
-    per_term = {name: [] for name in srcs}
+    pending: dict[int, Any] = {}
+    per_term: dict[Any, list[Any]] = {name: [] for name in srcs}
     for k in range(1, K + 1):
         if k not in pending:
             hi = min(K, k + per_fill - 1)

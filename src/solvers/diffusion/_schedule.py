@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from typing import Any
 
 import numpy as np
 
@@ -15,7 +16,8 @@ class NoiseSchedule:
     r"""Variance schedule of a discrete-time diffusion ``q(x_n | x_0) = N(sqrt(alpha_bar[n]) x_0, beta_bar[n] I)``.
 
     Paper notation (Bao et al. 2022): ``alpha_bar`` and ``beta_bar = 1 - alpha_bar`` are
-    *variances* (Su's posts use the standard deviations ``sqrt(alpha_bar)``, ``sqrt(beta_bar)``).
+    *variances* (J. Su's posts on diffusion models use the standard deviations
+    ``sqrt(alpha_bar)``, ``sqrt(beta_bar)``).
     Arrays have ``N + 1`` entries, index ``n = 0..N`` with ``betas[0] = 0`` and
     ``alpha_bar[0] = 1``.
 
@@ -39,7 +41,7 @@ class NoiseSchedule:
     0.0001
     """
 
-    def __init__(self, betas):
+    def __init__(self, betas: Any) -> None:
         b = np.asarray(betas, dtype=np.float64)
         if b.ndim != 1 or b.size < 1:
             raise ValueError(f"betas must be a non-empty 1-D array, got shape {b.shape}")
@@ -56,13 +58,23 @@ class NoiseSchedule:
 
     # -- constructors ----------------------------------------------------------------------
     @classmethod
-    def from_betas(cls, betas) -> "NoiseSchedule":
+    def from_betas(cls, betas: Any) -> NoiseSchedule:
         """Schedule from ``beta_1 .. beta_N`` (length ``N``)."""
         return cls(betas)
 
     @classmethod
-    def linear(cls, N, beta_start=1e-4, beta_end=2e-2) -> "NoiseSchedule":
-        """Ho et al. (2020) linear schedule: ``beta_n`` evenly spaced from ``beta_start`` to ``beta_end``."""
+    def linear(cls, N: int, beta_start: float = 1e-4, beta_end: float = 2e-2) -> NoiseSchedule:
+        """Ho et al. (2020) linear schedule: ``beta_n`` evenly spaced from ``beta_start`` to ``beta_end``.
+
+        Examples
+        --------
+        >>> from solvers.diffusion import NoiseSchedule
+        >>> sch = NoiseSchedule.linear(1000)
+        >>> sch.N, float(sch.betas[1]), float(sch.betas[1000])
+        (1000, 0.0001, 0.02)
+        >>> bool(sch.alpha_bar[1000] < 1e-4)     # x_N is almost pure noise
+        True
+        """
         N = check_int(N, "N", minimum=1)
         beta_start = check_positive(beta_start, "beta_start")
         beta_end = check_positive(beta_end, "beta_end")
@@ -73,7 +85,7 @@ class NoiseSchedule:
         return cls(np.linspace(beta_start, beta_end, N))
 
     @classmethod
-    def cosine(cls, N, s=0.008, max_beta=0.999) -> "NoiseSchedule":
+    def cosine(cls, N: int, s: float = 0.008, max_beta: float = 0.999) -> NoiseSchedule:
         """Nichol & Dhariwal (2021) cosine schedule.
 
         ``alpha_bar(n) = f(n) / f(0)`` with ``f(n) = cos^2(((n/N + s)/(1 + s)) pi/2)``; the
@@ -91,12 +103,12 @@ class NoiseSchedule:
         betas = np.minimum(1.0 - ab[1:] / ab[:-1], max_beta)
         return cls(betas)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (f"NoiseSchedule(N={self.N}, beta_1={self.betas[1]:.3g}, beta_N={self.betas[-1]:.3g}, "
                 f"alpha_bar_N={self.alpha_bar[-1]:.3g})")
 
     # -- skip quantities -------------------------------------------------------------------
-    def _st(self, s, t):
+    def _st(self, s: Any, t: Any) -> tuple[np.ndarray, np.ndarray]:
         s_arr = np.asarray(s)
         t_arr = np.asarray(t)
         for name, v in (("s", s_arr), ("t", t_arr)):
@@ -109,20 +121,20 @@ class NoiseSchedule:
         return s_arr, t_arr
 
     @staticmethod
-    def _out(v, s, t):
+    def _out(v: Any, s: Any, t: Any) -> Any:
         return float(v) if np.ndim(s) == 0 and np.ndim(t) == 0 else v
 
-    def alpha_ts(self, s, t):
+    def alpha_ts(self, s: Any, t: Any) -> Any:
         r"""``alpha_{t|s} = alpha_bar[t] / alpha_bar[s]`` (variance kept from ``s`` to ``t``)."""
         s_arr, t_arr = self._st(s, t)
         return self._out(np.exp(self.log_alpha_bar[t_arr] - self.log_alpha_bar[s_arr]), s, t)
 
-    def beta_ts(self, s, t):
+    def beta_ts(self, s: Any, t: Any) -> Any:
         r"""``beta_{t|s} = 1 - alpha_{t|s}`` (noise variance added from ``s`` to ``t``), full precision."""
         s_arr, t_arr = self._st(s, t)
         return self._out(-np.expm1(self.log_alpha_bar[t_arr] - self.log_alpha_bar[s_arr]), s, t)
 
-    def tilde_beta(self, s, t):
+    def tilde_beta(self, s: Any, t: Any) -> Any:
         r"""``tilde beta_{s|t} = beta_{t|s} beta_bar[s] / beta_bar[t]``: the variance of ``q(x_s | x_t, x_0)``."""
         s_arr, t_arr = self._st(s, t)
         if np.any(t_arr == 0):
@@ -131,12 +143,18 @@ class NoiseSchedule:
         return self._out(bts * self.beta_bar[s_arr] / self.beta_bar[t_arr], s, t)
 
 
-def even_trajectory(N, K):
+def even_trajectory(N: int | NoiseSchedule, K: int) -> np.ndarray:
     """The even trajectory (ET) of the official code, with ``0`` prepended.
 
     ``tau_k = round(1 + a (k - 1))`` for ``k = 1..K`` with ``a = (N - 1)/(K - 1)``, so that
     ``tau_1 = 1`` and ``tau_K = N``; returns ``[0, tau_1, ..., tau_K]`` (``K + 1`` indices).
     ``K = 1`` gives ``[0, N]``.  ``N`` may also be a :class:`NoiseSchedule`.
+
+    Examples
+    --------
+    >>> from solvers.diffusion import even_trajectory
+    >>> even_trajectory(1000, 4)
+    array([   0,    1,  334,  667, 1000])
     """
     if isinstance(N, NoiseSchedule):
         N = N.N
@@ -151,7 +169,7 @@ def even_trajectory(N, K):
     return np.array(taus, dtype=np.int64)
 
 
-def check_trajectory(trajectory, N, name="trajectory"):
+def check_trajectory(trajectory: Any, N: int, name: str = "trajectory") -> np.ndarray:
     """Validate ``0 = tau_0 < tau_1 < ... < tau_K = N``; returns an int64 NumPy array."""
     try:
         tr = np.asarray(trajectory)
@@ -173,5 +191,5 @@ def check_trajectory(trajectory, N, name="trajectory"):
     return tr
 
 
-def _is_int(v):
+def _is_int(v: Any) -> bool:
     return isinstance(v, numbers.Integral) and not isinstance(v, bool)

@@ -2,14 +2,16 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
 from probspace import backend_for, to_numpy
 from probspace._validation import check_int
+from probspace.typing import ArrayLike
 
 from ._common import check_schedule
-from ._schedule import check_trajectory
+from ._schedule import NoiseSchedule, check_trajectory
 
 __all__ = ["optimal_trajectory", "trajectory_cost", "step_cost_matrix", "baseline_cost_matrix",
            "vb_trajectory"]
@@ -26,7 +28,7 @@ def _ms(schedule, ms_eps):
     return ms
 
 
-def step_cost_matrix(schedule, ms_eps, n_max=None):
+def step_cost_matrix(schedule: NoiseSchedule, ms_eps: ArrayLike, n_max: int | None = None) -> np.ndarray:
     r"""``F[s, t] = J(s, t) = log(1 - beta_{t|s} ms_eps[t] / beta_bar[t])`` for ``1 <= s < t <= n_max``, else ``inf``.
 
     The DDPM-case step cost of Theorem 3 (``J = log(sigma*^2 / lambda^2)`` up to terms that
@@ -46,8 +48,25 @@ def step_cost_matrix(schedule, ms_eps, n_max=None):
     return F
 
 
-def trajectory_cost(schedule, ms_eps, trajectory):
-    r"""``sum_{k=2}^{K} J(tau_{k-1}, tau_k)`` for a trajectory ``0, tau_1, ..., tau_K = N`` (the DP objective)."""
+def trajectory_cost(schedule: NoiseSchedule, ms_eps: ArrayLike, trajectory: ArrayLike) -> float:
+    r"""``sum_{k=2}^{K} J(tau_{k-1}, tau_k)`` for a trajectory ``0, tau_1, ..., tau_K = N`` (the DP objective).
+
+    Examples
+    --------
+    The optimal trajectory costs no more than the even one (the bound's trajectory-dependent
+    part is half this sum, in nats per dimension):
+
+    >>> import numpy as np
+    >>> from solvers.diffusion import (NoiseSchedule, even_trajectory, optimal_trajectory,
+    ...                                trajectory_cost)
+    >>> sch = NoiseSchedule.linear(1000)
+    >>> lam = np.array([0.01, 1.0])               # Gaussian data with these two variances
+    >>> ms_eps = np.r_[0.0, [np.mean(sch.beta_bar[n] / (sch.alpha_bar[n] * lam + sch.beta_bar[n]))
+    ...                      for n in range(1, 1001)]]
+    >>> ot, et = optimal_trajectory(sch, ms_eps, 10), even_trajectory(sch, 10)
+    >>> bool(trajectory_cost(sch, ms_eps, ot) <= trajectory_cost(sch, ms_eps, et))
+    True
+    """
     schedule = check_schedule(schedule)
     ms = _ms(schedule, ms_eps)
     tr = check_trajectory(trajectory, schedule.N)[1:]
@@ -128,7 +147,9 @@ def _guard_split(ms, N, K):
     return k1, n1, k2, num_bad, first
 
 
-def optimal_trajectory(schedule, ms_eps, K, *, guard=True, return_info=False, moment="ms_eps"):
+def optimal_trajectory(schedule: NoiseSchedule, ms_eps: ArrayLike, K: int, *, guard: bool = True,
+                       return_info: bool = False,
+                       moment: str = "ms_eps") -> np.ndarray | tuple[np.ndarray, dict[str, Any]]:
     r"""The trajectory minimizing the Analytic-DPM KL (Theorem 3, DDPM forward process).
 
     Minimizes ``sum_{k=2}^{K} J(tau_{k-1}, tau_k)`` with
@@ -161,11 +182,29 @@ def optimal_trajectory(schedule, ms_eps, K, *, guard=True, return_info=False, mo
     trajectory : ndarray of int64, shape (K + 1,)
         ``[0, 1, tau_2, ..., N]`` (``[0, N]`` for ``K = 1``).
 
+    Raises
+    ------
+    TypeError
+        For a schedule that is not a :class:`NoiseSchedule`.
+    ValueError
+        For ``ms_eps`` of the wrong shape, with NaN/inf or negative entries, ``K`` outside
+        ``1..N``, an unknown ``moment``, or ``ms_eps > 1`` with ``guard=False``.
+
     Notes
     -----
     Guard (official ``_split``): from the first ``n`` with ``ms_eps[n] > 1``, the last
     ``2 (N - n + 1)`` steps are unreliable; the DP runs on the head with
     ``ceil((1 - 0.8 r) K)`` nodes and the tail gets the remaining nodes evenly spaced.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from solvers.diffusion import NoiseSchedule, optimal_trajectory
+    >>> sch = NoiseSchedule.linear(1000)
+    >>> ms_eps = np.r_[0.0, sch.beta_bar[1:] / (sch.alpha_bar[1:] * 0.25 + sch.beta_bar[1:])]
+    >>> tr = optimal_trajectory(sch, ms_eps, 5)
+    >>> tr.size, int(tr[0]), int(tr[1]), int(tr[-1]), bool(np.all(np.diff(tr) > 0))
+    (6, 0, 1, 1000, True)
     """
     schedule = check_schedule(schedule)
     if moment not in ("ms_eps", "mse"):
@@ -178,7 +217,7 @@ def optimal_trajectory(schedule, ms_eps, K, *, guard=True, return_info=False, mo
     K = check_int(K, "K", minimum=1)
     if K > N:
         raise ValueError(f"K must be <= N={N}, got {K}")
-    info = {"cost": 0.0, "n_dp": N, "k_dp": K, "unreliable_from": None}
+    info: dict[str, Any] = {"cost": 0.0, "n_dp": N, "k_dp": K, "unreliable_from": None}
     if K == 1:
         out = np.array([0, N], dtype=np.int64)
         return (out, info) if return_info else out
@@ -203,7 +242,8 @@ def optimal_trajectory(schedule, ms_eps, K, *, guard=True, return_info=False, mo
     return (out, info) if return_info else out
 
 
-def baseline_cost_matrix(schedule, mse, kind="beta", /, *, decoder_variance=None):
+def baseline_cost_matrix(schedule: NoiseSchedule, mse: ArrayLike, kind: str = "beta", /, *,
+                         decoder_variance: float | None = None) -> np.ndarray:
     r"""All-pairs NELBO terms ``F[s, t]`` (nats/dim) of the handcrafted variances, for :func:`vb_trajectory`.
 
     The DDPM-forward bound of a trajectory is ``sum_k F[tau_{k-1}, tau_k]`` plus the prior term.
@@ -252,10 +292,11 @@ def baseline_cost_matrix(schedule, mse, kind="beta", /, *, decoder_variance=None
     return F
 
 
-def vb_trajectory(F, K, /, *, return_cost=False):
-    r"""Least-cost trajectory ``0 = tau_0 < ... < tau_K = N`` for all-pairs costs ``F[s, t]`` (Watson et al. 2021).
+def vb_trajectory(F: ArrayLike, K: int, /, *,
+                  return_cost: bool = False) -> np.ndarray | tuple[np.ndarray, float]:
+    r"""Least-cost trajectory for all-pairs step costs ``F[s, t]`` (Watson et al. 2021).
 
-    The "OT" of the baselines in Analytic-DPM's Table 1: minimizes ``sum_k F[tau_{k-1}, tau_k]``
+    Returns ``K + 1`` time indices ``0 = tau_0 < tau_1 < ... < tau_K = N``.  The "OT" of the baselines in Analytic-DPM's Table 1: minimizes ``sum_k F[tau_{k-1}, tau_k]``
     (e.g. :func:`baseline_cost_matrix`) by dynamic programming, ``O(K N^2)``.
     """
     F = np.asarray(to_numpy(F), dtype=np.float64)

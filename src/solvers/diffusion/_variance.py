@@ -13,36 +13,66 @@ DDIM family with ``lambda^2 = eta^2 tilde_beta_{s|t}``:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from probspace import Result, array_namespace, as_float_array, to_numpy
 from probspace._validation import check_nonnegative, check_positive
+from probspace.typing import Array, ArrayLike
 
 from ._common import check_schedule
-from ._schedule import check_trajectory
+from ._schedule import NoiseSchedule, check_trajectory
 
 __all__ = ["step_coefficients", "analytic_variance", "baseline_variances", "sn_variance", "npr_variance",
            "SNVariance", "NPRVariance", "paper_sampling_clip", "AnalyticVariance"]
 
 
-def _check_eta(eta):
+def _check_eta(eta: Any) -> float:
     eta = check_nonnegative(eta, "eta")
     return eta
 
 
-def step_coefficients(schedule, s, t, eta=1.0):
+def step_coefficients(schedule: NoiseSchedule, s: ArrayLike, t: ArrayLike,
+                      eta: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Coefficients of the DDIM-family step ``s < t`` (NumPy float64, broadcasting over ``s``, ``t``).
+
+    All three are computed without cancellation:
+    ``beta_bar_t - eta^2 beta_{t|s} = (1 - eta^2) beta_{t|s} + alpha_{t|s} beta_bar_s`` and
+    ``gamma = (alpha_bar_s beta_{t|s} + alpha_bar_t lambda^2) /
+    (beta_bar_t (sqrt(alpha_bar_s) + c_x sqrt(alpha_bar_t)))``.
+
+    Parameters
+    ----------
+    schedule : NoiseSchedule
+    s, t : int or array of int
+        Time indices with ``0 <= s < t <= N``.
+    eta : float, default 1.0
+        ``eta = 1``: the DDPM family (``lambda^2 = tilde_beta``); ``eta = 0``: DDIM.
 
     Returns
     -------
-    lam2 : ``lambda^2 = eta^2 tilde_beta_{s|t}`` (0 at ``s = 0``), the variance of ``q(x_s|x_t,x_0)``.
-    c_x : coefficient of ``x_t`` in the mean, ``sqrt(beta_bar_s - lambda^2) / sqrt(beta_bar_t)``.
-    gamma : coefficient of ``x0_hat`` in the mean, ``sqrt(alpha_bar_s) - c_x sqrt(alpha_bar_t)``.
+    lam2 : ndarray
+        ``lambda^2 = eta^2 tilde_beta_{s|t}`` (0 at ``s = 0``), the variance of
+        ``q(x_s | x_t, x_0)``.
+    c_x : ndarray
+        Coefficient of ``x_t`` in the mean, ``sqrt(beta_bar_s - lambda^2) / sqrt(beta_bar_t)``.
+    gamma : ndarray
+        Coefficient of ``x0_hat`` in the mean, ``sqrt(alpha_bar_s) - c_x sqrt(alpha_bar_t)``.
 
-    All three are computed without cancellation: ``beta_bar_t - eta^2 beta_{t|s} =
-    (1 - eta^2) beta_{t|s} + alpha_{t|s} beta_bar_s`` and ``gamma = (alpha_bar_s beta_{t|s} +
-    alpha_bar_t lambda^2) / (beta_bar_t (sqrt(alpha_bar_s) + c_x sqrt(alpha_bar_t)))``.
+    Raises
+    ------
+    ValueError
+        Unless ``0 <= s < t <= N`` everywhere, or for ``eta`` outside ``[0, 1]``.
+
+    Examples
+    --------
+    >>> from solvers.diffusion import NoiseSchedule, step_coefficients
+    >>> sch = NoiseSchedule.linear(1000)
+    >>> lam2, c_x, gamma = step_coefficients(sch, 9, 10)
+    >>> bool(abs(lam2 - sch.tilde_beta(9, 10)) < 1e-15)   # eta = 1: the DDPM posterior variance
+    True
     """
     schedule = check_schedule(schedule)
     eta = _check_eta(eta)
@@ -61,7 +91,7 @@ def step_coefficients(schedule, s, t, eta=1.0):
     return lam2, c_x, gamma
 
 
-def _range_half_width(data_range):
+def _range_half_width(data_range: Any) -> float | None:
     if data_range is None:
         return None
     try:
@@ -73,15 +103,30 @@ def _range_half_width(data_range):
     return 0.5 * (hi - lo)
 
 
-def paper_sampling_clip(y=2.0, *, data_range=(-1.0, 1.0), levels=256):
+def _range_width_given(data_range: Any) -> float:
+    """:func:`_range_half_width` of a range that is not None."""
+    half = _range_half_width(data_range)
+    if half is None:
+        raise TypeError("a data range (lo, hi) is required here, got None")
+    return half
+
+
+def paper_sampling_clip(y: float = 2.0, *, data_range: tuple[float, float] = (-1.0, 1.0),
+                        levels: int = 256) -> float:
     r"""The paper's sampling-only threshold for the last noisy step (Appendix F.2).
 
     Clip ``sigma^2`` of ``p(x_{tau_1} | x_{tau_2})`` so that ``E|sigma eps| <= y * Delta`` with
     ``Delta = (hi - lo)/(levels - 1)`` the quantization width: ``sigma^2 <= (y Delta sqrt(pi/2))^2``
     (3.87e-4 for ``y = 2``, 9.66e-5 for ``y = 1`` on 8-bit data in ``[-1, 1]``).
+
+    Examples
+    --------
+    >>> from solvers.diffusion import paper_sampling_clip
+    >>> f"{paper_sampling_clip(2.0):.3g}, {paper_sampling_clip(1.0):.3g}"
+    '0.000387, 9.66e-05'
     """
     y = check_positive(y, "y")
-    half = _range_half_width(data_range)
+    half = _range_width_given(data_range)
     if isinstance(levels, bool) or not isinstance(levels, (int, np.integer)) or levels < 2:
         raise ValueError(f"levels must be an integer >= 2, got {levels!r}")
     delta = 2 * half / (levels - 1)
@@ -104,8 +149,10 @@ class AnalyticVariance(Result):
     """
 
 
-def analytic_variance(schedule, ms_eps, trajectory, /, *, eta=1.0, data_range=None, moment="ms_eps",
-                      last_step_max=None, full_output=False):
+def analytic_variance(schedule: NoiseSchedule, ms_eps: Array, trajectory: ArrayLike, /, *,
+                      eta: float = 1.0, data_range: tuple[float, float] | None = None,
+                      moment: str = "ms_eps", last_step_max: float | None = None,
+                      full_output: bool = False) -> Array | AnalyticVariance:
     r"""Analytic-DPM reverse variances on a trajectory, clipped to the paper's bounds.
 
     Parameters
@@ -125,7 +172,9 @@ def analytic_variance(schedule, ms_eps, trajectory, /, *, eta=1.0, data_range=No
         ``"ms_eps"``: ``cov_x0 = (beta_bar_t/alpha_bar_t)(1 - ms_eps[t])`` (Analytic-DPM, assumes the
         mean is optimal); clipped to ``[lambda^2, min((11), (12))]``.  ``"mse"``:
         ``cov_x0 = (beta_bar_t/alpha_bar_t) mse[t]``, the best isotropic variance *for the given
-        imperfect mean* (Su's post 八); the bounds (11)-(12) hold for the optimal mean only, so
+        imperfect mean* (J. Su, "Talk on generative diffusion models (8): optimal diffusion
+        variance estimation (part 2)", kexue.fm, 2022, https://kexue.fm/archives/9246); the
+        bounds (11)-(12) hold for the optimal mean only, so
         only the lower bound applies.
     last_step_max : float, optional
         Sampling-only clip of the last noisy step ``p(x_{tau_1} | x_{tau_2})`` (entry 1): its
@@ -141,10 +190,34 @@ def analytic_variance(schedule, ms_eps, trajectory, /, *, eta=1.0, data_range=No
         Gaussian decoder ``p(x_0 | x_{tau_1})`` (``lambda^2 = 0`` there, so its lower bound is 0).
         Same namespace and dtype as ``ms_eps``.
 
+    Raises
+    ------
+    TypeError
+        For a schedule that is not a :class:`NoiseSchedule` or a malformed ``data_range``.
+    ValueError
+        For ``ms_eps`` of the wrong shape or with NaN/inf, a bad trajectory, ``eta`` outside
+        ``[0, 1]``, or an unknown ``moment``.
+
     Notes
     -----
     For ``eta = 1`` this is ``(beta_{t|s}/alpha_{t|s}) (1 - beta_{t|s} ms_eps[t] / beta_bar_t)``
     (Corollary 2) between ``tilde_beta_{s|t}`` and ``beta_{t|s}/alpha_{t|s}`` (Corollary 3).
+
+    Examples
+    --------
+    The analytic variance lies between the two handcrafted choices ``tilde_beta`` and ``beta``:
+
+    >>> import numpy as np
+    >>> from solvers.diffusion import (NoiseSchedule, analytic_variance, baseline_variances,
+    ...                                even_trajectory)
+    >>> sch = NoiseSchedule.linear(1000)
+    >>> ms_eps = np.r_[0.0, sch.beta_bar[1:] / (sch.alpha_bar[1:] * 0.25 + sch.beta_bar[1:])]
+    >>> tr = even_trajectory(sch, 10)
+    >>> v = analytic_variance(sch, ms_eps, tr)
+    >>> small = baseline_variances(sch, tr, "beta_tilde")
+    >>> large = baseline_variances(sch, tr, "beta")
+    >>> v.shape, bool(np.all((small[1:] <= v[1:]) & (v[1:] <= large[1:] / (1 - large[1:]))))
+    ((10,), True)
     """
     schedule = check_schedule(schedule)
     xp = array_namespace(ms_eps)
@@ -189,7 +262,8 @@ def analytic_variance(schedule, ms_eps, trajectory, /, *, eta=1.0, data_range=No
                             clipped_low=lo_mask, clipped_high=hi_mask, clipped_sampling=samp, cov_x0=cov)
 
 
-def baseline_variances(schedule, trajectory, kind="beta_tilde", /, *, eta=1.0, decoder_variance=None):
+def baseline_variances(schedule: NoiseSchedule, trajectory: ArrayLike, kind: str = "beta_tilde", /, *,
+                       eta: float = 1.0, decoder_variance: float | None = None) -> np.ndarray:
     r"""The handcrafted variances on a trajectory.
 
     ``kind="beta_tilde"``: ``eta^2 tilde_beta_{s|t}`` (DDPM "small" for ``eta = 1``);
@@ -219,12 +293,12 @@ def baseline_variances(schedule, trajectory, kind="beta_tilde", /, *, eta=1.0, d
     return var
 
 
-def _cov_clip(xp, cov, half):
+def _cov_clip(xp: Any, cov: Array, half: float | None) -> Array:
     upper = None if half is None else half * half
     return xp.clip(cov, 0.0, upper)
 
 
-def _st_scalars(schedule, s, t, eta):
+def _st_scalars(schedule: NoiseSchedule, s: Any, t: Any, eta: float) -> tuple[float, float, float]:
     for name, v in (("s", s), ("t", t)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
             raise TypeError(f"{name} must be an integer time index")
@@ -232,7 +306,8 @@ def _st_scalars(schedule, s, t, eta):
     return float(lam2), float(gamma) ** 2, float(schedule.beta_bar[t] / schedule.alpha_bar[t])
 
 
-def sn_variance(schedule, s, t, eps_hat, h, /, *, eta=1.0, data_range=None):
+def sn_variance(schedule: NoiseSchedule, s: int, t: int, eps_hat: Array, h: Array, /, *,
+                eta: float = 1.0, data_range: tuple[float, float] | None = None) -> Array:
     r"""SN-DPM per-point variance of ``p(x_s | x_t)`` from a second-moment prediction.
 
     ``Cov_hat = (beta_bar_t/alpha_bar_t)(h - eps_hat^2)`` elementwise, clipped to
@@ -249,7 +324,8 @@ def sn_variance(schedule, s, t, eps_hat, h, /, *, eta=1.0, data_range=None):
     return lam2 + g2 * cov
 
 
-def npr_variance(schedule, s, t, g, /, *, eta=1.0, data_range=None):
+def npr_variance(schedule: NoiseSchedule, s: int, t: int, g: Array, /, *, eta: float = 1.0,
+                 data_range: tuple[float, float] | None = None) -> Array:
     r"""NPR-DPM per-point variance of ``p(x_s | x_t)``.
 
     ``Cov_hat = (beta_bar_t/alpha_bar_t) g`` with ``g(x_t) ~ E[(eps - eps_hat)^2 | x_t]``, clipped to
@@ -278,13 +354,14 @@ class SNVariance:
     eta, data_range : as in :func:`sn_variance`.
     """
 
-    def __init__(self, h_fn, schedule, *, eta=1.0, data_range=None):
+    def __init__(self, h_fn: Callable[[Array, int], Array], schedule: NoiseSchedule, *,
+                 eta: float = 1.0, data_range: tuple[float, float] | None = None) -> None:
         if not callable(h_fn):
             raise TypeError("h_fn must be callable")
         self.h_fn, self.schedule, self.eta, self.data_range = h_fn, check_schedule(schedule), _check_eta(eta), data_range
         _range_half_width(data_range)
 
-    def __call__(self, x_t, eps_hat, s, t):
+    def __call__(self, x_t: Array, eps_hat: Array, s: int, t: int) -> Array:
         return sn_variance(self.schedule, s, t, eps_hat, self.h_fn(x_t, t), eta=self.eta, data_range=self.data_range)
 
 
@@ -294,11 +371,12 @@ class NPRVariance:
     ``g_fn(x_t, t) ~ E[(eps - eps_hat)^2 | x_t]`` (e.g. ``GaussianMixture.npr_second_moment``).
     """
 
-    def __init__(self, g_fn, schedule, *, eta=1.0, data_range=None):
+    def __init__(self, g_fn: Callable[[Array, int], Array], schedule: NoiseSchedule, *,
+                 eta: float = 1.0, data_range: tuple[float, float] | None = None) -> None:
         if not callable(g_fn):
             raise TypeError("g_fn must be callable")
         self.g_fn, self.schedule, self.eta, self.data_range = g_fn, check_schedule(schedule), _check_eta(eta), data_range
         _range_half_width(data_range)
 
-    def __call__(self, x_t, eps_hat, s, t):
+    def __call__(self, x_t: Array, eps_hat: Array, s: int, t: int) -> Array:
         return npr_variance(self.schedule, s, t, self.g_fn(x_t, t), eta=self.eta, data_range=self.data_range)

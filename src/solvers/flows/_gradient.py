@@ -3,10 +3,15 @@
 * Gradient descent with learning rate ``η`` is the explicit Euler method for ``x' = -∇f(x)``.
 * Heavy-ball momentum ``v ← β v - α ∇f(x)``, ``x ← x + v`` is the leapfrog (central-difference)
   discretization, with step ``γ``, of the damped flow ``x'' + λ x' = -∇f(x)``:
-  ``β = (1 - λγ/2)/(1 + λγ/2)``, ``α = γ^2/(1 + λγ/2)`` (kexue.fm/archives/5655).
+  ``β = (1 - λγ/2)/(1 + λγ/2)``, ``α = γ^2/(1 + λγ/2)`` (J. Su, "Optimization algorithms from a
+  dynamical perspective (I): from SGD to momentum acceleration", kexue.fm, 2018,
+  https://kexue.fm/archives/5655).
 * Gradient descent with step ``η`` follows the flow of the modified loss
   ``L + (η/4)|∇L|^2`` to higher order than the plain flow (implicit gradient regularization,
-  Barrett & Dherin 2021; kexue.fm/archives/7787): one step differs from the modified flow by
+  D. G. T. Barrett and B. Dherin, "Implicit gradient regularization", ICLR 2021,
+  arXiv:2009.11162; J. Su, "Optimization algorithms from a dynamical perspective (V): why the
+  learning rate should not be too small?", kexue.fm, 2020, https://kexue.fm/archives/7787):
+  one step differs from the modified flow by
   ``O(η^3)`` and from the plain flow by ``O(η^2)``.
 """
 from __future__ import annotations

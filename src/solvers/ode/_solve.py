@@ -35,7 +35,7 @@ class ODEResult(Result):
     t : array, shape (n_times,)
         Output times (``t_eval``; without it the step grid for fixed-step methods, or
         ``[t0, t1]`` for adaptive methods).
-    y : array, shape (*batch, n_times, d)
+    y : array, shape ``(*batch, n_times, d)``
         Solution at ``t``; NaN after a member stopped (failure or terminal event).
     status : int array, shape batch
         0: reached ``t1``; 1: a terminal event stopped the member; -1: ``max_steps``
@@ -47,7 +47,7 @@ class ODEResult(Result):
     t_final : array, shape batch
         Time at which each member stopped (``t1`` on success, the event time for a
         terminal event, the last accepted time on failure).
-    y_final : array, shape (*batch, d)
+    y_final : array, shape ``(*batch, d)``
         State at ``t_final``.
     t_events, y_events : lists (one entry per event function), present with ``events``
         ``t_events[i]`` has shape ``(*batch, n_max)`` and ``y_events[i]`` shape
@@ -107,7 +107,7 @@ def solve_ode(f, t_span, y0, /, *, method="dopri5", dt0=None, rtol=1e-6, atol=1e
     t_span : (t0, t1)
         Integration interval; ``t1 < t0`` integrates backward in time (``t_eval`` then
         decreasing; event directions refer to the order of integration, as in scipy).
-    y0 : array, shape (*batch, d)
+    y0 : array, shape ``(*batch, d)``
         Initial states; leading dimensions form the batch.
     method : {"dopri5", "tsit5", "rk4", "heun", "euler"}
         ``"dopri5"``: Dormand-Prince 5(4) with PI step-size control and 4th-order dense

@@ -103,7 +103,7 @@ class SympyODE:
 
     # ------------------------------------------------------------------ generic rung
     def vectorized(self, xp):
-        """``f(t, y, *params)`` acting on a batch ``y`` of shape (*batch, d) in namespace xp."""
+        """``f(t, y, *params)`` acting on a batch ``y`` of shape ``(*batch, d)`` in namespace xp."""
         key = getattr(xp, "__name__", str(id(xp)))
         if key not in self._vec:
             from probspace.sym import lambdify

@@ -29,7 +29,7 @@ class SDEResult(Result):
     ----------
     t : array, shape (n_times,)
         Saved times (every step, or ``t_eval``).
-    y : array, shape (*batch, n_times, d)
+    y : array, shape ``(*batch, n_times, d)``
         The state at the saved times, in the namespace and dtype of ``y0``.
     nsteps : int
         Number of steps taken (per path).
@@ -308,7 +308,7 @@ def solve_sde(drift, diffusion, t_span, y0, /, *, method="euler_maruyama", noise
     Returns
     -------
     SDEResult
-        ``t`` (n_times,), ``y`` (*batch, n_times, d), ``nsteps``, ``backend``, ``seed``, ...
+        ``t`` (n_times,), ``y`` ``(*batch, n_times, d)``, ``nsteps``, ``backend``, ``seed``, ...
 
     Notes
     -----

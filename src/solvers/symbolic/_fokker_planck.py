@@ -1,7 +1,8 @@
 """Symbolic Fokker–Planck and continuity equations (the test-function derivation as code).
 
 For ``dX = f dt + G dW`` (Itô), integrating a smooth test function φ against the law and
-integrating by parts (kexue.fm/archives/9461) gives
+integrating by parts (J. Su, "Deriving the continuity equation and Fokker-Planck equation using
+the test function method", kexue.fm, 2023, https://kexue.fm/archives/9461) gives
 
     ∂p/∂t = -Σ_i ∂_i(f_i p) + 1/2 Σ_ij ∂_i ∂_j (D_ij p),   D = G G^T,
 
