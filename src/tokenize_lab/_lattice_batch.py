@@ -11,20 +11,19 @@ random streams are those of :mod:`._lattice_numba`, so outputs are unchanged.
 """
 from __future__ import annotations
 
-import logging
+import contextlib
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numba as nb
 import numpy as np
 
-from . import _lattice_numba as K
+from probspace import _compile_notice as _cn
 from probspace.random._numba import split_key
 
+from . import _lattice_numba as K
+
 __all__ = ["run_encode", "run_chunks", "compile_notice", "compact"]
-
-_log = logging.getLogger("tokenize_lab")
-
 
 # -- per-text Viterbi in float64 (the float32 one lives in _lattice_numba) ------------------
 @nb.njit(cache=True, nogil=True)
@@ -238,39 +237,26 @@ def run_chunks(kernel, offsets, args_before, args_after, n_threads=None, compile
 
 
 # -- first-call notice ----------------------------------------------------------------------
-class compile_notice:
-    """Log one line to stderr (logger ``tokenize_lab``, level WARNING) if a kernel's first
-    call in this process takes longer than ``after`` seconds, i.e. Numba is compiling it
-    rather than loading it from its cache.  Silence with
-    ``logging.getLogger("tokenize_lab").setLevel(logging.ERROR)``."""
+@contextlib.contextmanager
+def compile_notice(what, dispatchers, estimate, after=None):
+    """One line on stderr if the block, the first call of ``dispatchers`` in this process,
+    runs longer than ``after`` seconds (probspace's threshold, 1 s): "probspace: compiling
+    the tokenize_lab <what> (first call, ~<estimate>; cached afterwards) ...".
 
-    _said = set()
-
-    def __init__(self, what, dispatcher, estimate, after=0.5):
-        self.what = what
-        self.dispatchers = dispatcher if isinstance(dispatcher, (list, tuple)) else [dispatcher]
-        self.estimate = estimate
-        self.after = after
-        self.timer = None
-
-    def __enter__(self):
-        if self.what in self._said or all(d.signatures for d in self.dispatchers):
-            return self
-        self.timer = threading.Timer(self.after, self._say)
-        self.timer.daemon = True
-        self.timer.start()
-        return self
-
-    def _say(self):
-        if self.what not in self._said:
-            self._said.add(self.what)
-            _log.warning("tokenize_lab: compiling the %s (first call, ~%s; cached afterwards)",
-                         self.what, self.estimate)
-
-    def __exit__(self, *exc):
-        if self.timer is not None:
-            self.timer.cancel()
-        return False
+    The line comes from probspace's compile notice (silenced by
+    ``PROBSPACE_COMPILE_NOTICE=0``); its per-kernel watcher is told about ``dispatchers`` so
+    that the operation is announced once, under this name, not kernel by kernel.
+    """
+    ds = dispatchers if isinstance(dispatchers, (list, tuple)) else [dispatchers]
+    if all(d.signatures for d in ds):
+        yield
+        return
+    with _cn._lock:
+        _cn._announced.update(_cn._kernel_name(d) for d in ds)
+    threshold = _cn.THRESHOLD if after is None else after
+    with _cn.compiling(f"the tokenize_lab {what}", f"first call, ~{estimate}; cached afterwards",
+                       threshold=threshold):
+        yield
 
 
 # -- the entry point used by UnigramModel ---------------------------------------------------
@@ -298,5 +284,5 @@ def run_encode(method, sym, offsets, trie, score, score32, unk_score, alpha, key
                                         int(method), np.uint64(key), np.uint64(parent),
                                         np.uint64(first), int(maxlen), *outs, score32)
     with compile_notice(_WHAT.get(method, "sampling kernel"), kernel,
-                        "10 s" if kernel is generic_chunk else "3 s"):
+                        "5 s" if kernel is generic_chunk else "1 s"):
         run_chunks(kernel, offsets, (sym, offsets), after)

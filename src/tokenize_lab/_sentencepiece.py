@@ -386,7 +386,7 @@ class SentencePieceNormalizer:
         cps = np.empty(size, dtype=np.uint32)
         coff = np.empty(nt + 1, dtype=np.int64)
         count = np.zeros(nt, dtype=np.int64)
-        with compile_notice("normalizer kernel", [_normalize_batch, _utf8_to_codes], "2 s"):
+        with compile_notice("normalizer kernel", [_normalize_batch, _utf8_to_codes], "1 s"):
             chunks = run_chunks(_normalize_codes_chunk, offsets, (buf, offsets),
                                 (self._units, bool(self.precompiled_charsmap), self._blob,
                                  self._ident, self.remove_extra_whitespaces,

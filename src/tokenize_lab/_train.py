@@ -218,7 +218,7 @@ def train_unigram(lines, vocab_size, *, unit="char", normalizer=None,
         if not EM.e_step.signatures:
             # First training in this process: compile (or load from Numba's cache) every
             # training kernel on a tiny corpus, with a notice if that takes a while.
-            with compile_notice("training kernels", EM.e_step, "10 s", after=1.0):
+            with compile_notice("training kernels", EM.e_step, "10 s"):
                 _train(_WARM_UP_LINES, 6, unit, normalizer, 1.0, max_len, seed_size, 0.75, 1,
                        *rules, None, False, False)
         pieces, scores = _train(texts, vocab_size, unit, normalizer, character_coverage, max_len,

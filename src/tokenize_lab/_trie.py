@@ -119,10 +119,14 @@ def _build_double_array(first, label, child, piece):
     size = 2 * n + 64
     for k in range(label.shape[0]):
         size = max(size, 2 * (label[k] + 1))
-    base = _resized(piece, 0, size, 0)
-    check = _resized(piece, 0, size, -1)
-    dpiece = _resized(piece, 0, size, -1)
-    da = _resized(piece, 0, n, 0)
+    # fill values and lengths as typed (not literal) ints: one specialization of _resized
+    zero = np.int32(0)
+    empty = np.int32(-1)
+    none = np.int64(0)
+    base = _resized(piece, none, np.int64(size), zero)
+    check = _resized(piece, none, np.int64(size), empty)
+    dpiece = _resized(piece, none, np.int64(size), empty)
+    da = _resized(piece, none, np.int64(n), zero)
     da[0] = 0
     check[0] = -2
     free = 1
@@ -138,9 +142,9 @@ def _build_double_array(first, label, child, piece):
             need = b + label[hi - 1] + 1
             if need > size:
                 new = max(2 * size, need + 64)
-                base = _resized(base, size, new, 0)
-                check = _resized(check, size, new, -1)
-                dpiece = _resized(dpiece, size, new, -1)
+                base = _resized(base, np.int64(size), np.int64(new), zero)
+                check = _resized(check, np.int64(size), np.int64(new), empty)
+                dpiece = _resized(dpiece, np.int64(size), np.int64(new), empty)
                 size = new
             ok = True
             for k in range(lo, hi):
@@ -161,12 +165,15 @@ def _build_double_array(first, label, child, piece):
     last = size - 1
     while last > 0 and check[last] == -1:
         last -= 1
-    return (_resized(base, last + 1, last + 1, 0), _resized(check, last + 1, last + 1, 0),
-            _resized(dpiece, last + 1, last + 1, 0))
+    m = np.int64(last + 1)
+    return (_resized(base, m, m, zero), _resized(check, m, m, zero),
+            _resized(dpiece, m, m, zero))
 
 
 def build_double_array(seqs, n_symbols: int):
     """Reversed-piece double-array trie: ``(base, check, piece, max_len)``."""
+    from ._lattice_batch import compile_notice
     t = build_trie(seqs, n_symbols)
-    base, check, piece = _build_double_array(t.first, t.label, t.child, t.piece)
+    with compile_notice("trie builder", _build_double_array, "1 s"):
+        base, check, piece = _build_double_array(t.first, t.label, t.child, t.piece)
     return base, check, piece, t.max_len

@@ -2,7 +2,6 @@
 bit-identical to one serial pass; the compile notice."""
 import io
 import json
-import logging
 import subprocess
 import sys
 import time
@@ -120,32 +119,36 @@ def test_normalizer_chunks_match_sentencepiece(sp_model_file):
 
 
 class _FakeDispatcher:
-    def __init__(self, signatures):
+    def __init__(self, signatures, name):
         self.signatures = signatures
+        self.py_func = lambda: None
+        self.py_func.__qualname__ = name
 
 
-def test_compile_notice(caplog):
-    caplog.set_level(logging.WARNING, logger="tokenize_lab")
-    B.compile_notice._said.discard("test kernel")
-    with B.compile_notice("test kernel", _FakeDispatcher([]), "2 s", after=0.01):
-        time.sleep(0.3)
-    assert any("compiling the test kernel (first call, ~2 s; cached afterwards)" in r.message
-               for r in caplog.records)
-    caplog.clear()
-    # said once per process; nothing for compiled kernels or quick first calls
-    with B.compile_notice("test kernel", _FakeDispatcher([]), "2 s", after=0.01):
-        time.sleep(0.1)
-    with B.compile_notice("other kernel", _FakeDispatcher(["sig"]), "2 s", after=0.0):
-        time.sleep(0.1)
-    with B.compile_notice("quick kernel", _FakeDispatcher([]), "2 s", after=0.5):
-        pass
-    time.sleep(0.6)
-    assert not caplog.records
-    # and it can be silenced
-    logging.getLogger("tokenize_lab").setLevel(logging.ERROR)
+def test_compile_notice(capsys):
+    from probspace import _compile_notice as cn
+    was = cn.is_enabled()
+    cn.enable(True)
     try:
-        with B.compile_notice("silenced kernel", _FakeDispatcher([]), "2 s", after=0.01):
+        with B.compile_notice("test kernel", _FakeDispatcher([], "k1"), "2 s", after=0.01):
+            time.sleep(0.3)
+        err = capsys.readouterr().err
+        assert err.count("probspace: compiling the tokenize_lab test kernel (first call, ~2 s; "
+                         "cached afterwards)") == 1
+        # once per process; nothing for compiled kernels or quick first calls
+        with B.compile_notice("test kernel", _FakeDispatcher([], "k2"), "2 s", after=0.01):
+            time.sleep(0.1)
+        with B.compile_notice("other kernel", _FakeDispatcher(["sig"], "k3"), "2 s", after=0.0):
+            time.sleep(0.1)
+        with B.compile_notice("quick kernel", _FakeDispatcher([], "k4"), "2 s", after=0.5):
+            pass
+        time.sleep(0.6)
+        # the kernels' own (per-kernel) notices are left out in favour of this one
+        assert any(n.endswith("k1") for n in cn._announced)
+        # and it can be silenced
+        cn.enable(False)
+        with B.compile_notice("silenced kernel", _FakeDispatcher([], "k5"), "2 s", after=0.01):
             time.sleep(0.2)
+        assert "probspace: compiling" not in capsys.readouterr().err
     finally:
-        logging.getLogger("tokenize_lab").setLevel(logging.NOTSET)
-    assert not caplog.records
+        cn.enable(was)
