@@ -10,7 +10,11 @@ encode (goal: at most 6 s cold, at most 1 s warm), medians over ``--repeat`` pro
 
     python benchmarks/bench_tokenize_firstcall.py [--repeat 3] [--src PATH]
 
-``--src`` measures another source tree (e.g. a ``git worktree`` of an older commit).
+``--src`` measures another source tree, e.g. the code before the first-call work::
+
+    git worktree add /tmp/before c8ec818
+    python benchmarks/bench_tokenize_firstcall.py --src /tmp/before/src \
+        --section tokenize_firstcall_before --label "before: commit c8ec818"
 """
 from __future__ import annotations
 
@@ -76,6 +80,7 @@ def main(argv=None):
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--src", default=str(HERE.parent / "src"))
     ap.add_argument("--section", default="tokenize_firstcall", help="results file name")
+    ap.add_argument("--label", default="", help="added to the section title")
     args = ap.parse_args(argv)
     rows = []
     notices = set()
@@ -97,7 +102,7 @@ def main(argv=None):
                 first = med(rs, "model", "encode")
                 rows.append([f"{kind} model, {label}", f"{med(rs, 'import'):.2f} s",
                              f"{first:.2f} s", f"{goal:.0f} s",
-                             f"{med(rs, 'batch'):.3f} s"])
+                             f"{1e3 * med(rs, 'batch'):.1f} ms"])
                 print(rows[-1], flush=True)
     body = f"""Fresh process per measurement; cold = a new empty `NUMBA_CACHE_DIR`, warm = the same
 folder again.  Medians of {args.repeat} processes.  "first encode" is the model construction
@@ -109,7 +114,8 @@ column is the next call, a batch of 200 texts.
 
 Notice printed on stderr while compiling: {"; ".join(sorted(notices)) or "none"}.
 """
-    write_section(args.section, "tokenize_lab: first call in a new process", body)
+    title = "tokenize_lab: first call in a new process" + (f" ({args.label})" if args.label else "")
+    write_section(args.section, title, body)
 
 
 if __name__ == "__main__":

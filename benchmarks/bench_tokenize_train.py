@@ -139,9 +139,9 @@ def main(argv=None):
                 "no dummy prefix, spaces kept", "ours_raw", "sp_raw")]
     for r in rows:
         print(r, flush=True)
-    body = f"""Corpus: CPython {sys.version.split()[0]} standard-library docstrings +
-`pydoc_data.topics`,
-{len(train)} training lines ({mb:.2f} MB), {len(held)} held-out lines (every 10th).
+    body = f"""Corpus: the docstrings of CPython {sys.version.split()[0]}'s standard library and
+`pydoc_data.topics`, {len(train)} training lines ({mb:.2f} MB), {len(held)} held-out lines
+(every 10th).
 vocab_size={args.vocab}, {CORES} threads each (SentencePiece `num_threads`, Numba threads).
 Median of {args.repeat} runs, ours and SentencePiece alternately; our first call in the process
 (Numba compile or cache load) took {t_first:.1f} s and is not in the medians.
