@@ -12,6 +12,7 @@ random streams are those of :mod:`._lattice_numba`, so outputs are unchanged.
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -192,19 +193,21 @@ def compact(pid, end, offsets, count):
 
 # -- thread pool ----------------------------------------------------------------------------
 _pool = None
-_pool_size = 0
+_pool_key = None
 _pool_lock = threading.Lock()
 _SERIAL_SYMBOLS = 1 << 15  # below this many symbols a batch runs in the calling thread
 
 
 def _executor(n):
-    global _pool, _pool_size
+    """The shared pool of ``n`` threads (a new one after a fork: threads do not survive it)."""
+    global _pool, _pool_key
+    key = (n, os.getpid())
     with _pool_lock:
-        if _pool is None or _pool_size != n:
-            if _pool is not None:
+        if _pool is None or _pool_key != key:
+            if _pool is not None and _pool_key[1] == key[1]:
                 _pool.shutdown(wait=False)
             _pool = ThreadPoolExecutor(max_workers=n, thread_name_prefix="tokenize_lab")
-            _pool_size = n
+            _pool_key = key
         return _pool
 
 

@@ -152,3 +152,17 @@ def test_compile_notice(capsys):
         assert "probspace: compiling" not in capsys.readouterr().err
     finally:
         cn.enable(was)
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs fork")
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs 2 Numba threads")
+def test_thread_pool_after_fork():
+    # a forked child must not wait on the parent's (vanished) pool threads
+    import multiprocessing as mp
+    lines = corpus_lines()[:3000]
+    m = UnigramModel({"a": -1.0, "b": -2.0, "ab": -2.5, " ": -1.5, "e": -2.0, "t": -2.0})
+    want = m.encode(lines, out="ids")  # the pool exists now
+    ctx = mp.get_context("fork")
+    with ctx.Pool(1) as pool:
+        got = pool.apply_async(m.encode, (lines,), {"out": "ids"}).get(timeout=120)
+    assert got == want
