@@ -69,12 +69,12 @@ def corpus():
     return train, held
 
 
-def train_sp(lines, vocab, **options):
+def train_sp(lines, vocab, threads=CORES, **options):
     import sentencepiece as spm
     buf = io.BytesIO()
     spm.SentencePieceTrainer.train(sentence_iterator=iter(lines), model_writer=buf,
                                    model_type="unigram", vocab_size=vocab, minloglevel=2,
-                                   num_threads=CORES, **options)
+                                   num_threads=threads, **options)
     return buf.getvalue()
 
 
@@ -104,13 +104,13 @@ def main(argv=None):
     sp = spm.SentencePieceProcessor(model_proto=sp_data)
     norm = UnigramModel.from_sentencepiece(sp_data)._normalizer
 
-    def ours(normalizer):
-        return UnigramModel.train(train, args.vocab, normalizer=normalizer, num_threads=CORES)
+    def ours(normalizer, threads=CORES):
+        return UnigramModel.train(train, args.vocab, normalizer=normalizer, num_threads=threads)
 
     t = time.perf_counter()
     ours(norm)  # first call: Numba compiles (or loads its cache)
     t_first = time.perf_counter() - t
-    times = {k: [] for k in ("ours", "sp", "ours_raw", "sp_raw")}
+    times = {k: [] for k in ("ours", "sp", "ours_raw", "sp_raw", "ours_1", "sp_1")}
 
     def timed(key, fn):
         t = time.perf_counter()
@@ -123,11 +123,14 @@ def main(argv=None):
         timed("sp", lambda: train_sp(train, args.vocab))
         m_raw = timed("ours_raw", lambda: ours(None))
         sp_raw_data = timed("sp_raw", lambda: train_sp(train, args.vocab, **AS_GIVEN))
+        timed("ours_1", lambda: ours(norm, 1))
+        timed("sp_1", lambda: train_sp(train, args.vocab, 1))
     med = {k: statistics.median(v) for k, v in times.items()}
     sp_raw = spm.SentencePieceProcessor(model_proto=sp_raw_data)
     q = {"ours": tokens_per_char(m.encode, held), "sp": tokens_per_char(sp.encode, held),
          "ours_raw": tokens_per_char(m_raw.encode, held),
          "sp_raw": tokens_per_char(sp_raw.encode, held)}
+    q["ours_1"], q["sp_1"] = q["ours"], q["sp"]
     common = len(set(m.pieces) & {sp.id_to_piece(i) for i in range(sp.get_piece_size())})
 
     def row(case, a, b):
@@ -136,7 +139,9 @@ def main(argv=None):
 
     rows = [row("SentencePiece defaults; ours with SentencePiece's normalizer", "ours", "sp"),
             row("texts as given: ours with no normalizer; SentencePiece identity, "
-                "no dummy prefix, spaces kept", "ours_raw", "sp_raw")]
+                "no dummy prefix, spaces kept", "ours_raw", "sp_raw"),
+            row("as the first row, 1 thread each (steadier on a busy machine)", "ours_1",
+                "sp_1")]
     for r in rows:
         print(r, flush=True)
     body = f"""Corpus: the docstrings of CPython {sys.version.split()[0]}'s standard library and
