@@ -107,3 +107,39 @@ def pip_install(*packages) -> bool:
     if r.returncode != 0:
         print(f"could not install {packages}: {r.stderr[-500:]}")
     return r.returncode == 0
+
+
+class busy_cores:
+    """Context manager: ``n`` competing busy processes (``while True: pass``), each pinned to
+    one core where the OS allows it (the last cores of this process's affinity), for
+    benchmarks that measure how a parallel kernel degrades on a shared machine.  The
+    processes are ended by PID on exit."""
+
+    def __init__(self, n=1):
+        self.n = n
+        self.procs = []
+
+    def __enter__(self):
+        import sys
+        cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+        for i in range(self.n):
+            p = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+            if cores:
+                try:
+                    os.sched_setaffinity(p.pid, {cores[-1 - i % len(cores)]})
+                except OSError:
+                    pass
+            self.procs.append(p)
+        time.sleep(0.5)   # let the scheduler settle
+        return self
+
+    def __exit__(self, *exc):
+        for p in self.procs:
+            p.terminate()
+        for p in self.procs:
+            try:
+                p.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        return False

@@ -39,7 +39,7 @@ def lorenz_vec(t, y, rho):
 
 def main():
     import numba
-    from solvers import ode_from_sympy, solve_ode
+    from solvers import ode_from_sympy, per_member, solve_ode
     import sympy as sp
 
     notes = []
@@ -47,11 +47,12 @@ def main():
 
     # --- ours, fused Numba rung (compile once, then time)
     t0 = time.perf_counter()
-    ours = solve_ode(lorenz_member, (0.0, T1), y0, args=(rho,), rtol=RTOL, atol=ATOL,
-                     t_eval=[T1])
+    # the per-member plain-Python form (as in scipy): compiled into the fused kernel
+    args = (per_member(rho),)
+    ours = solve_ode(lorenz_member, (0.0, T1), y0, args=args, rtol=RTOL, atol=ATOL, t_eval=[T1])
     compile_ours = time.perf_counter() - t0
     assert ours.backend == "numba" and bool(np.all(ours.success))
-    t_ours = measure(lambda: solve_ode(lorenz_member, (0.0, T1), y0, args=(rho,), rtol=RTOL,
+    t_ours = measure(lambda: solve_ode(lorenz_member, (0.0, T1), y0, args=args, rtol=RTOL,
                                        atol=ATOL, t_eval=[T1]), repeat=5)
     steps = np.asarray(ours.nsteps)
     notes.append(f"Numba rung: {threads} threads; steps per member min/median/max "
@@ -60,12 +61,12 @@ def main():
     rows_ours = [("probspace solve_ode, Numba rung (fused per-member loop)", t_ours)]
 
     # Tsitouras 5(4): same cost per step, fewer steps
-    solve_ode(lorenz_member, (0.0, T1), y0[:16], args=(rho[:16],), rtol=RTOL, atol=ATOL,
-              t_eval=[T1], method="tsit5")
-    t_ts = measure(lambda: solve_ode(lorenz_member, (0.0, T1), y0, args=(rho,), rtol=RTOL,
+    solve_ode(lorenz_member, (0.0, T1), y0[:16], args=(per_member(rho[:16]),), rtol=RTOL,
+              atol=ATOL, t_eval=[T1], method="tsit5")
+    t_ts = measure(lambda: solve_ode(lorenz_member, (0.0, T1), y0, args=args, rtol=RTOL,
                                      atol=ATOL, t_eval=[T1], method="tsit5"), repeat=3)
     rows_ours.append(("same with method='tsit5'", t_ts))
-    ts_res = solve_ode(lorenz_member, (0.0, T1), y0, args=(rho,), rtol=RTOL, atol=ATOL,
+    ts_res = solve_ode(lorenz_member, (0.0, T1), y0, args=args, rtol=RTOL, atol=ATOL,
                        t_eval=[T1], method="tsit5")
     notes.append(f"mean accepted steps per member: dopri5 {np.mean(ours.nsteps):.0f}, tsit5 "
                  f"{np.mean(ts_res.nsteps):.0f}; rejected: dopri5 {np.mean(ours.nreject):.1f}, "
@@ -73,7 +74,7 @@ def main():
 
     # dense output at 1001 points
     te = np.linspace(0.0, T1, 1001)
-    t_dense = measure(lambda: solve_ode(lorenz_member, (0.0, T1), y0, args=(rho,), rtol=RTOL,
+    t_dense = measure(lambda: solve_ode(lorenz_member, (0.0, T1), y0, args=args, rtol=RTOL,
                                         atol=ATOL, t_eval=te), repeat=3)
     rows_ours.append(("same, dense output at 1001 t_eval points", t_dense))
 
@@ -81,15 +82,17 @@ def main():
     x, y, z, r_ = sp.symbols("x y z rho")
     sym = ode_from_sympy([10 * (y - x), x * (r_ - z) - y, x * y - sp.Rational(8, 3) * z],
                          [x, y, z], params=[r_])
-    solve_ode(sym, (0.0, T1), y0[:4], args=(rho[:4],), rtol=RTOL, atol=ATOL, t_eval=[T1])
-    t_sym = measure(lambda: solve_ode(sym, (0.0, T1), y0, args=(rho,), rtol=RTOL, atol=ATOL,
+    solve_ode(sym, (0.0, T1), y0[:4], args=(per_member(rho[:4]),), rtol=RTOL, atol=ATOL,
+              t_eval=[T1])
+    t_sym = measure(lambda: solve_ode(sym, (0.0, T1), y0, args=args, rtol=RTOL, atol=ATOL,
                                       t_eval=[T1]), repeat=3)
     rows_ours.append(("probspace, sympy right-hand side (generated Numba kernel)", t_sym))
 
     # generic vectorized rung on a subset (scaled): array steps over the batch, masked members
     n_gen = min(N, 2000)
-    t_gen = measure(lambda: solve_ode(lorenz_vec, (0.0, T1), y0[:n_gen], args=(rho[:n_gen],),
-                                      rtol=RTOL, atol=ATOL, t_eval=[T1], numba=False),
+    args_gen = (per_member(rho[:n_gen]),)
+    t_gen = measure(lambda: solve_ode(lorenz_vec, (0.0, T1), y0[:n_gen], args=args_gen,
+                                      rtol=RTOL, atol=ATOL, t_eval=[T1], vectorized=True),
                     repeat=1, warmup=0) * N / n_gen
     rows_ours.append((f"probspace, generic array-API rung (NumPy; {n_gen} members, scaled)",
                       t_gen))

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import importlib.util
-import math
 import pathlib
 import time
 
@@ -30,14 +29,22 @@ def optimizers_demo(outdir):
     import matplotlib.pyplot as plt
     from numopt import optim
     X, y = _logistic_problem()
-    cosine = lambda lr0, T: (lambda t: lr0 * 0.5 * (1 + math.cos(math.pi * min(t, T) / T)))  # noqa
     T = 300
+    # optax-style schedules and composition: counts start at 0, the first update uses count 0
+    cosine = lambda lr0: optim.cosine_decay_schedule(lr0, decay_steps=T)  # noqa: E731
+    warm_cos = optim.warmup_cosine_decay_schedule(init_value=0.0, peak_value=0.05,
+                                                  warmup_steps=20, decay_steps=T,
+                                                  end_value=1e-3)
+    no_decay_on_bias = lambda p: {"w": True, "b": False}  # noqa: E731
     opts = {
         "sgd lr=0.5": optim.sgd(0.5),
         "momentum lr=0.05 b=0.9": optim.momentum(0.05, 0.9),
-        "AdamW lr=0.05 (cosine)": optim.adam(cosine(0.05, T), weight_decay=1e-2),
-        "Lion lr=0.005 (cosine)": optim.lion(cosine(0.005, T), weight_decay=0.1),
-        "Tiger lr=0.005 (cosine)": optim.tiger(cosine(0.005, T), beta=0.945, weight_decay=0.1),
+        "AdamW lr=0.05 (cosine)": optim.adamw(cosine(0.05), weight_decay=1e-2),
+        "clip+AdamW (warmup-cosine)": optim.chain(
+            optim.clip_by_global_norm(1.0),
+            optim.adamw(learning_rate=warm_cos, weight_decay=1e-2, mask=no_decay_on_bias)),
+        "Lion lr=0.005 (cosine)": optim.lion(cosine(0.005), weight_decay=0.1),
+        "Tiger lr=0.005 (cosine)": optim.tiger(cosine(0.005), beta=0.945, weight_decay=0.1),
         "EG-adaptive(sgd lr=0.05)": optim.eg_adaptive(optim.sgd(0.05), gain_lr=0.01,
                                                       scale_lr=0.01),
         # larger EG rates grow the step to the edge of stability, then back off (loss spikes)
@@ -77,6 +84,10 @@ def optimizers_demo(outdir):
     fig.tight_layout()
     fig.savefig(outdir / "optim_logistic.png", dpi=110)
     plt.close(fig)
+
+    steps = np.arange(0, T + 1, 50)
+    print("  warmup_cosine_decay_schedule(0, 0.05, 20, 300, 1e-3) at steps "
+          f"{steps.tolist()}: {np.round(warm_cos(steps), 5).tolist()}")
 
     # first step from a zero state: Lion = Tiger = AdamW(eps=0) = -lr (sign g + wd theta)
     print("\nThe first update from a zero state is -lr (sign(g) + wd theta) for all three "

@@ -11,10 +11,8 @@ TITLE = "ODE ensembles: solve_ode (euler, heun, rk4, dopri5), per-member adaptiv
 
 
 def f_cos(t, y):
-    """y' = y cos t, exact solution y0 exp(sin t) (component form: runs on every rung)."""
-    out = np.empty_like(y)
-    out[..., 0] = y[..., 0] * np.cos(t)
-    return out
+    """y' = y cos t, exact solution y0 exp(sin t); one member: t a float, y of shape (1,)."""
+    return y * np.cos(t)
 
 
 def lorenz(t, y, rho):
@@ -23,16 +21,12 @@ def lorenz(t, y, rho):
 
 
 def ballistic(t, y, g):
-    out = np.empty_like(y)
-    out[..., 0] = y[..., 2]
-    out[..., 1] = y[..., 3]
-    out[..., 2] = 0.0
-    out[..., 3] = -g
-    return out
+    """One projectile: y = (x, height, vx, vy)."""
+    return np.array([y[2], y[3], 0.0, -g])
 
 
 def ground(t, y, g):
-    return y[..., 1]
+    return y[1]
 
 
 ground.terminal = True
@@ -41,7 +35,7 @@ ground.direction = -1
 
 def run(outdir: pathlib.Path) -> None:
     import matplotlib.pyplot as plt
-    from solvers import solve_ode
+    from solvers import per_member, solve_ode
 
     # 1. measured orders: error at t = 2 against exp(sin 2), slope of log error vs log n
     print("Convergence orders on y' = y cos t (fit over 6 step sizes):")
@@ -55,7 +49,7 @@ def run(outdir: pathlib.Path) -> None:
             kw = dict(method=method, dt0=T / n)
             if method == "dopri5":  # pin the step: huge tolerances, max_step = dt0
                 kw.update(max_step=T / n, rtol=1e6, atol=1e6)
-            r = solve_ode(f_cos, (0.0, T), np.array([1.0]), numba=False, **kw)
+            r = solve_ode(f_cos, (0.0, T), np.array([1.0]), **kw)
             errs.append(abs(float(r.y[-1, 0]) - exact))
         slope = -np.polyfit(np.log(ns), np.log(errs), 1)[0]
         print(f"  {method:8s} {order:6d} {slope:8.2f}   {errs[0]:.1e} .. {errs[-1]:.1e}")
@@ -63,8 +57,8 @@ def run(outdir: pathlib.Path) -> None:
     print("\nAdaptive dopri5 on the harmonic oscillator: global error follows the tolerance")
     te = np.linspace(0, 10, 41)
     for rt in (1e-4, 1e-6, 1e-8, 1e-10):
-        r = solve_ode(lambda t, y: np.stack([y[..., 1], -y[..., 0]], -1), (0.0, 10.0),
-                      np.array([1.0, 0.0]), rtol=rt, atol=rt * 1e-3, t_eval=te, numba=False)
+        r = solve_ode(lambda t, y: np.array([y[1], -y[0]]), (0.0, 10.0),
+                      np.array([1.0, 0.0]), rtol=rt, atol=rt * 1e-3, t_eval=te)
         err = np.max(np.abs(r.y[:, 0] - np.cos(te)))
         print(f"  rtol {rt:.0e}: max error {err:.2e} (error / rtol {err / rt:.2f}), "
               f"{int(r.nsteps)} steps")
@@ -75,9 +69,11 @@ def run(outdir: pathlib.Path) -> None:
     y0 = np.tile([1.0, 1.0, 1.0], (n, 1))
     t_eval = np.linspace(0.0, 10.0, 1001)
     t0 = time.perf_counter()
-    solve_ode(lorenz, (0.0, 10.0), y0[:16], args=(rho[:16],), t_eval=[10.0])  # compile once
+    # per-member parameters are explicit: member i receives rho[i]
+    solve_ode(lorenz, (0.0, 10.0), y0[:16], args=(per_member(rho[:16]),), t_eval=[10.0])  # compile
     t1 = time.perf_counter()
-    res = solve_ode(lorenz, (0.0, 10.0), y0, args=(rho,), t_eval=t_eval, rtol=1e-6, atol=1e-8)
+    res = solve_ode(lorenz, (0.0, 10.0), y0, args=(per_member(rho),), t_eval=t_eval, rtol=1e-6,
+                    atol=1e-8)
     t2 = time.perf_counter()
     steps = np.asarray(res.nsteps)
     print(f"\nLorenz ensemble: {n} members, rho in [10, 50], dense output at {t_eval.size} times: "
@@ -108,7 +104,7 @@ def run(outdir: pathlib.Path) -> None:
     angles = np.deg2rad(np.linspace(15, 75, 7))
     y0 = np.stack([np.zeros(7), np.full(7, 1.5), v * np.cos(angles), v * np.sin(angles)], -1)
     te = np.linspace(0.0, 5.0, 201)
-    res = solve_ode(ballistic, (0.0, 5.0), y0, args=(g,), events=ground, t_eval=te, numba=False)
+    res = solve_ode(ballistic, (0.0, 5.0), y0, args=(g,), events=ground, t_eval=te)
     vy = v * np.sin(angles)
     t_hit = (vy + np.sqrt(vy ** 2 + 2 * g * 1.5)) / g
     err = np.max(np.abs(np.asarray(res.t_events[0][:, 0]) - t_hit))

@@ -8,9 +8,8 @@
 - ``numopt.estimators``: zeroth-order and policy-gradient estimators.
 - ``numopt.scaling``: batch-size / learning-rate laws.
 """
-from ._simplex import (project_simplex, project_simplex_jvp, sparsemax, entropic_argmin, eg_step,
-                       optimality_gap)
-from ._minimize_simplex import minimize_simplex, SimplexResult
+from .simplex import (project_simplex, project_simplex_jvp, sparsemax, entropic_argmin, eg_step,
+                      optimality_gap, minimize_simplex, SimplexResult)
 from . import optim, estimators, scaling, losses  # noqa: E402,F401
 from probspace import __version__  # noqa: E402,F401  (one version for the distribution)
 

@@ -9,9 +9,15 @@
   ``solvers.symbolic`` for the sympy side.
 - ``solvers.diffusion``: Analytic-DPM / SN / NPR reverse variances, trajectories, sampling, NELBO.
 
+Callables that solvers integrate (right-hand sides, events, Jacobians, drifts and diffusions,
+``gradient_flow``'s gradient) follow one convention: by default they receive one member (``t`` a
+float, ``y`` of shape ``(d,)``), as in ``scipy.integrate.solve_ivp``; with ``vectorized=True``
+the whole batch.  Per-member parameters are marked with :func:`per_member`.
+
 Every public name is re-exported here; import it from ``solvers``.
 """
-from .ode import solve_ode, ODEResult, ode_from_sympy, SympyODE
+from ._callables import per_member, PerMember, CompileFallbackWarning
+from .ode import solve_ode, ODEResult, ode_from_sympy, SympyODE, DenseSolution
 from .flows import (wasserstein_1d, wasserstein_gaussian, fokker_planck_1d, fokker_planck_2d,
                     porous_medium_1d, langevin, svgd, kde_probability_flow, jko_1d,
                     quantiles_from_density, density_from_quantiles, entropic_jko, EntropicBlurWarning,
@@ -24,7 +30,8 @@ from .sde import (BrownianPath, solve_sde, SDEResult, ito_to_stratonovich_drift,
                   stratonovich_to_ito_drift, ensemble)
 from probspace import __version__  # noqa: F401  (one version for the distribution)
 
-__all__ = ["solve_ode", "ODEResult", "ode_from_sympy", "SympyODE",
+__all__ = ["solve_ode", "ODEResult", "ode_from_sympy", "SympyODE", "DenseSolution",
+           "per_member", "PerMember", "CompileFallbackWarning",
            "solve_sde", "SDEResult", "BrownianPath", "ensemble",
            "ito_to_stratonovich_drift", "stratonovich_to_ito_drift",
            "gradient_flow", "igr_modified_gradient", "gradient_descent", "heavy_ball",

@@ -26,16 +26,50 @@ def _softmax(z: Array, xp: Namespace) -> Array:
 def categorical_sample(probs: Array, n_samples: int, stream: Stream) -> Array:
     """Inverse-CDF draws from independent categoricals along the last axis of ``probs``.
 
-    Returns integer indices of shape ``(n_samples, *probs.shape[:-1])`` (namespace of
-    ``probs``), using ``stream.uniform``.
+    Parameters
+    ----------
+    probs : array (..., K)
+        Probabilities, ``K >= 1``: finite, non-negative, each row summing to 1 within
+        ``sqrt(eps)`` of its dtype (relative).  Anything else -- a negative or NaN entry, an
+        all-zero row, a row that is not normalised -- raises ``ValueError`` naming ``probs``
+        (inverse-CDF sampling of such rows would silently return biased indices).
+    n_samples : int >= 0
+    stream : probspace.random.Stream
+        Source of the uniforms (``stream.uniform``).
+
+    Returns
+    -------
+    Integer indices of shape ``(n_samples, *probs.shape[:-1])`` (namespace of ``probs``).
     """
     xp = array_namespace(probs)
+    probs = as_float_array(probs, "probs", xp, ndim_min=1)
+    n_samples = check_int(n_samples, "n_samples", minimum=0)
+    if probs.shape[-1] == 0:
+        raise ValueError("probs has no categories (last axis of length 0)")
+    if probs.size and bool(xp.any(probs < 0)):
+        raise ValueError("probs must be non-negative")
+    if probs.size:
+        sums = xp.sum(probs, axis=-1)
+        tol = math.sqrt(float(xp.finfo(probs.dtype).eps))
+        if bool(xp.any(sums == 0)):
+            raise ValueError("probs has a row that is entirely zero")
+        if bool(xp.any(xp.abs(sums - 1.0) > tol)):
+            worst = float(xp.max(xp.abs(sums - 1.0)))
+            raise ValueError(f"probs rows must sum to 1 (within {tol:.1e}); a row is off by "
+                             f"{worst:.3g}")
+    return _draw(xp, probs, n_samples, stream)
+
+
+def _draw(xp: Namespace, probs: Array, n_samples: int, stream: Stream) -> Array:
+    """Inverse-CDF draws from checked probabilities (see ``categorical_sample``)."""
     batch = tuple(probs.shape[:-1])
     k = probs.shape[-1]
     u = stream.uniform((n_samples, *batch, 1), xp=xp, dtype=probs.dtype)
     cdf = xp.cumulative_sum(probs, axis=-1)
-    idx = xp.sum(xp.astype(cdf <= u, xp.int64), axis=-1)
-    return xp.minimum(idx, k - 1)   # cdf[-1] may round to just below 1
+    # u scaled by the computed total: the last category gets exactly its own mass even when
+    # the rounded total is not 1 (the clip only catches u * total rounding up to total).
+    idx = xp.sum(xp.astype(cdf <= u * cdf[..., -1:], xp.int64), axis=-1)
+    return xp.minimum(idx, k - 1)
 
 
 def policy_gradient(logits: Array, sample_fn: Callable[[Array, int, Stream], Array] | None,
@@ -96,7 +130,8 @@ def policy_gradient(logits: Array, sample_fn: Callable[[Array, int, Stream], Arr
     probs = _softmax(logits, xp)
     k = logits.shape[-1]
     batch = tuple(logits.shape[:-1])
-    ys = categorical_sample(probs, n, stream) if sample_fn is None else sample_fn(probs, n, stream)
+    # our own softmax rows are valid by construction: skip categorical_sample's checks
+    ys = _draw(xp, probs, n, stream) if sample_fn is None else sample_fn(probs, n, stream)
     ys = xp.asarray(ys)
     if tuple(ys.shape) != (n, *batch):
         raise ValueError(f"sample_fn must return shape {(n, *batch)}, got {tuple(ys.shape)}")

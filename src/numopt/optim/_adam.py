@@ -1,4 +1,4 @@
-"""Adam with decoupled weight decay (AdamW)."""
+"""Adam with decoupled weight decay (AdamW), and optax's ``adamw`` spelling."""
 from __future__ import annotations
 
 from typing import Any, NamedTuple
@@ -6,10 +6,10 @@ from typing import Any, NamedTuple
 from probspace import array_namespace, backend_for
 from probspace._validation import check_nonnegative, check_probability
 
-from ._base import Optimizer, as_schedule, check_leaves, store, zeros_like_tree
-from ._tree import flatten, unflatten
+from ._base import Optimizer, as_schedule, prepare, resolve_lr, store, zeros_like_tree
+from ._tree import unflatten
 
-__all__ = ["adam", "AdamState"]
+__all__ = ["adam", "adamw", "AdamState"]
 
 
 class AdamState(NamedTuple):
@@ -19,7 +19,8 @@ class AdamState(NamedTuple):
     scratch: Any = None   # reused updates buffer (inplace=True only)
 
 
-def adam(lr, *, b1=0.9, b2=0.999, eps=1e-8, weight_decay=0.0, inplace=False):
+def adam(lr=None, *, learning_rate=None, b1=0.9, b2=0.999, eps=1e-8, weight_decay=0.0,
+         inplace=False):
     """Adam; with ``weight_decay > 0`` the decoupled AdamW of Loshchilov & Hutter.
 
     ``m_t = b1 m + (1-b1) g``, ``v_t = b2 v + (1-b2) g^2``,
@@ -31,20 +32,29 @@ def adam(lr, *, b1=0.9, b2=0.999, eps=1e-8, weight_decay=0.0, inplace=False):
     Parameters
     ----------
     lr : float or callable
-        Learning rate or schedule ``step -> lr`` (step counts from 0).
+        Learning rate or schedule ``step -> lr`` (step counts from 0, as in optax).  May also
+        be given as ``learning_rate=`` (optax's name); giving both is a ``TypeError``.
     b1, b2 : float in [0, 1)
         Decay rates of the first and second moments.
     eps : float >= 0
         Added to ``sqrt(v_hat)``.
     weight_decay : float >= 0
-        Decoupled decay coefficient.
+        Decoupled decay coefficient.  With 0, ``update`` may be called without ``params``.
     inplace : bool
         Reuse buffers: ``update`` overwrites the moments of the ``state`` it is given and
         returns ``updates`` in a buffer that the next call overwrites (pair it with
         ``apply_updates(..., inplace=True)``).  Saves the allocation (and page faults) of
         fresh arrays every step; needs mutable arrays (NumPy, CuPy, array_api_strict).
+
+    Notes
+    -----
+    ``update`` checks, before any kernel runs, that ``state`` is an :class:`AdamState` whose
+    moment trees have the structure, shapes and dtypes of ``params`` (``ValueError`` naming
+    the first leaf or dict key that differs).  NaN or inf gradients propagate into the
+    moments and the update.
     """
-    sched = as_schedule(lr)
+    lr, lr_name = resolve_lr(lr, learning_rate, "adam")
+    sched = as_schedule(lr, lr_name)
     b1 = check_probability(b1, "b1", open_right=True)
     b2 = check_probability(b2, "b2", open_right=True)
     eps = check_nonnegative(eps, "eps")
@@ -54,31 +64,29 @@ def adam(lr, *, b1=0.9, b2=0.999, eps=1e-8, weight_decay=0.0, inplace=False):
         return AdamState(count=0, mu=zeros_like_tree(params), nu=zeros_like_tree(params),
                          scratch=zeros_like_tree(params) if inplace else None)
 
-    def update(grads, state, params):
-        pl, gl, _, td = check_leaves(grads, params)
-        ml, _, _ = flatten(state.mu, "state.mu")
-        vl, _, _ = flatten(state.nu, "state.nu")
-        sl = flatten(state.scratch, "state.scratch")[0] if inplace else [None] * len(pl)
+    def update(grads, state, params=None):
+        pl, gl, td, st, sl = prepare(grads, state, params, AdamState, "adam", ("mu", "nu"),
+                                     need_params=wd > 0, inplace=inplace)
         t = state.count + 1
         a = sched(state.count)
         c1 = 1.0 - b1 ** t
         c2 = 1.0 - b2 ** t
         ups, mus, nus = [], [], []
-        for p, g, m, v, buf in zip(pl, gl, ml, vl, sl):
-            xp = array_namespace(p)
+        for p, g, m, v, buf in zip(pl, gl, st["mu"], st["nu"], sl):
+            xp = array_namespace(g)
             rung = backend_for(xp)
-            if rung == "numba" and _nb().usable(p, g, m, v):
+            if rung == "numba" and _nb().usable(p, g, m, v, *([buf] if inplace else [])):
                 k = _nb()
                 if inplace:
                     u, mo, vo = buf, m, v
                     k.adam_step_inplace(k.flat(p), k.flat(g), k.flat(m), k.flat(v), k.flat(u),
                                         b1, b2, c1, c2, a, eps, wd)
                 else:
-                    u, mo, vo = (xp.empty_like(p) for _ in range(3))
+                    u, mo, vo = (xp.empty_like(g) for _ in range(3))
                     k.adam_step(k.flat(p), k.flat(g), k.flat(m), k.flat(v), k.flat(u), k.flat(mo),
                                 k.flat(vo), b1, b2, c1, c2, a, eps, wd)
-            elif rung == "cupy" and _cu().usable(p, g, m, v):
-                u, mo, vo = (buf, m, v) if inplace else (xp.empty_like(p) for _ in range(3))
+            elif rung == "cupy" and _cu().usable(p, g, m, v, *([buf] if inplace else [])):
+                u, mo, vo = (buf, m, v) if inplace else (xp.empty_like(g) for _ in range(3))
                 _cu().adam_step(p, g, m, v, u, mo, vo, b1, b2, c1, c2, a, eps, wd)
             else:
                 mo = b1 * m + (1.0 - b1) * g
@@ -94,6 +102,39 @@ def adam(lr, *, b1=0.9, b2=0.999, eps=1e-8, weight_decay=0.0, inplace=False):
                                              state.scratch)
 
     return Optimizer(init, update)
+
+
+def adamw(lr=None, *, learning_rate=None, b1=0.9, b2=0.999, eps=1e-8, weight_decay=1e-4,
+          mask=None, inplace=False):
+    """AdamW with optax's defaults and ``mask``: ``adam`` with decoupled weight decay.
+
+    Same update as :func:`adam` (the decay is multiplied by the learning rate); the default
+    ``weight_decay=1e-4`` is optax's.  ``mask`` (a tree of bools shaped like the parameters or
+    a prefix of them, or a callable ``params -> mask``) restricts the decay to the leaves
+    where it is True, exactly as ``optax.adamw(..., mask=...)``: the optimizer is then
+    ``chain(scale_by_adam(...), add_decayed_weights(weight_decay, mask),
+    scale_by_learning_rate(lr))``.
+
+    Parameters
+    ----------
+    lr, learning_rate : float or callable
+        Learning rate or schedule (one of the two names).
+    b1, b2, eps, weight_decay, inplace
+        As in :func:`adam` (``inplace`` only without ``mask``).
+    mask : tree of bool or callable, optional
+        Where the weight decay applies.
+    """
+    lr, lr_name = resolve_lr(lr, learning_rate, "adamw")
+    if mask is None:
+        return adam(lr, b1=b1, b2=b2, eps=eps, weight_decay=weight_decay, inplace=inplace)
+    if inplace:
+        raise ValueError("adamw: inplace=True is not available with a mask")
+    from ._combine import chain
+    from ._transforms import add_decayed_weights, scale_by_adam, scale_by_learning_rate
+    as_schedule(lr, lr_name)   # validate now
+    return chain(scale_by_adam(b1=b1, b2=b2, eps=eps),
+                 add_decayed_weights(weight_decay, mask=mask),
+                 scale_by_learning_rate(lr))
 
 
 def _nb():

@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any, NamedTuple
 
 from probspace import array_namespace
 from probspace._validation import check_nonnegative, check_positive, check_probability
 
-from ._base import Optimizer, as_schedule, check_leaves, check_params, zeros_like_tree
-from ._tree import flatten, unflatten
+from ._base import (Optimizer, as_schedule, check_count, check_leaves, check_params,
+                    check_state_type, resolve_lr, state_leaves, zeros_like_tree)
+from ._tree import leaves_like, unflatten
 
 __all__ = ["eg", "eg_adaptive", "EgState", "EgAdaptiveState"]
 
@@ -17,7 +19,7 @@ class EgState(NamedTuple):
     count: int
 
 
-def eg(lr):
+def eg(lr=None, *, learning_rate=None):
     """Unnormalised exponentiated gradient for nonnegative parameters:
     ``theta <- theta * exp(-lr_t g)``.
 
@@ -30,14 +32,15 @@ def eg(lr):
     Parameters
     ----------
     lr : float or callable
-        Learning rate or schedule ``step -> lr``.
+        Learning rate or schedule ``step -> lr``; also ``learning_rate=`` (not both).
 
     Raises
     ------
     ValueError
         From ``init`` when a parameter has a negative entry.
     """
-    sched = as_schedule(lr)
+    lr, lr_name = resolve_lr(lr, learning_rate, "eg")
+    sched = as_schedule(lr, lr_name)
 
     def init(params):
         pl, _, _ = check_params(params)
@@ -48,6 +51,8 @@ def eg(lr):
         return EgState(count=0)
 
     def update(grads, state, params):
+        check_state_type(state, EgState, "eg")
+        check_count(state.count)
         pl, gl, _, td = check_leaves(grads, params)
         a = sched(state.count)
         ups = []
@@ -125,11 +130,16 @@ def eg_adaptive(base, *, gain_lr=0.01, scale_lr=0.01, beta=0.9, normalize=True,
                                zeros_like_tree(params))
 
     def update(grads, state, params):
-        pl, gl, _, td = check_leaves(grads, params)
-        gains, _, _ = flatten(state.gains, "state.gains")
-        prev, _, _ = flatten(state.prev_update, "state.prev_update")
-        gbar, _, _ = flatten(state.grad_avg, "state.grad_avg")
+        check_state_type(state, EgAdaptiveState, "eg_adaptive")
+        check_count(state.count)
+        pl, gl, paths, td = check_leaves(grads, params)
+        gains = state_leaves(state.gains, td, pl, paths, "state.gains")
+        prev = state_leaves(state.prev_update, td, pl, paths, "state.prev_update")
+        gbar = state_leaves(state.grad_avg, td, pl, paths, "state.grad_avg")
         s_prev = state.scale
+        if isinstance(s_prev, bool) or not isinstance(s_prev, numbers.Real) or not (
+                s_prev > 0 and math.isfinite(s_prev)):
+            raise ValueError(f"state.scale must be a finite number > 0, got {s_prev!r}")
         new_gains = []
         if normalize:
             dot = nm = ng = 0.0
@@ -149,7 +159,7 @@ def eg_adaptive(base, *, gain_lr=0.01, scale_lr=0.01, beta=0.9, normalize=True,
                 hyper += float(xp.sum(g * (p_ * u)))
             scale = s_prev * math.exp(-scale_lr * hyper)
         base_up, base_state = base.update(grads, state.base_state, params)
-        bl, _, _ = flatten(base_up, "base updates")
+        bl = leaves_like(base_up, td, "base optimizer updates")
         ups = [scale * (p_ * u) for p_, u in zip(new_gains, bl)]
         new_avg = [beta * m + (1.0 - beta) * g for m, g in zip(gbar, gl)]
         return unflatten(td, ups), EgAdaptiveState(

@@ -25,7 +25,7 @@ def _kernels():
         const double pi_ = (double)p;
         m_out = (T)mi;
         v_out = (T)vi;
-        u = (T)(-lr * ((mi / c1) / (sqrt(vi / c2) + eps) + wd * pi_));
+        u = (T)(-lr * ((mi / c1) / (sqrt(vi / c2) + eps) + (wd != 0.0 ? wd * pi_ : 0.0)));
         """,
         "numopt_adam_step")
     lion = cp.ElementwiseKernel(
@@ -36,7 +36,7 @@ def _kernels():
         const double mi = (double)m;
         const double pi_ = (double)p;
         const double c = b1 * mi + (1.0 - b1) * gi;
-        u = (T)(-lr * ({sign} + wd * pi_));
+        u = (T)(-lr * ({sign} + (wd != 0.0 ? wd * pi_ : 0.0)));
         m_out = (T)(b2 * mi + (1.0 - b2) * gi);
         """,
         "numopt_lion_step")
@@ -47,7 +47,7 @@ def _kernels():
         const double c = keep * (double)m + gain * (double)g;
         const double pi_ = (double)p;
         m_out = (T)c;
-        u = (T)(-lr * ({sign} + wd * pi_));
+        u = (T)(-lr * ({sign} + (wd != 0.0 ? wd * pi_ : 0.0)));
         """,
         "numopt_tiger_step")
     return adam, lion, tiger
@@ -55,9 +55,9 @@ def _kernels():
 
 def usable(*arrays):
     import cupy as cp
-    dt = arrays[0].dtype
-    return all(isinstance(a, cp.ndarray) and a.dtype == dt and dt in (cp.float32, cp.float64)
-               for a in arrays)
+    dt, shape = arrays[0].dtype, arrays[0].shape
+    return all(isinstance(a, cp.ndarray) and a.dtype == dt and a.shape == shape
+               and dt in (cp.float32, cp.float64) for a in arrays)
 
 
 def adam_step(p, g, m, v, u, m_out, v_out, b1, b2, c1, c2, lr, eps, wd):

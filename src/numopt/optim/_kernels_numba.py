@@ -4,7 +4,11 @@ Each kernel reads the parameter, gradient and moment buffers once and writes the
 the new moments once; the generic array-API path needs about a dozen full passes.  The
 ``*_inplace`` variants update the moments in their own buffer: passing one array as both input
 and output of the two-buffer kernels defeats LLVM's vectorizer (possible aliasing), which costs
-3-20x.  The sign is computed without branches (random signs would mispredict).
+3-20x.  The sign is computed without branches (random signs would mispredict).  The weight
+decay term is skipped when ``wd == 0`` (a loop-invariant test), so that ``update`` without
+``params`` (which passes the gradient in their place) cannot turn ``0 * inf`` into NaN.
+The kernels are serial: an elementwise pass is memory-bound, so extra threads buy little and
+would stall on a busy machine.
 """
 from __future__ import annotations
 
@@ -24,7 +28,7 @@ def adam_step(p, g, m, v, u, m_out, v_out, b1, b2, c1, c2, lr, eps, wd):
         vi = b2 * v[i] + (1.0 - b2) * gi * gi
         m_out[i] = mi
         v_out[i] = vi
-        u[i] = -lr * ((mi / c1) / (math.sqrt(vi / c2) + eps) + wd * p[i])
+        u[i] = -lr * ((mi / c1) / (math.sqrt(vi / c2) + eps) + (wd * p[i] if wd != 0.0 else 0.0))
 
 
 @_jit
@@ -35,7 +39,7 @@ def adam_step_inplace(p, g, m, v, u, b1, b2, c1, c2, lr, eps, wd):
         vi = b2 * v[i] + (1.0 - b2) * gi * gi
         m[i] = mi
         v[i] = vi
-        u[i] = -lr * ((mi / c1) / (math.sqrt(vi / c2) + eps) + wd * p[i])
+        u[i] = -lr * ((mi / c1) / (math.sqrt(vi / c2) + eps) + (wd * p[i] if wd != 0.0 else 0.0))
 
 
 @_jit
@@ -45,7 +49,7 @@ def lion_step(p, g, m, u, m_out, b1, b2, lr, wd):
         mi = m[i]
         c = b1 * mi + (1.0 - b1) * gi
         s = np.float64(c > 0) - np.float64(c < 0)
-        u[i] = -lr * (s + wd * p[i])
+        u[i] = -lr * (s + (wd * p[i] if wd != 0.0 else 0.0))
         m_out[i] = b2 * mi + (1.0 - b2) * gi
 
 
@@ -56,7 +60,7 @@ def lion_step_inplace(p, g, m, u, b1, b2, lr, wd):
         mi = m[i]
         c = b1 * mi + (1.0 - b1) * gi
         s = np.float64(c > 0) - np.float64(c < 0)
-        u[i] = -lr * (s + wd * p[i])
+        u[i] = -lr * (s + (wd * p[i] if wd != 0.0 else 0.0))
         m[i] = b2 * mi + (1.0 - b2) * gi
 
 
@@ -67,7 +71,7 @@ def tiger_step(p, g, m, u, m_out, keep, gain, lr, wd):
         mi = keep * m[i] + gain * g[i]
         m_out[i] = mi
         s = np.float64(mi > 0) - np.float64(mi < 0)
-        u[i] = -lr * (s + wd * p[i])
+        u[i] = -lr * (s + (wd * p[i] if wd != 0.0 else 0.0))
 
 
 @_jit
@@ -76,7 +80,7 @@ def tiger_step_inplace(p, g, m, u, keep, gain, lr, wd):
         mi = keep * m[i] + gain * g[i]
         m[i] = mi
         s = np.float64(mi > 0) - np.float64(mi < 0)
-        u[i] = -lr * (s + wd * p[i])
+        u[i] = -lr * (s + (wd * p[i] if wd != 0.0 else 0.0))
 
 
 @_jit
@@ -96,10 +100,15 @@ def has_nan(g):
 
 
 def usable(*arrays):
-    """True when every array is a C-contiguous NumPy float array of one dtype."""
-    dt = arrays[0].dtype
-    return all(isinstance(a, np.ndarray) and a.dtype == dt and a.flags.c_contiguous
-               and dt in (np.float32, np.float64) for a in arrays)
+    """True when every array is a C-contiguous NumPy float array of one dtype and one shape.
+
+    (The update checks shapes against the parameters before this; the shape test here is a
+    second line of defence, since the kernels index every buffer with the first one's size.)
+    """
+    a0 = arrays[0]
+    dt, shape = a0.dtype, a0.shape
+    return all(isinstance(a, np.ndarray) and a.dtype == dt and a.shape == shape
+               and a.flags.c_contiguous and dt in (np.float32, np.float64) for a in arrays)
 
 
 def flat(a):

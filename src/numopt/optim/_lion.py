@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 from probspace import array_namespace, backend_for
 from probspace._validation import check_int, check_nonnegative, check_probability
 
-from ._base import Optimizer, as_schedule, check_leaves, store, zeros_like_tree
+from ._base import Optimizer, as_schedule, prepare, resolve_lr, store, zeros_like_tree
 from ._tree import flatten, path_name, unflatten
 
 __all__ = ["lion", "tiger", "LionState", "TigerState", "TIGER_ROLES"]
@@ -28,8 +28,6 @@ class TigerState(NamedTuple):
     count: int   # micro-steps (gradients) seen so far
     mu: Any
     scratch: Any = None   # reused updates buffer (inplace=True only)
-
-
 
 
 def _nb():
@@ -50,7 +48,7 @@ def _gpu(xp, *arrays):
     return backend_for(xp) == "cupy" and _cu().usable(*arrays)
 
 
-def lion(lr, *, b1=0.9, b2=0.99, weight_decay=0.0, inplace=False):
+def lion(lr=None, *, learning_rate=None, b1=0.9, b2=0.99, weight_decay=0.0, inplace=False):
     """Lion: ``update = -lr_t (sign(b1 m + (1-b1) g) + weight_decay theta)``, then
     ``m <- b2 m + (1-b2) g``.
 
@@ -62,19 +60,27 @@ def lion(lr, *, b1=0.9, b2=0.99, weight_decay=0.0, inplace=False):
     Parameters
     ----------
     lr : float or callable
-        Learning rate or schedule ``step -> lr``.
+        Learning rate or schedule ``step -> lr`` (step counts from 0); also accepted as
+        ``learning_rate=`` (optax's name), not both.
     b1 : float in [0, 1)
         Interpolation weight inside the sign.
     b2 : float in [0, 1)
         Decay of the momentum buffer.
     weight_decay : float >= 0
-        Decoupled weight decay.
+        Decoupled weight decay.  With 0, ``update`` may be called without ``params``.
     inplace : bool
         Reuse buffers: ``update`` overwrites the momentum of the ``state`` it is given and
         returns ``updates`` in a buffer that the next call overwrites (pair it with
         ``apply_updates(..., inplace=True)``); needs mutable arrays.
+
+    Notes
+    -----
+    ``update`` checks that ``state`` is a :class:`LionState` whose momentum tree has the
+    structure, shapes and dtypes of ``params`` (``ValueError`` naming the leaf) before any
+    kernel runs.  NaN gradients propagate.
     """
-    sched = as_schedule(lr)
+    lr, lr_name = resolve_lr(lr, learning_rate, "lion")
+    sched = as_schedule(lr, lr_name)
     b1 = check_probability(b1, "b1", open_right=True)
     b2 = check_probability(b2, "b2", open_right=True)
     wd = check_nonnegative(weight_decay, "weight_decay")
@@ -83,25 +89,25 @@ def lion(lr, *, b1=0.9, b2=0.99, weight_decay=0.0, inplace=False):
         return LionState(count=0, mu=zeros_like_tree(params),
                          scratch=zeros_like_tree(params) if inplace else None)
 
-    def update(grads, state, params):
-        pl, gl, _, td = check_leaves(grads, params)
-        ml, _, _ = flatten(state.mu, "state.mu")
-        sl = flatten(state.scratch, "state.scratch")[0] if inplace else [None] * len(pl)
+    def update(grads, state, params=None):
+        pl, gl, td, st, sl = prepare(grads, state, params, LionState, "lion", ("mu",),
+                                     need_params=wd > 0, inplace=inplace)
         a = sched(state.count)
         ups, mus = [], []
-        for p, g, m, buf in zip(pl, gl, ml, sl):
-            xp = array_namespace(p)
-            if _fast(xp, p, g, m):
+        for p, g, m, buf in zip(pl, gl, st["mu"], sl):
+            xp = array_namespace(g)
+            extra = [buf] if inplace else []
+            if _fast(xp, p, g, m, *extra):
                 k = _nb()
                 if inplace:
                     u, mo = buf, m
                     k.lion_step_inplace(k.flat(p), k.flat(g), k.flat(m), k.flat(u), b1, b2, a, wd)
                 else:
-                    u, mo = xp.empty_like(p), xp.empty_like(p)
+                    u, mo = xp.empty_like(g), xp.empty_like(g)
                     k.lion_step(k.flat(p), k.flat(g), k.flat(m), k.flat(u), k.flat(mo), b1, b2,
                                 a, wd)
-            elif _gpu(xp, p, g, m):
-                u, mo = (buf, m) if inplace else (xp.empty_like(p), xp.empty_like(p))
+            elif _gpu(xp, p, g, m, *extra):
+                u, mo = (buf, m) if inplace else (xp.empty_like(g), xp.empty_like(g))
                 _cu().lion_step(p, g, m, u, mo, b1, b2, a, wd)
             else:
                 c = b1 * m + (1.0 - b1) * g
@@ -149,8 +155,8 @@ def _role_fn(labels):
     raise TypeError(f"labels must be None, 'auto', a callable or a dict, got {type(labels).__name__}")
 
 
-def tiger(lr, *, beta=0.965, weight_decay=0.01, grad_accum_steps=1, shrink_ratio=0.99,
-          labels=None, inplace=False):
+def tiger(lr=None, *, learning_rate=None, beta=0.965, weight_decay=0.01, grad_accum_steps=1,
+          shrink_ratio=0.99, labels=None, inplace=False):
     """Tiger ("a tight-fisted optimizer"): Lion with ``b1 = b2 = beta``, per-tensor learning
     rates, gradient accumulation without an extra buffer, and a NaN guard.
 
@@ -173,6 +179,7 @@ def tiger(lr, *, beta=0.965, weight_decay=0.01, grad_accum_steps=1, shrink_ratio
     lr : float or callable
         Learning rate, or a schedule ``n -> lr`` where ``n`` counts parameter updates made so
         far (micro-step ``t`` uses ``n = t // k``; the reference code indexes by ``t``).
+        Also accepted as ``learning_rate=`` (not both).
     beta : float in [0, 1)
         The single momentum coefficient (Su suggests 0.945 for vision, 0.965 for NLP).
     weight_decay : float >= 0
@@ -193,8 +200,15 @@ def tiger(lr, *, beta=0.965, weight_decay=0.01, grad_accum_steps=1, shrink_ratio
         Reuse buffers: ``update`` overwrites the momentum of the ``state`` it is given and
         returns ``updates`` in a buffer that the next call overwrites (pair it with
         ``apply_updates(..., inplace=True)``); needs mutable arrays.
+
+    Notes
+    -----
+    ``update`` always needs ``params`` (roles, decay and the NaN guard use them) and checks
+    that ``state`` is a :class:`TigerState` whose momentum tree has the structure, shapes and
+    dtypes of ``params`` (``ValueError`` naming the leaf) before any kernel runs.
     """
-    sched = as_schedule(lr)
+    lr, lr_name = resolve_lr(lr, learning_rate, "tiger")
+    sched = as_schedule(lr, lr_name)
     beta = check_probability(beta, "beta", open_right=True)
     wd = check_nonnegative(weight_decay, "weight_decay")
     k = check_int(grad_accum_steps, "grad_accum_steps", minimum=1)
@@ -218,10 +232,10 @@ def tiger(lr, *, beta=0.965, weight_decay=0.01, grad_accum_steps=1, shrink_ratio
         return TigerState(count=0, mu=zeros_like_tree(params),
                           scratch=zeros_like_tree(params) if inplace else None)
 
-    def update(grads, state, params):
-        pl, gl, _, td = check_leaves(grads, params)
-        ml, _, _ = flatten(state.mu, "state.mu")
-        sl = flatten(state.scratch, "state.scratch")[0] if inplace else [None] * len(pl)
+    def update(grads, state, params=None):
+        pl, gl, td, st, sl = prepare(grads, state, params, TigerState, "tiger", ("mu",),
+                                     need_params=True, inplace=inplace)
+        ml = st["mu"]
         roles = _roles(params)
         t = state.count
         keep = beta if t % k == 0 else 1.0
@@ -231,7 +245,7 @@ def tiger(lr, *, beta=0.965, weight_decay=0.01, grad_accum_steps=1, shrink_ratio
         ups, mus = [], []
         for p, g, m, role, buf in zip(pl, gl, ml, roles, sl):
             xp = array_namespace(p)
-            fast = _fast(xp, p, g, m)
+            fast = _fast(xp, p, g, m, *([buf] if inplace else []))
             centre = 1.0 if role == "gamma" else 0.0
             if shrink_ratio is not None and (
                     _nb().has_nan(_nb().flat(g)) if fast else bool(xp.any(xp.isnan(g)))):
@@ -260,7 +274,7 @@ def tiger(lr, *, beta=0.965, weight_decay=0.01, grad_accum_steps=1, shrink_ratio
                     u, mo = xp.empty_like(p), xp.empty_like(p)
                     nb.tiger_step(nb.flat(p), nb.flat(g), nb.flat(m), nb.flat(u), nb.flat(mo),
                                   keep, gain, float(a), d)
-            elif _gpu(xp, p, g, m) and role != "embedding":
+            elif _gpu(xp, p, g, m, *([buf] if inplace else [])) and role != "embedding":
                 u, mo = (buf, m) if inplace else (xp.empty_like(p), xp.empty_like(p))
                 _cu().tiger_step(p, g, m, u, mo, keep, gain, float(a), d)
             else:

@@ -5,8 +5,9 @@ from typing import Any, NamedTuple
 
 from probspace._validation import check_probability
 
-from ._base import Optimizer, as_schedule, check_leaves, check_params, zeros_like_tree
-from ._tree import flatten, unflatten
+from ._base import (Optimizer, as_schedule, check_count, check_leaves, check_params,
+                    check_state_type, grads_only, resolve_lr, state_leaves, zeros_like_tree)
+from ._tree import unflatten
 
 __all__ = ["sgd", "momentum", "nesterov", "SgdState", "MomentumState"]
 
@@ -20,46 +21,57 @@ class MomentumState(NamedTuple):
     trace: Any
 
 
-def sgd(lr):
+def sgd(lr=None, *, learning_rate=None):
     """Stochastic gradient descent: ``update = -lr_t * g``.
 
     Parameters
     ----------
     lr : float or callable
-        Learning rate, or a schedule ``step -> lr`` (``step`` counts updates from 0).
+        Learning rate, or a schedule ``step -> lr`` (``step`` counts updates from 0).  Also
+        accepted as ``learning_rate=`` (optax's name), not both.
 
     Returns
     -------
     Optimizer
     """
-    sched = as_schedule(lr)
+    lr, lr_name = resolve_lr(lr, learning_rate, "sgd")
+    sched = as_schedule(lr, lr_name)
 
     def init(params):
         check_params(params)
         return SgdState(count=0)
 
     def update(grads, state, params=None):
-        gl, _, td = flatten(grads, "grads")
+        check_state_type(state, SgdState, "sgd")
+        check_count(state.count)
         if params is not None:
-            check_leaves(grads, params)
+            _, gl, _, td = check_leaves(grads, params)
+        else:
+            gl, _, td = grads_only(grads)
         a = sched(state.count)
         return unflatten(td, [-a * g for g in gl]), SgdState(count=state.count + 1)
 
     return Optimizer(init, update)
 
 
-def _momentum(lr, beta, nesterov):
-    sched = as_schedule(lr)
+def _momentum(lr, learning_rate, beta, nesterov):
+    fn = "nesterov" if nesterov else "momentum"
+    lr, lr_name = resolve_lr(lr, learning_rate, fn)
+    sched = as_schedule(lr, lr_name)
     beta = check_probability(beta, "beta", open_right=True)
 
     def init(params):
         return MomentumState(count=0, trace=zeros_like_tree(params))
 
     def update(grads, state, params=None):
-        gl, _, td = flatten(grads, "grads")
+        check_state_type(state, MomentumState, fn)
+        check_count(state.count)
         if params is not None:
-            check_leaves(grads, params)
-        tl, _, tdt = flatten(state.trace, "state.trace")
+            pl, gl, paths, td = check_leaves(grads, params)
+        else:
+            gl, paths, td = grads_only(grads)
+            pl = gl
+        tl = state_leaves(state.trace, td, pl, paths, "state.trace")
         a = sched(state.count)
         ups, trs = [], []
         for g, m in zip(gl, tl):
@@ -71,7 +83,7 @@ def _momentum(lr, beta, nesterov):
     return Optimizer(init, update)
 
 
-def momentum(lr, beta=0.9):
+def momentum(lr=None, beta=0.9, *, learning_rate=None):
     """Heavy-ball momentum: ``m_t = beta m_{t-1} + g_t``, ``update = -lr_t m_t``.
 
     Equivalent to ``theta_{t+1} = theta_t - lr g_t + beta (theta_t - theta_{t-1})``, a leapfrog
@@ -80,15 +92,18 @@ def momentum(lr, beta=0.9):
     Parameters
     ----------
     lr : float or callable
-        Learning rate or schedule ``step -> lr``.
+        Learning rate or schedule ``step -> lr``; also ``learning_rate=`` (not both).
     beta : float in [0, 1)
         Momentum coefficient.
+
+    ``update`` checks the state's trace against ``params`` (or ``grads`` when no params are
+    given): structure, shapes and dtypes, ``ValueError`` naming the leaf.
     """
-    return _momentum(lr, beta, False)
+    return _momentum(lr, learning_rate, beta, False)
 
 
-def nesterov(lr, beta=0.9):
+def nesterov(lr=None, beta=0.9, *, learning_rate=None):
     """Nesterov momentum (PyTorch/optax form): ``m_t = beta m_{t-1} + g_t``,
     ``update = -lr_t (g_t + beta m_t)``.
     """
-    return _momentum(lr, beta, True)
+    return _momentum(lr, learning_rate, beta, True)

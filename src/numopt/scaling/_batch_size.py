@@ -33,6 +33,30 @@ def check_quadratic_model(grad: Array, hessian: Array,
     return xp, grad, hessian, cov
 
 
+def _check_symmetric(xp: Namespace, a: Array, name: str) -> None:
+    d = a.shape[0]
+    eps = float(xp.finfo(a.dtype).eps)
+    scale = float(xp.max(xp.abs(a))) if d else 0.0
+    asym = float(xp.max(xp.abs(a - a.T))) if d else 0.0
+    if asym > 64 * d * eps * scale:
+        raise ValueError(f"{name} must be symmetric; max |{name} - {name}.T| = {asym:.3g}")
+
+
+def check_covariance(xp: Namespace, cov: Array, name: str = "cov") -> None:
+    """``cov`` must be symmetric positive semidefinite, both within rounding
+    (``64 d eps`` relative to its largest entry / eigenvalue)."""
+    _check_symmetric(xp, cov, name)
+    d = cov.shape[0]
+    if d == 0:
+        return
+    w = xp.linalg.eigvalsh(cov)
+    eps = float(xp.finfo(cov.dtype).eps)
+    wmin, wmax = float(xp.min(w)), float(xp.max(xp.abs(w)))
+    if wmin < -64 * d * eps * wmax:
+        raise ValueError(f"{name} must be positive semidefinite (a covariance); its smallest "
+                         f"eigenvalue is {wmin:.3g}")
+
+
 def _curv(xp: Namespace, g: Array, h: Array) -> Array:
     ghg = xp.sum(g * (h @ g))
     if not bool(ghg > 0):
@@ -66,9 +90,36 @@ def b_noise(grad: Array, hessian: Array, cov: Array) -> Array:
     ``Sigma / B``.  For the second-order model ``L(theta - eta G_B)`` the expected loss change is
     ``-eta |g|^2 + eta^2/2 (g^T H g + tr(H Sigma)/B)``, minimised by
     ``eta*(B) = lr_max / (1 + B_noise / B)`` (McCandlish et al., arXiv 1812.06162).
+
+    Parameters
+    ----------
+    grad : array (d,)
+        True gradient ``g``.
+    hessian : array (d, d)
+        Symmetric Hessian ``H`` with ``g^T H g > 0``.
+    cov : array (d, d)
+        Per-example gradient covariance ``Sigma``: symmetric positive semidefinite.
+
+    Returns
+    -------
+    0-d array, >= 0
+
+    Raises
+    ------
+    ValueError
+        A non-symmetric ``hessian``/``cov``, a ``cov`` that is not positive semidefinite
+        (within rounding), ``g^T H g <= 0``, or ``tr(Sigma H) < 0`` (an indefinite Hessian
+        whose negative directions carry the noise: the noise scale is then undefined).
+        NaN or inf entries raise too.
     """
     xp, g, h, c = check_quadratic_model(grad, hessian, cov)
-    return xp.sum(c * h.T) / _curv(xp, g, h)
+    _check_symmetric(xp, h, "hessian")
+    check_covariance(xp, c)
+    tr = xp.sum(c * h.T)
+    if bool(tr < 0):
+        raise ValueError(f"tr(cov @ hessian) = {float(tr):.3g} < 0: the Hessian is negative "
+                         "along the noise directions, so B_noise is undefined")
+    return tr / _curv(xp, g, h)
 
 
 def optimal_lr(batch_size: ArrayLike, lr_max: ArrayLike, b_noise: ArrayLike) -> Array:

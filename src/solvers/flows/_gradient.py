@@ -18,8 +18,12 @@ from __future__ import annotations
 
 import math
 import numbers
+import weakref
+
+import numpy as np
 
 from probspace import Result, array_namespace, as_float_array
+from probspace._array import is_numpy
 from probspace._validation import check_int, check_positive
 
 from ..ode import solve_ode
@@ -39,17 +43,18 @@ def igr_modified_gradient(grad, eta, /, *, hvp=None, fd_step=None):
     Parameters
     ----------
     grad : callable
-        ``∇L(x)`` on arrays of shape ``(..., d)``.
+        ``∇L(x)``; ``x`` of shape ``(d,)`` (one point) or ``(..., d)`` (a batch, when ``grad``
+        accepts one): the returned function acts on what ``grad`` acts on.
     eta : float
         The gradient-descent learning rate whose iterates the modified flow tracks.
     hvp : callable, optional
         Hessian-vector product ``hvp(x, v) = H(x) v``. Without it ``H ∇L`` is a central
-        difference of ``grad`` along ``∇L`` (step ``fd_step``, default ``eps**(1/3)``-scaled).
+        difference of ``grad`` along ``∇L`` (step ``fd_step``, default ``6e-6 (1 + |x|)``).
 
     Returns
     -------
     callable
-        ``x -> ∇L(x) + (eta/2) H(x) ∇L(x)``.
+        ``x -> ∇L(x) + (eta/2) H(x) ∇L(x)``.  NaN or inf in ``grad``'s values propagate.
     """
     _check_grad(grad)
     eta = check_positive(eta, "eta")
@@ -73,30 +78,96 @@ def igr_modified_gradient(grad, eta, /, *, hvp=None, fd_step=None):
     return modified
 
 
-def gradient_flow(grad, x0, t_span, /, *, igr_lr=None, hvp=None, **ode_options):
+def _igr_member_numpy(grad, eta, hvp, fd_step):
+    """The IGR modified gradient for one member in plain NumPy (so Numba can compile it)."""
+    half = eta / 2
+    if hvp is not None:
+        def modified(x):
+            g = np.asarray(grad(x))
+            return g + half * np.asarray(hvp(x, g))
+        return modified
+    fixed = fd_step is not None
+    step = float(fd_step) if fixed else 0.0
+
+    def modified_fd(x):
+        g = np.asarray(grad(x))
+        gn = np.sqrt(np.sum(g * g))
+        h = step if fixed else 6e-6 * (1.0 + np.sqrt(np.sum(x * x)))
+        scale = gn if gn > 0 else 1.0
+        u = g / scale
+        hg = (np.asarray(grad(x + h * u)) - np.asarray(grad(x - h * u))) / (2 * h) * scale
+        return g + half * hg
+
+    return modified_fd
+
+
+# per-member right-hand sides are cached per gradient, so that repeated flows of the same grad
+# reuse the compiled kernel instead of compiling a new closure every call
+_RHS = weakref.WeakKeyDictionary()
+
+
+def _cached_rhs(grad, key, make):
+    try:
+        table = _RHS.setdefault(grad, {})
+    except TypeError:  # not weak-referenceable
+        return make()
+    if key not in table:
+        table[key] = make()
+    return table[key]
+
+
+def _gradient_rhs(grad, igr_lr, hvp, fd_step, vectorized, numpy_input):
+    if vectorized or not numpy_input:
+        g = grad if igr_lr is None else igr_modified_gradient(grad, igr_lr, hvp=hvp,
+                                                              fd_step=fd_step)
+
+        def rhs_any(t, x):
+            return -g(x)
+        return rhs_any
+
+    def make():
+        g = grad if igr_lr is None else _igr_member_numpy(grad, igr_lr, hvp, fd_step)
+
+        def rhs(t, x):
+            return -np.asarray(g(x))
+        return rhs
+
+    return _cached_rhs(grad, ("flow", igr_lr, hvp, fd_step), make)
+
+
+def gradient_flow(grad, x0, t_span, /, *, igr_lr=None, hvp=None, vectorized=False,
+                  **ode_options):
     """Solve the gradient flow ``x' = -∇f(x)`` with :func:`solvers.solve_ode`.
 
     Parameters
     ----------
     grad : callable
-        ``∇f(x)`` on arrays of shape ``(..., d)`` (the whole batch at once).
-    x0 : array, shape (..., d)
-        Initial points; leading axes are a batch.
+        ``∇f(x)``, with :func:`solvers.solve_ode`'s calling convention: by default ``grad``
+        receives **one member**, ``x`` of shape ``(d,)``, and returns shape ``(d,)`` (on NumPy
+        input it is compiled with Numba into the fused kernel for large batches, else run
+        per member in Python); with ``vectorized=True`` it receives the whole batch, ``x`` of
+        shape ``(*batch, d)`` in any array-API namespace.  Nothing is inferred from shapes.
+    x0 : array, shape (*batch, d)
+        Initial points; leading axes are a batch (each member with its own adaptive steps).
     t_span : (t0, t1)
     igr_lr : float, optional
         Follow the implicit-gradient-regularization modified flow of
         ``f + (igr_lr/4)|∇f|^2`` instead: the flow that gradient descent with learning rate
         ``igr_lr`` tracks to second order (see :func:`igr_modified_gradient`).
     hvp : callable, optional
-        Hessian-vector product for the modified flow.
+        Hessian-vector product ``hvp(x, v)`` for the modified flow (same convention as
+        ``grad``).
+    vectorized : bool
+        ``grad`` (and ``hvp``) act on the whole batch.
     **ode_options
-        Passed to :func:`solvers.solve_ode` (``method``, ``rtol``, ``atol``, ``t_eval``, ``dt0``,
-        ...). ``numba`` defaults to False (the wrapped gradient runs vectorized).
+        Passed to :func:`solvers.solve_ode` (``method``, ``rtol``, ``atol``, ``t_eval``,
+        ``dt0``, ``events``, ``dense_output``, ...).
 
     Returns
     -------
     ODEResult
-        ``t``, ``y`` of shape ``(*batch, n_times, d)``, ...
+        ``t``, ``y`` of shape ``(*batch, n_times, d)``, ... (see :func:`solvers.solve_ode`; a
+        gradient that turns NaN or inf stops that member with status -2).
 
     Notes
     -----
@@ -104,13 +175,13 @@ def gradient_flow(grad, x0, t_span, /, *, igr_lr=None, hvp=None, **ode_options):
     Along the flow ``df/dt = -|∇f|^2 <= 0``.
     """
     _check_grad(grad)
-    g = grad if igr_lr is None else igr_modified_gradient(grad, igr_lr, hvp=hvp)
-
-    def rhs(t, x):
-        return -g(x)
-
-    ode_options.setdefault("numba", False)
-    return solve_ode(rhs, t_span, x0, **ode_options)
+    if igr_lr is not None:
+        igr_lr = check_positive(igr_lr, "igr_lr")
+    if hvp is not None and not callable(hvp):
+        raise TypeError("hvp must be callable hvp(x, v)")
+    numpy_input = is_numpy(array_namespace(x0))
+    rhs = _gradient_rhs(grad, igr_lr, hvp, None, vectorized, numpy_input)
+    return solve_ode(rhs, t_span, x0, vectorized=vectorized, **ode_options)
 
 
 def gradient_descent(grad, x0, /, *, lr, n_steps):
@@ -218,11 +289,12 @@ def rescale_momentum(lr, momentum, new_lr, /, *, exact=True):
     return u * u - 1
 
 
-def damped_flow(grad, x0, t_span, /, *, friction, v0=None, **ode_options):
+def damped_flow(grad, x0, t_span, /, *, friction, v0=None, vectorized=False, **ode_options):
     """Solve the damped (heavy-ball) flow ``x'' + λ x' = -∇f(x)`` with :func:`solve_ode`.
 
-    Returns the ODEResult with two extra fields, ``x`` and ``v`` (position and velocity,
-    shape ``(*batch, n_times, d)``).
+    ``grad`` follows :func:`gradient_flow`'s convention (one member ``x`` of shape ``(d,)`` by
+    default; the whole batch with ``vectorized=True``).  Returns the ODEResult with two extra
+    fields, ``x`` and ``v`` (position and velocity, shape ``(*batch, n_times, d)``).
     """
     _check_grad(grad)
     if isinstance(friction, bool) or not isinstance(friction, numbers.Real) or not friction >= 0:
@@ -233,12 +305,20 @@ def damped_flow(grad, x0, t_span, /, *, friction, v0=None, **ode_options):
     v = xp.zeros_like(x) if v0 is None else as_float_array(v0, "v0", xp)
     d = x.shape[-1]
 
-    def rhs(t, y):
-        pos, vel = y[..., :d], y[..., d:]
-        return xp.concat([vel, -lam * vel - grad(pos)], axis=-1)
+    if vectorized or not is_numpy(xp):
+        def rhs(t, y):
+            ns = array_namespace(y)
+            pos, vel = y[..., :d], y[..., d:]
+            return ns.concat([vel, -lam * vel - grad(pos)], axis=-1)
+    else:
+        def make():
+            def rhs_member(t, y):
+                vel = y[d:]
+                return np.concatenate((vel, -lam * vel - np.asarray(grad(y[:d]))))
+            return rhs_member
+        rhs = _cached_rhs(grad, ("damped", lam, d), make)
 
-    ode_options.setdefault("numba", False)
-    res = solve_ode(rhs, t_span, xp.concat([x, v], axis=-1), **ode_options)
+    res = solve_ode(rhs, t_span, xp.concat([x, v], axis=-1), vectorized=vectorized, **ode_options)
     res["x"] = res.y[..., :d]
     res["v"] = res.y[..., d:]
     return res

@@ -2,13 +2,18 @@
 controller constants, event specifications."""
 from __future__ import annotations
 
+import math
+import numbers
+import os
+
 import numpy as np
 
 __all__ = ["STATUS_SUCCESS", "STATUS_EVENT", "STATUS_MAX_STEPS", "STATUS_NONFINITE",
-           "STATUS_UNDERFLOW", "RUNNING", "MESSAGES", "Controller", "EventSpec"]
+           "STATUS_UNDERFLOW", "STATUS_CALLBACK", "RUNNING", "MESSAGES", "Controller",
+           "EventSpec", "check_memory"]
 
 from .._status import (STATUS_SUCCESS, STATUS_EVENT, STATUS_MAX_STEPS, STATUS_NONFINITE,
-                       STATUS_UNDERFLOW, MESSAGES)
+                       STATUS_UNDERFLOW, STATUS_CALLBACK, MESSAGES)
 
 RUNNING = 99  # internal only
 
@@ -44,11 +49,17 @@ class Controller:
 
 
 class EventSpec:
-    """Normalised events: a tuple of functions with ``terminal`` and ``direction``."""
+    """Normalised events: functions with ``terminal`` counts and ``direction`` signs.
+
+    ``terminal[i]`` is the occurrence at which event ``i`` stops the member (0: never), from
+    the function's ``terminal`` attribute: ``False``/``None``/``0`` never, ``True`` the first
+    occurrence, a positive integer ``k`` the ``k``-th (as in scipy).  ``directions[i]`` is the
+    sign of the ``direction`` attribute (any real number; 0 or absent: both directions).
+    """
 
     def __init__(self, funcs, terminal, directions):
         self.funcs = tuple(funcs)
-        self.terminal = tuple(bool(v) for v in terminal)
+        self.terminal = tuple(int(v) for v in terminal)
         self.directions = tuple(float(v) for v in directions)
 
     @classmethod
@@ -56,15 +67,62 @@ class EventSpec:
         funcs = [events] if callable(events) else list(events)
         if not funcs:
             return None
-        for g in funcs:
+        terminal, directions = [], []
+        for i, g in enumerate(funcs):
             if not callable(g):
                 raise TypeError(f"events must be a callable or a sequence of callables, got {g!r}")
-        terminal = [getattr(g, "terminal", False) for g in funcs]
-        directions = [getattr(g, "direction", 0.0) for g in funcs]
-        for v in directions:
-            if v not in (-1, 0, 1) and not (isinstance(v, float) and v in (-1.0, 0.0, 1.0)):
-                raise ValueError(f"events: an event's direction must be -1, 0 or 1, got {v!r}")
+            terminal.append(_terminal_count(getattr(g, "terminal", None), i))
+            directions.append(_direction(getattr(g, "direction", 0.0), i))
         return cls(funcs, terminal, directions)
+
+    def with_funcs(self, funcs):
+        return EventSpec(funcs, self.terminal, self.directions)
+
+
+def _terminal_count(v, i):
+    rule = (f"events[{i}]: the `terminal` attribute of an event must be a boolean or a positive "
+            f"integer (stop at that occurrence), got {v!r}")
+    if v is None:
+        return 0
+    if isinstance(v, (bool, np.bool_)):
+        return int(v)
+    if isinstance(v, numbers.Integral):
+        if v < 0:
+            raise ValueError(rule)
+        return int(v)
+    if isinstance(v, numbers.Real) and float(v).is_integer() and v >= 0:
+        return int(v)
+    raise ValueError(rule)
+
+
+def _direction(v, i):
+    if isinstance(v, bool) or not isinstance(v, numbers.Real) or math.isnan(float(v)):
+        raise ValueError(f"events[{i}]: the `direction` attribute of an event must be a real "
+                         f"number (its sign selects the crossing direction; 0: both), got {v!r}")
+    return float(np.sign(float(v)))
+
+
+def available_memory() -> int:
+    """Bytes of memory this process can still use (MemAvailable; total RAM as a fallback)."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):  # pragma: no cover
+        return 1 << 62
+
+
+def check_memory(nbytes, what, hint):
+    """Refuse (``ValueError``) work whose output cannot fit in memory, before allocating it."""
+    avail = available_memory()
+    if nbytes > avail:
+        raise ValueError(f"{what} would need {nbytes / 2**30:.3g} GiB of memory, more than the "
+                         f"{avail / 2**30:.3g} GiB available; {hint}")
 
 
 def messages_for(status):
@@ -74,29 +132,3 @@ def messages_for(status):
     for code, msg in MESSAGES.items():
         out[status == code] = msg
     return out.astype(str) if out.size else np.empty(status.shape, dtype=str)
-
-
-class reversed_vectorized:
-    """``-f(-tau, y, *args)``: the right-hand side in reversed time tau = -t."""
-
-    def __init__(self, f):
-        self.forward = f
-
-    def __call__(self, tau, y, *args):
-        return -self.forward(-tau, y, *args)
-
-
-class _ReversedEvent:
-    def __init__(self, g):
-        self.forward = g
-        self.terminal = getattr(g, "terminal", False)
-        # direction refers to the order of integration, as in scipy: unchanged
-        self.direction = getattr(g, "direction", 0.0)
-
-    def __call__(self, tau, y, *args):
-        return self.forward(-tau, y, *args)
-
-
-def reversed_events(events):
-    funcs = [events] if callable(events) else list(events)
-    return [_ReversedEvent(g) for g in funcs]

@@ -109,6 +109,7 @@ DEV void ps_adaptive_member(long long i, const double* y0, const double* params,
         double remaining = t1 - t;
         int last = h >= remaining - 16.0 * eps * fmax(fabs(t1), 1.0);
         double hs = last ? remaining : h;
+        if (!last && hs <= 10.0 * eps * fabs(t)) {{ st = {UNDERFLOW}; tf = t; break; }}
         for (int s = 1; s < S; ++s) ps_stage(t, y, hs, k, s, p, ytmp);
         nf += S - 1;
         double errn = 0.0;
@@ -301,32 +302,31 @@ def _module(sym, tab):
     return mod[1]
 
 
-def params_matrix(args, batch, nparams, xp):
-    """Parameters broadcast to (n_params, B) float64 on the device."""
-    if len(args) != nparams:
+def params_matrix(cargs, nparams, xp):
+    """Parameters as (n_params, B) float64 on the device: numbers broadcast to every member,
+    :func:`solvers.per_member` arrays (of the batch shape) one value per member."""
+    if len(cargs.raw) != nparams:
         raise TypeError(f"the sympy right-hand side takes {nparams} parameter(s) (args), got "
-                        f"{len(args)}")
-    B = int(np.prod(batch)) if batch else 1
+                        f"{len(cargs.raw)}")
+    B = cargs.n_members
     rows = []
-    for a in args:
+    for a, fl in zip(cargs.vectorized(), cargs.flags):
         arr = xp.asarray(a, dtype=xp.float64)
-        rows.append(xp.reshape(xp.broadcast_to(arr, batch), (B,)))
+        rows.append(xp.reshape(arr, (B,)) if fl else xp.full((B,), float(arr), dtype=xp.float64))
     if not rows:
         return xp.zeros((1, B), dtype=xp.float64)
     return xp.stack(rows, axis=0)
 
 
-def integrate_cupy(sym, t0, t1, y0, tab, *, dt0, rtol, atol, t_out, args, max_steps, max_step,
-                   xp, events=None):
+def integrate_cupy(sym, t0, t1, y0, tab, *, dt0, rtol, atol, t_out, cargs, max_steps, max_step,
+                   xp, grid=None):
     """One thread per member; returns the fields of the generic rung (device arrays)."""
     import cupy as cp
-    if events is not None:
-        raise NotImplementedError("events are not implemented in the CuPy kernel")
     batch = tuple(y0.shape[:-1])
     d = y0.shape[-1]
     B = int(np.prod(batch)) if batch else 1
     y0f = cp.ascontiguousarray(cp.asarray(y0, dtype=cp.float64).reshape(B, d))
-    params = cp.ascontiguousarray(params_matrix(args, batch, len(sym.params), cp))
+    params = cp.ascontiguousarray(params_matrix(cargs, len(sym.params), cp))
     nout = int(t_out.size)
     yout = cp.full((B, nout, d), cp.nan, dtype=cp.float64)
     status = cp.zeros(B, dtype=cp.int32)
@@ -348,19 +348,20 @@ def integrate_cupy(sym, t0, t1, y0, tab, *, dt0, rtol, atol, t_out, args, max_st
             np.float64(max_step), np.int64(max_steps), np.float64(Controller(tab.error_order).expo1),
             yout, status, nfev, nsteps, nreject, t_final, y_final))
     else:
-        from ._generic import fixed_grid
-        ts, hs, ks_out, n_start = fixed_grid(t0, t_out, dt0)
-        hit_max = ts.size > max_steps
-        ts, hs, ks_out = ts[:max_steps], hs[:max_steps], ks_out[:max_steps]
+        ts, hs, ks_out, n_start = grid
         kern = mod.get_function("ps_ode_fixed")
         kern((blocks,), (threads,), (
             y0f, params, np.int64(B), cp.asarray(ts), cp.asarray(hs), cp.asarray(ks_out),
-            np.int64(ts.size), np.int64(n_start), np.int64(nout), np.int32(hit_max), yout, status,
+            np.int64(ts.size), np.int64(n_start), np.int64(nout), np.int32(0), yout, status,
             nfev, nsteps, t_final, y_final))
     dtype = y0.dtype
+    # rows reached: the leading rows that are not NaN (accepted states are always finite)
+    reached = ~cp.all(cp.isnan(yout), axis=-1) if d else cp.ones((B, nout), dtype=bool)
+    n_out = cp.asnumpy(cp.cumprod(reached, axis=1).sum(axis=1)).astype(np.int64)
     return dict(y=xp.astype(yout.reshape(batch + (nout, d)), dtype),
                 status=cp.asnumpy(status).reshape(batch),
                 nfev=cp.asnumpy(nfev).reshape(batch), nsteps=cp.asnumpy(nsteps).reshape(batch),
                 nreject=cp.asnumpy(nreject).reshape(batch),
                 t_final=cp.asnumpy(t_final).reshape(batch),
-                y_final=xp.astype(y_final.reshape(batch + (d,)), dtype), events=None)
+                y_final=xp.astype(y_final.reshape(batch + (d,)), dtype), events=None,
+                n_out=n_out.reshape(batch))

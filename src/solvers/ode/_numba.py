@@ -1,157 +1,47 @@
 """The Numba rung of :func:`solvers.solve_ode`: one fused compiled loop per member.
 
-The kernel is generated for the user's right-hand side (a Numba-compiled per-member
-function ``f(t, y, *member_args) -> (d,)``), the number of its arguments (which of them are
-per-member arrays), the tableau (coefficients baked in as literals) and the event functions.
-The kernel loops over a range of members and releases the GIL; chunks of members run on
-``numba.get_num_threads()`` threads (this compiles several times faster than a
-``parallel=True``/``prange`` kernel and scales the same way).  Each member adapts its own step, evaluates the dense output at ``t_eval`` and locates its events
-inside the loop, so nothing leaves the compiled code until every member has finished.
-The arithmetic mirrors the generic rung (``_generic``) step for step.
+The kernel is generated for the user's right-hand side (a Numba-compiled per-member function
+``f(t, y, *member_args)`` returning an array, list or tuple of length ``d``), the tableau
+(coefficients baked in as literals) and the event functions.  The kernel loops over a range of
+members and releases the GIL; chunks of members run on ``numba.get_num_threads()`` threads
+(this compiles several times faster than a ``parallel=True``/``prange`` kernel and scales the
+same way).  Each member adapts its own step, evaluates the dense output at ``t_eval``, locates
+its events and (with ``dense_output``) stores its interpolants inside the loop, so nothing
+leaves the compiled code until every member has finished.  The arithmetic mirrors the generic
+rung (``_generic``) step for step.
+
+Every evaluation of ``f`` checks the length of what it returned: a wrong length stops that
+member with the callback status (-5) instead of reading past the returned array.
 """
 from __future__ import annotations
 
 import math
-import weakref
 
 import numpy as np
 
-from ._common import (BETA, FAC_MAX, FAC_MIN, NONFINITE_SHRINK, SAFE, STATUS_EVENT,
-                          STATUS_MAX_STEPS, STATUS_NONFINITE, STATUS_SUCCESS, STATUS_UNDERFLOW,
-                          EventSpec)
+from ._common import (BETA, FAC_MAX, FAC_MIN, NONFINITE_SHRINK, SAFE, STATUS_CALLBACK,
+                      STATUS_EVENT, STATUS_MAX_STEPS, STATUS_NONFINITE, STATUS_SUCCESS,
+                      STATUS_UNDERFLOW, EventSpec)
 
-__all__ = ["integrate_numba", "compile_member_function", "is_numba_function"]
+__all__ = ["integrate_numba", "KernelCompileError", "n_threads"]
 
 _KERNELS: dict = {}
-# user function -> its njit dispatcher, so that repeated solves reuse the compiled kernels
-_JITTED = weakref.WeakKeyDictionary()
-_FAILED = object()
+# right-hand sides returning arrays/lists/tuples: components are copied one by one up to this
+# dimension (static indices also work for heterogeneous tuples), with a loop beyond it
+_UNROLL_MAX = 16
 
 
-def _jit_cached(f):
-    try:
-        return _JITTED.get(f)
-    except TypeError:  # not weak-referenceable
-        return None
-
-
-def _remember_jit(f, fj):
-    try:
-        _JITTED[f] = fj
-    except TypeError:
-        pass
-
-
-def is_numba_function(f) -> bool:
-    try:
-        from numba.core.registry import CPUDispatcher
-    except ImportError:  # pragma: no cover
-        return False
-    return isinstance(f, CPUDispatcher)
-
-
-def member_args(args, batch):
-    """(per-member flags, prepared args): arrays whose leading dims equal ``batch`` are
-    reshaped to (B, ...) and indexed per member inside the kernel."""
-    flags, out = [], []
-    nb = len(batch)
-    for a in args:
-        if isinstance(a, (bool, int, float, np.integer, np.floating)):
-            flags.append(False)
-            out.append(a)
-            continue
-        arr = np.asarray(a)
-        if nb and arr.ndim >= nb and tuple(arr.shape[:nb]) == batch:
-            flags.append(True)
-            out.append(np.ascontiguousarray(arr.reshape((-1,) + arr.shape[nb:])))
-        elif arr.ndim == 0:
-            flags.append(False)
-            out.append(arr[()])
-        else:
-            flags.append(False)
-            out.append(np.ascontiguousarray(arr))
-    return tuple(flags), tuple(out)
-
-
-def _member_view(prepared, flags, i):
-    return tuple(a[i] if fl else a for a, fl in zip(prepared, flags))
-
-
-def compile_member_function(f, t0, y0, args, batch, *, required):
-    """Numba-compile ``f`` for per-member calls and check it against the vectorized ``f``.
-
-    Returns the compiled function, or None (auto mode) when it does not compile.  Raises
-    ``TypeError`` when ``required`` and it does not compile, ``ValueError`` when the compiled
-    per-member results disagree with a successful vectorized call (ambiguous ``f``).
-    """
-    import numba
-    fj = f if is_numba_function(f) else _jit_cached(f)
-    if fj is _FAILED:
-        if not required:
-            return None
-        fj = None  # numba=True: try again (and report the error)
-    if fj is None:
-        try:
-            fj = numba.njit(cache=False)(f)
-            _remember_jit(f, fj)
-        except Exception as exc:  # not a function (njit of functions is lazy: errors come later)
-            _remember_jit(f, _FAILED)
-            if required:
-                raise TypeError(f"numba=True but f could not be compiled: {exc}") from exc
-            return None
-    y0n = np.asarray(y0, dtype=np.float64)
-    yflat = y0n.reshape(-1, y0n.shape[-1])
-    flags, prepared = member_args(args, batch)
-    nb = yflat.shape[0]
-    probe = sorted(set(np.linspace(0, nb - 1, min(nb, 8)).astype(int).tolist()))
-    try:
-        rows = []
-        for i in probe:
-            r = np.asarray(fj(float(t0), yflat[i].copy(), *_member_view(prepared, flags, i)),
-                           dtype=np.float64)
-            if r.shape != (y0n.shape[-1],):
-                raise ValueError(f"the compiled per-member f returned shape {r.shape}; expected "
-                                 f"({y0n.shape[-1]},)")
-            rows.append(r)
-    except Exception as exc:
-        if not is_numba_function(f):
-            _remember_jit(f, _FAILED)  # do not pay for a failed compilation twice
-        if required:
-            raise TypeError(f"numba=True but f does not compile/run as a per-member Numba "
-                            f"function f(t: float, y: (d,), *member_args) -> (d,): {exc}") from exc
-        return None
-    if required or is_numba_function(f):
-        return fj
-    # auto mode: the same f must also mean the same thing on the whole batch
-    try:
-        tv = np.full(y0n.shape[:-1], float(t0))
-        vec = np.asarray(f(tv, y0n.copy(), *args), dtype=np.float64)
-    except Exception:
-        return fj  # f is a per-member function only
-    if vec.shape != y0n.shape:
-        return fj  # idem: it does not act on the whole batch
-    vec = vec.reshape(-1, y0n.shape[-1])[probe]
-    want = np.array(rows)
-    if vec.shape == want.shape and np.allclose(vec, want, rtol=1e-12, atol=1e-300, equal_nan=True):
-        return fj
-    raise ValueError("f gives different results when compiled per member and when called on the "
-                     "whole batch; pass numba=True if f is a per-member function "
-                     "(y of shape (d,)), or numba=False if it is a vectorized one")
+class KernelCompileError(TypeError):
+    """The fused kernel could not be compiled for these callables and arguments."""
 
 
 # --------------------------------------------------------------------------- kernel source
-_HELPERS = '''
-@numba.njit(cache=False, fastmath=False, inline="always")
-def _dense_into(y, hs, k, P, theta, out):
-{DENSE}
-'''
-
 _FIXED = '''
-def kernel(lo, hi, y0, ts, hs, ks_out, n_start, cA, aA, bA, yout, status, nfev, nsteps, t_final, y_final,
-           hit_max{argdefs}):
-    B = y0.shape[0]
+def kernel(lo, hi, y0, ts, hs, ks_out, n_start, yout, status, nfev, nsteps, t_final, y_final,
+           n_out, cb_len, cb_t{argdefs}):
     d = y0.shape[1]
-    S = bA.shape[0]
+    S = {S}
+    nout = yout.shape[1]
     for i in range(lo, hi):
         y = y0[i].copy()
         ytmp = np.empty(d)
@@ -166,7 +56,12 @@ def kernel(lo, hi, y0, ts, hs, ks_out, n_start, cA, aA, bA, yout, status, nfev, 
         for n in range(ts.shape[0]):
             t = ts[n]
             h = hs[n]
-{FIXED_STAGES}
+            bad = _stages(t, y, h, k, ytmp, d{mcall})
+            if bad >= 0:
+                st = {CALLBACK}
+                cb_len[i] = bad
+                cb_t[i] = t
+                break
             good = True
             for q in range(d):
                 ytmp[q] = y[q] + h * ({BSUM})
@@ -183,34 +78,33 @@ def kernel(lo, hi, y0, ts, hs, ks_out, n_start, cA, aA, bA, yout, status, nfev, 
                 for q in range(d):
                     yout[i, ks_out[n], q] = y[q]
                 wrote = ks_out[n] + 1
-        # outputs never reached (failure or max_steps) are NaN; yout is not pre-filled
-        for kk in range(wrote, yout.shape[1]):
+        # outputs never reached (failure) are NaN; yout is not pre-filled
+        for kk in range(wrote, nout):
             for q in range(d):
                 yout[i, kk, q] = np.nan
-        if st == 0 and hit_max:
-            st = {MAXSTEPS}
         status[i] = st
         nsteps[i] = ns
-        nfev[i] = (ns + (1 if st == {NONFINITE} else 0)) * S
+        nfev[i] = (ns + (1 if st != 0 else 0)) * S
         t_final[i] = tf
+        n_out[i] = wrote
         for q in range(d):
             y_final[i, q] = y[q]
 '''
 
 _ADAPTIVE = '''
-def kernel(lo, hi, y0, t0, t1, t_out, n_start, cA, aA, bA, eA, P, rtol, atol, dt0, max_step, max_steps,
-           expo1, yout, status, nfev, nsteps, nreject, t_final, y_final, ev_t, ev_y, ev_n{argdefs}):
-    B = y0.shape[0]
+def kernel(lo, hi, y0, t0, t1, t_out, n_start, rtol, atol, dt0, max_step, max_steps,
+           expo1, yout, status, nfev, nsteps, nreject, t_final, y_final, n_out, cb_len, cb_t,
+           ev_dir, ev_term, ev_t, ev_y, ev_n, dn_t, dn_h, dn_y, dn_q, dn_n{argdefs}):
     d = y0.shape[1]
-    S = bA.shape[0]
+    S = {S}
     nout = t_out.shape[0]
     cap = ev_t.shape[2]
+    dcap = dn_t.shape[1]
     eps = 2.220446049250313e-16
     for i in range(lo, hi):
         y = y0[i].copy()
         ynew = np.empty(d)
         ytmp = np.empty(d)
-        errv = np.empty(d)
         k = np.empty((S, d))
         gold = np.empty({NEV})
         gnew = np.empty({NEV})
@@ -220,18 +114,20 @@ def kernel(lo, hi, y0, t0, t1, t_out, n_start, cA, aA, bA, eA, P, rtol, atol, dt
                 yout[i, kk, q] = y[q]
         ptr = n_start
         t = t0
-{FIRST_EVAL}
-        fin = True
-        for q in range(d):
-            if not np.isfinite(k[0, q]):
-                fin = False
         nf = 1
         ns = 0
         nr = 0
         st = {RUNNING}
         tf = t0
-        if not fin:
-            st = {NONFINITE}
+        bad = _feval(t, y, k, 0, d{mcall})
+        if bad >= 0:
+            st = {CALLBACK}
+            cb_len[i] = bad
+            cb_t[i] = t
+        else:
+            for q in range(d):
+                if not np.isfinite(k[0, q]):
+                    st = {NONFINITE}
         h = dt0
         if st == {RUNNING} and dt0 <= 0.0:
             # Hairer's starting step
@@ -250,12 +146,16 @@ def kernel(lo, hi, y0, t0, t1, t_out, n_start, cA, aA, bA, eA, P, rtol, atol, dt
             h0 = min(h0, t1 - t0)
             for q in range(d):
                 ytmp[q] = y[q] + h0 * k[0, q]
-{HINIT_EVAL}
+            bad = _feval(t0 + h0, ytmp, k, 1, d{mcall})  # (row 1 is free until the first step)
             nf += 1
+            if bad >= 0:
+                st = {CALLBACK}
+                cb_len[i] = bad
+                cb_t[i] = t0 + h0
             d2 = 0.0
             for q in range(d):
                 sc = atol + abs(y[q]) * rtol
-                d2 += ((f1[q] - k[0, q]) / sc) ** 2
+                d2 += ((k[1, q] - k[0, q]) / sc) ** 2
             d2 = math.sqrt(d2 / d) / h0
             dm = max(d1, d2)
             if dm <= 1e-15:
@@ -266,7 +166,8 @@ def kernel(lo, hi, y0, t0, t1, t_out, n_start, cA, aA, bA, eA, P, rtol, atol, dt
             if not np.isfinite(h):
                 h = h0
         h = min(h, max_step)
-        {EV_INIT}
+        if st == {RUNNING}:
+            {EV_INIT}
         facold = 1e-4
         last_rej = False
         last_nonfinite = False
@@ -278,7 +179,18 @@ def kernel(lo, hi, y0, t0, t1, t_out, n_start, cA, aA, bA, eA, P, rtol, atol, dt
             remaining = t1 - t
             last = h >= remaining - 16.0 * eps * max(abs(t1), 1.0)
             hs = remaining if last else h
-{ADAPT_STAGES}
+            if not last and hs <= 10.0 * eps * abs(t):
+                # t + hs no longer advances t (Hairer's criterion): stop at once
+                st = {UNDERFLOW}
+                tf = t
+                break
+            bad = _stages(t, y, hs, k, ytmp, d{mcall})
+            if bad >= 0:
+                st = {CALLBACK}
+                cb_len[i] = bad
+                cb_t[i] = t
+                tf = t
+                break
             nf += S - 1
             errn = 0.0
             finite = True
@@ -295,9 +207,11 @@ def kernel(lo, hi, y0, t0, t1, t_out, n_start, cA, aA, bA, eA, P, rtol, atol, dt
                 finite = False
             if finite and errn <= 1.0:
                 t_new = t1 if last else t + hs
-                theta_stop = 1.0
+                theta_stop = 2.0
                 terminal = False
                 {EV_STEP}
+                if not terminal:
+                    theta_stop = 1.0
                 t_stop = t_new if not terminal else t + theta_stop * hs
                 while ptr < nout and t_out[ptr] <= t_stop:
                     if t_out[ptr] == t_new:
@@ -306,10 +220,19 @@ def kernel(lo, hi, y0, t0, t1, t_out, n_start, cA, aA, bA, eA, P, rtol, atol, dt
                     else:
                         theta = (t_out[ptr] - t) / hs
                         theta = min(max(theta, 0.0), 1.0)
-                        _dense_into(y, hs, k, P, theta, ytmp)
+                        _dense_into(y, hs, k, theta, ytmp)
                         for q in range(d):
                             yout[i, ptr, q] = ytmp[q]
                     ptr += 1
+                if dcap > 0:
+                    c_ = dn_n[i]
+                    if c_ < dcap:
+                        dn_t[i, c_] = t
+                        dn_h[i, c_] = hs
+                        for q in range(d):
+                            dn_y[i, c_, q] = y[q]
+                        _dense_coefs(hs, k, dn_q, i, c_)
+                    dn_n[i] = c_ + 1
                 fac11 = errn ** expo1
                 fac = fac11 / facold ** {BETA}
                 fac = min(max(fac / {SAFE}, 1.0 / {FAC_MAX}), 1.0 / {FAC_MIN})
@@ -318,7 +241,7 @@ def kernel(lo, hi, y0, t0, t1, t_out, n_start, cA, aA, bA, eA, P, rtol, atol, dt
                     hnew = min(hnew, hs)
                 facold = max(errn, 1e-4)
                 if terminal:
-                    _dense_into(y, hs, k, P, theta_stop, ytmp)
+                    _dense_into(y, hs, k, theta_stop, ytmp)
                     for q in range(d):
                         y_final[i, q] = ytmp[q]
                 for q in range(d):
@@ -362,26 +285,27 @@ def kernel(lo, hi, y0, t0, t1, t_out, n_start, cA, aA, bA, eA, P, rtol, atol, dt
         nsteps[i] = ns
         nreject[i] = nr
         t_final[i] = tf
+        n_out[i] = ptr
 '''
 
 # events: per event function, root of g on the dense output by the Illinois method
-_EV_INIT_ONE = "gold[{e}] = g{e}(t, y{call})"
+_EV_INIT_ONE = "gold[{e}] = g{e}({TS}(t), y{mcall})"
 _EV_STEP_ONE = '''
-                gnew[{e}] = g{e}(t_new, ynew{call})
+                gnew[{e}] = g{e}({TS}(t_new), ynew{mcall})
                 th_ev[{e}] = -1.0
                 go = gold[{e}]
                 gn = gnew[{e}]
                 hit = False
-                if {DIR} >= 0 and go < 0.0 and gn >= 0.0:
+                if ev_dir[{e}] >= 0.0 and go < 0.0 and gn >= 0.0:
                     hit = True
-                if {DIR} <= 0 and go > 0.0 and gn <= 0.0:
+                if ev_dir[{e}] <= 0.0 and go > 0.0 and gn <= 0.0:
                     hit = True
                 if hit:
                     if gn == 0.0:
                         th_ev[{e}] = 1.0
                     else:
-                        lo = 0.0
-                        hi = 1.0
+                        lo_ = 0.0
+                        hi_ = 1.0
                         glo = go
                         ghi = gn
                         side = 0
@@ -390,32 +314,33 @@ _EV_STEP_ONE = '''
                         for _it in range(100):
                             den = ghi - glo
                             if den != 0.0:
-                                th = hi - ghi * (hi - lo) / den
+                                th = hi_ - ghi * (hi_ - lo_) / den
                             else:
-                                th = 0.5 * (lo + hi)
-                            th = min(max(th, lo), hi)
-                            _dense_into(y, hs, k, P, th, ytmp)
-                            gt = g{e}(t + hs * th, ytmp{call})
+                                th = 0.5 * (lo_ + hi_)
+                            th = min(max(th, lo_), hi_)
+                            _dense_into(y, hs, k, th, ytmp)
+                            gt = g{e}({TS}(t + hs * th), ytmp{mcall})
                             best = th
                             if gt == 0.0:
                                 break
                             if np.sign(gt) == np.sign(glo):
-                                lo = th
+                                lo_ = th
                                 glo = gt
                                 if side == -1:
                                     ghi *= 0.5
                                 side = -1
                             else:
-                                hi = th
+                                hi_ = th
                                 ghi = gt
                                 if side == 1:
                                     glo *= 0.5
                                 side = 1
-                            if (hi - lo) * hs <= tol:
-                                best = hi
+                            if (hi_ - lo_) * hs <= tol:
+                                best = hi_
                                 break
                         th_ev[{e}] = best
-                    if {TERM} and th_ev[{e}] < theta_stop:
+                    # terminal at its ev_term-th occurrence (0: never)
+                    if ev_term[{e}] > 0 and ev_n[i, {e}] + 1 >= ev_term[{e}] and th_ev[{e}] < theta_stop:
                         theta_stop = th_ev[{e}]
                         terminal = True
 '''
@@ -425,7 +350,7 @@ _EV_RECORD = '''
                         c_ = ev_n[i, e]
                         if c_ < cap:
                             ev_t[i, e, c_] = t + th_ev[e] * hs
-                            _dense_into(y, hs, k, P, th_ev[e], ytmp)
+                            _dense_into(y, hs, k, th_ev[e], ytmp)
                             if th_ev[e] == 1.0:
                                 for q in range(d):
                                     ytmp[q] = ynew[q]
@@ -435,6 +360,24 @@ _EV_RECORD = '''
                     gold[e] = gnew[e]
 '''
 
+_HELPERS = '''
+def _dense_into(y, hs, k, theta, out):
+{DENSE}
+
+
+def _dense_coefs(hs, k, qo, i, c):
+{COEFS}
+
+
+def _feval(t, yv, out, row, d{margs}):
+{FEVAL}
+
+
+def _stages(t, y, hs, k, ytmp, d{margs}):
+{STAGES}
+    return -1
+'''
+
 
 def _lin(coefs, rows, col="q"):
     """Source of sum_j coefs[j] * k[j, q] over the nonzero coefficients (literal floats)."""
@@ -442,32 +385,43 @@ def _lin(coefs, rows, col="q"):
     return " + ".join(terms) if terms else "0.0"
 
 
-def _eval(target_row, t_expr, y_expr, call, inplace, indent):
-    """Source that evaluates f at (t_expr, y_expr) into row ``target_row`` of k."""
-    pad = " " * indent
+def _feval_src(inplace, d, reverse, margs):
+    """Body of _feval(t, yv, out, row, d, *member_args): f at (t, yv) into out[row]; the
+    returned length is checked on every call (returns it when wrong, -1 when right)."""
+    ts = "-t" if reverse else "t"
     if inplace:
-        return f"{pad}f({t_expr}, {y_expr}, k[{target_row}]{call})"
-    return (f"{pad}fv = f({t_expr}, {y_expr}{call})\n"
-            f"{pad}for q in range(d):\n{pad}    k[{target_row}, q] = fv[q]")
+        lines = [f"    f({ts}, yv, out[row]{margs})"]
+        if reverse:
+            lines.append("    for q in range(d):\n        out[row, q] = -out[row, q]")
+        lines.append("    return -1")
+        return "\n".join(lines)
+    neg = "-" if reverse else ""
+    lines = [f"    fv = f({ts}, yv{margs})", "    n = len(fv)", "    if n != d:", "        return n"]
+    if d is not None and d <= _UNROLL_MAX:
+        lines += [f"    out[row, {q}] = {neg}fv[{q}]" for q in range(d)]
+    else:
+        lines += ["    for q in range(d):", f"        out[row, q] = {neg}fv[q]"]
+    lines.append("    return -1")
+    return "\n".join(lines)
 
 
-def _stages_src(tab, call, inplace, indent, first, hname):
-    """Unrolled stage evaluations with the tableau's coefficients baked in as literals."""
+def _stages_src(tab, first, margs):
+    """Unrolled stage evaluations with the tableau's coefficients baked in as literals;
+    returns early with the wrong length when f misbehaves."""
     c, a, _, _, _ = tab.arrays()
-    pad = " " * indent
     out = []
     for s_ in range(first, tab.stages):
         if s_ == 0:
-            out.append(_eval(0, "t", "y", call, inplace, indent))
+            out.append(f"    bad = _feval(t, y, k, 0, d{margs})\n    if bad >= 0:\n        return bad")
             continue
-        out.append(f"{pad}for q in range(d):\n{pad}    ytmp[q] = y[q] + {hname} * ("
-                   f"{_lin(a[s_, :s_], range(s_))})")
-        out.append(_eval(s_, f"t + {float(c[s_])!r} * {hname}", "ytmp", call, inplace, indent))
-    return "\n".join(out)
+        out.append(f"    for q in range(d):\n        ytmp[q] = y[q] + hs * ({_lin(a[s_, :s_], range(s_))})")
+        out.append(f"    bad = _feval(t + {float(c[s_])!r} * hs, ytmp, k, {s_}, d{margs})\n"
+                   "    if bad >= 0:\n        return bad")
+    return "\n".join(out) if out else "    pass"
 
 
 def _dense_src(tab):
-    """Body of _dense_into(y, hs, k, P, theta, out) with the continuous extension unrolled."""
+    """Body of _dense_into(y, hs, k, theta, out) with the continuous extension unrolled."""
     _, _, _, _, P = tab.arrays()
     lines = ["    d = y.shape[0]"]
     ws = []
@@ -484,23 +438,37 @@ def _dense_src(tab):
     return "\n".join(lines)
 
 
-def _build(kind, f, nargs_flags, ev=None, tab=None, inplace=False):
+def _coefs_src(tab):
+    """Body of _dense_coefs(hs, k, qo, i, c): qo[i, c, j, q] = hs * sum_s P[s, j] k[s, q], so
+    that the interpolant is y + sum_j theta**(j+1) qo[i, c, j]."""
+    _, _, _, _, P = tab.arrays()
+    lines = ["    d = k.shape[1]", "    for q in range(d):"]
+    for j in range(P.shape[1]):
+        terms = " + ".join(f"{float(P[s_, j])!r} * k[{s_}, q]" for s_ in range(P.shape[0])
+                           if P[s_, j] != 0.0) or "0.0"
+        lines.append(f"        qo[i, c, {j}, q] = hs * ({terms})")
+    return "\n".join(lines)
+
+
+def _build(kind, f, flags, d, ev=None, tab=None, inplace=False, reverse=False,
+           reverse_events=False):
     import numba
-    flags = nargs_flags
     argdefs = "".join(f", a{j}" for j in range(len(flags)))
-    call = "".join(f", a{j}[i]" if fl else f", a{j}" for j, fl in enumerate(flags))
+    mcall = "".join(f", a{j}[i]" if fl else f", a{j}" for j, fl in enumerate(flags))
+    margs = "".join(f", m{j}" for j in range(len(flags)))
     _, _, b, e, _ = tab.arrays()
     S = tab.stages
-    fmt = dict(argdefs=argdefs, call=call, NONFINITE=STATUS_NONFINITE, MAXSTEPS=STATUS_MAX_STEPS,
-               RUNNING=99, SUCCESS=STATUS_SUCCESS, EVENT=STATUS_EVENT, UNDERFLOW=STATUS_UNDERFLOW,
-               BETA=repr(BETA), SAFE=repr(SAFE), FAC_MAX=repr(FAC_MAX), FAC_MIN=repr(FAC_MIN),
+    TS = "-" if reverse_events else ""
+    fmt = dict(argdefs=argdefs, mcall=mcall, S=S, NONFINITE=STATUS_NONFINITE,
+               MAXSTEPS=STATUS_MAX_STEPS, RUNNING=99, SUCCESS=STATUS_SUCCESS, EVENT=STATUS_EVENT,
+               UNDERFLOW=STATUS_UNDERFLOW, CALLBACK=STATUS_CALLBACK, BETA=repr(BETA),
+               SAFE=repr(SAFE), FAC_MAX=repr(FAC_MAX), FAC_MIN=repr(FAC_MIN),
                SHRINK=repr(NONFINITE_SHRINK), ORDER=5,
-               BSUM=_lin(b, range(S)), ESUM=_lin(e, range(S)),
-               FIXED_STAGES=_stages_src(tab, call, inplace, 12, 0, "h"),
-               ADAPT_STAGES=_stages_src(tab, call, inplace, 12, 1, "hs"),
-               FIRST_EVAL=_eval(0, "t", "y", call, inplace, 8),
-               HINIT_EVAL=("            f1 = np.empty(d)\n            f(t0 + h0, ytmp, f1" + call + ")"
-                           if inplace else "            f1 = f(t0 + h0, ytmp" + call + ")"))
+               BSUM=_lin(b, range(S)), ESUM=_lin(e, range(S)))
+    helpers = _HELPERS.format(
+        DENSE=_dense_src(tab), COEFS=_coefs_src(tab) if tab.adaptive else "    pass",
+        FEVAL=_feval_src(inplace, d, reverse, margs), margs=margs,
+        STAGES=_stages_src(tab, 1 if kind == "adaptive" else 0, margs))
     ns = {"np": np, "math": math, "numba": numba, "f": f}
     if kind == "fixed":
         src = _FIXED.format(**fmt)
@@ -508,97 +476,33 @@ def _build(kind, f, nargs_flags, ev=None, tab=None, inplace=False):
         nev = 0 if ev is None else len(ev.funcs)
         fmt["NEV"] = max(nev, 1)
         if nev:
-            fmt["EV_INIT"] = "\n        ".join(_EV_INIT_ONE.format(e=e, call=call) for e in range(nev))
-            fmt["EV_STEP"] = "".join(
-                _EV_STEP_ONE.format(e=e, call=call, DIR=repr(ev.directions[e]),
-                                    TERM="True" if ev.terminal[e] else "False")
-                for e in range(nev)) + _EV_RECORD.format(NEV=nev)
+            fmt["EV_INIT"] = "\n            ".join(
+                _EV_INIT_ONE.format(e=e, mcall=mcall, TS=TS) for e in range(nev))
+            fmt["EV_STEP"] = "".join(_EV_STEP_ONE.format(e=e, mcall=mcall, TS=TS)
+                                     for e in range(nev)) + _EV_RECORD.format(NEV=nev)
             for e, g in enumerate(ev.funcs):
                 ns[f"g{e}"] = g
         else:
             fmt["EV_INIT"] = "pass"
             fmt["EV_STEP"] = "pass"
         src = _ADAPTIVE.format(**fmt)
-    exec(compile(_HELPERS.format(DENSE=_dense_src(tab)), "<solve_ode numba helpers>", "exec"), ns)
+    exec(compile(helpers, "<solve_ode numba helpers>", "exec"), ns)
+    for name in ("_dense_into", "_dense_coefs", "_feval", "_stages"):
+        ns[name] = numba.njit(cache=False, nogil=True, inline="always")(ns[name])
     exec(compile(src, f"<solve_ode numba {kind} kernel>", "exec"), ns)
     return numba.njit(cache=False, nogil=True)(ns["kernel"])
 
 
-def _kernel(kind, f, flags, ev=None, tab=None, inplace=False):
-    key = (kind, tab.name, inplace, f, flags,
-           None if ev is None else (ev.funcs, ev.terminal, ev.directions))
+def _kernel(kind, f, flags, d, ev=None, tab=None, inplace=False, reverse=False,
+            reverse_events=False):
+    dkey = d if (not inplace and d <= _UNROLL_MAX) else None
+    key = (kind, tab.name, inplace, reverse, reverse_events and ev is not None, f, flags, dkey,
+           None if ev is None else ev.funcs)
     kern = _KERNELS.get(key)
     if kern is None:
-        kern = _build(kind, f, flags, ev, tab, inplace)
+        kern = _build(kind, f, flags, dkey, ev, tab, inplace, reverse, reverse_events)
         _KERNELS[key] = kern
     return kern
-
-
-def _compile_events(events, y0, t0, args, batch):
-    ev = EventSpec.from_user(events)
-    if ev is None:
-        return None
-    funcs = []
-    for g in ev.funcs:
-        fwd = getattr(g, "forward", None)  # a reversed-time wrapper (backward integration)
-        if fwd is not None:
-            gj = _reversed_event_member(compile_member_function_event(fwd, -t0, y0, args, batch))
-        else:
-            gj = compile_member_function_event(g, t0, y0, args, batch)
-        funcs.append(gj)
-    return EventSpec(funcs, ev.terminal, ev.directions)
-
-
-_REVERSED: dict = {}
-
-
-def _reversed_member(fj, inplace):
-    """A compiled ``-f(-tau, y, ...)`` around the compiled forward right-hand side."""
-    key = ("f", fj, inplace)
-    if key not in _REVERSED:
-        import numba
-        if inplace:
-            def fr(t, y, out, *args):
-                fj(-t, y, out, *args)
-                for q in range(out.shape[0]):
-                    out[q] = -out[q]
-        else:
-            def fr(t, y, *args):
-                return -fj(-t, y, *args)
-        _REVERSED[key] = numba.njit(cache=False)(fr)
-    return _REVERSED[key]
-
-
-def _reversed_event_member(gj):
-    key = ("g", gj)
-    if key not in _REVERSED:
-        import numba
-
-        def gr(t, y, *args):
-            return gj(-t, y, *args)
-        _REVERSED[key] = numba.njit(cache=False)(gr)
-    return _REVERSED[key]
-
-
-class EventCompileError(TypeError):
-    """An event function does not compile as a per-member Numba function."""
-
-
-def compile_member_function_event(g, t0, y0, args, batch):
-    import numba
-    y0n = np.asarray(y0, dtype=np.float64).reshape(-1, np.shape(y0)[-1])
-    flags, prepared = member_args(args, batch)
-    try:
-        gj = g if is_numba_function(g) else _jit_cached(g)
-        if gj is None or gj is _FAILED:
-            gj = numba.njit(cache=False)(g)
-            _remember_jit(g, gj)
-        v = gj(float(t0), y0n[0].copy(), *_member_view(prepared, flags, 0))
-        float(v)
-    except Exception as exc:
-        raise EventCompileError("on the compiled rung event functions must compile with Numba "
-                                f"as g(t: float, y: (d,), *member_args) -> float: {exc}") from exc
-    return gj
 
 
 def n_threads() -> int:
@@ -608,6 +512,18 @@ def n_threads() -> int:
         return max(1, int(numba.get_num_threads()))
     except Exception:  # pragma: no cover
         return 1
+
+
+def _compile_now(kern, args):
+    """Compile the kernel for these argument types in this thread (an empty member range):
+    a typing failure becomes :class:`KernelCompileError` before any thread starts."""
+    try:
+        kern(0, 0, *args)
+    except Exception as exc:
+        from .._callables import _first_line, _is_numba_error
+        if _is_numba_error(exc):
+            raise KernelCompileError(_first_line(exc)) from exc
+        raise
 
 
 def _run_chunks(kern, B, args):
@@ -631,17 +547,24 @@ def _run_chunks(kern, B, args):
             fu.result()
 
 
-def integrate_numba(f, t0, t1, y0, tab, *, dt0, rtol, atol, t_out, args, max_steps, events,
-                    max_step, batch, inplace=False, reverse=False):
-    """Run the fused kernel; ``y0`` is a NumPy array (*batch, d).  ``inplace``: ``f`` has the
-    signature ``f(t, y, out, *member_args)`` and writes the derivative into ``out``."""
-    if reverse:  # f is already compiled for forward time; integrate tau = -t
-        f = _reversed_member(f, inplace)
+def integrate_numba(f, t0, t1, y0, tab, *, dt0, rtol, atol, t_out, cargs, max_steps, events,
+                    max_step, batch, inplace=False, reverse=False, reverse_events=False,
+                    dense=False, grid=None):
+    """Run the fused kernel; ``y0`` is a NumPy array (*batch, d).
+
+    ``f``: the compiled per-member right-hand side (``f(t, y, *member_args)`` returning a
+    length-``d`` array, list or tuple; with ``inplace`` ``f(t, y, out, *member_args)``
+    writing into ``out``).  ``events``: an :class:`EventSpec` of compiled per-member event
+    functions, or None.  ``reverse``: integrate in reversed time ``tau = -t`` (``f`` is called
+    at ``-tau`` and its value negated); ``reverse_events``: the events are called at ``-tau``
+    (a sympy right-hand side arrives already reversed, its events do not).  ``grid``: the fixed-step grid
+    (from ``_generic.fixed_grid``) for fixed-step methods.
+    Raises :class:`KernelCompileError` when the kernel does not compile for these types.
+    """
     d = y0.shape[-1]
     y0f = np.ascontiguousarray(np.asarray(y0, dtype=np.float64).reshape(-1, d))
     B = y0f.shape[0]
-    flags, prepared = member_args(args, batch)
-    c, a, b, e, P = tab.arrays()
+    flags, prepared = cargs.numba()
     nout = t_out.size
     yout = np.empty((B, nout, d))  # every entry is written by the kernel (NaN if not reached)
     status = np.zeros(B, dtype=np.int32)
@@ -650,35 +573,58 @@ def integrate_numba(f, t0, t1, y0, tab, *, dt0, rtol, atol, t_out, args, max_ste
     nreject = np.zeros(B, dtype=np.int64)
     t_final = np.zeros(B)
     y_final = np.zeros((B, d))
+    n_out = np.zeros(B, dtype=np.int64)
+    cb_len = np.full(B, -1, dtype=np.int64)
+    cb_t = np.full(B, np.nan)
     evres = None
+    dres = None
     if not tab.adaptive:
-        from ._generic import fixed_grid
-        ts, hs, ks_out, n_start = fixed_grid(t0, t_out, dt0)
-        hit_max = ts.size > max_steps
-        ts, hs, ks_out = ts[:max_steps], hs[:max_steps], ks_out[:max_steps]
-        kern = _kernel("fixed", f, flags, tab=tab, inplace=inplace)
-        _run_chunks(kern, B, (y0f, ts, hs, ks_out, n_start, c, a, b, yout, status, nfev, nsteps,
-                              t_final, y_final, hit_max, *prepared))
+        ts, hs, ks_out, n_start = grid
+        kern = _kernel("fixed", f, flags, d, tab=tab, inplace=inplace, reverse=reverse)
+        args = (y0f, ts, hs, ks_out, n_start, yout, status, nfev, nsteps, t_final, y_final,
+                n_out, cb_len, cb_t, *prepared)
+        _compile_now(kern, args)
+        _run_chunks(kern, B, args)
     else:
         from ._common import Controller
-        ev = _compile_events(events, y0, t0, args, batch) if events is not None else None
-        nev = 0 if ev is None else len(ev.funcs)
+        nev = 0 if events is None else len(events.funcs)
         n_start = int(np.sum(t_out <= t0))
-        kern = _kernel("adaptive", f, flags, ev, tab=tab, inplace=inplace)
+        kern = _kernel("adaptive", f, flags, d, events, tab=tab, inplace=inplace, reverse=reverse,
+                       reverse_events=reverse_events)
         expo1 = Controller(tab.error_order).expo1
+        m = tab.arrays()[4].shape[1]
+        ev_dir = np.zeros(max(nev, 1))
+        ev_term = np.zeros(max(nev, 1), dtype=np.int64)
+        if nev:
+            ev_dir[:nev] = events.directions
+            ev_term[:nev] = events.terminal
         cap = 8 if nev else 0
+        dcap = min(64, max_steps) if dense else 0
+        compiled = False
         while True:
             ev_t = np.full((B, max(nev, 1), cap), np.nan)
             ev_y = np.full((B, max(nev, 1), cap, d), np.nan)
             ev_n = np.zeros((B, max(nev, 1)), dtype=np.int64)
-            _run_chunks(kern, B, (y0f, float(t0), float(t1), t_out, n_start, c, a, b, e, P, rtol,
-                                  atol, -1.0 if dt0 is None else float(dt0), float(max_step),
-                                  int(max_steps), expo1, yout, status, nfev, nsteps, nreject,
-                                  t_final, y_final, ev_t, ev_y, ev_n, *prepared))
+            dn_t = np.zeros((B, dcap))
+            dn_h = np.zeros((B, dcap))
+            dn_y = np.zeros((B, dcap, d))
+            dn_q = np.zeros((B, dcap, m, d))
+            dn_n = np.zeros(B, dtype=np.int64)
+            args = (y0f, float(t0), float(t1), t_out, n_start, rtol, atol,
+                    -1.0 if dt0 is None else float(dt0), float(max_step), int(max_steps), expo1,
+                    yout, status, nfev, nsteps, nreject, t_final, y_final, n_out, cb_len, cb_t,
+                    ev_dir, ev_term, ev_t, ev_y, ev_n, dn_t, dn_h, dn_y, dn_q, dn_n, *prepared)
+            if not compiled:
+                _compile_now(kern, args)
+                compiled = True
+            _run_chunks(kern, B, args)
             need = int(ev_n.max()) if nev else 0
-            if need <= cap:
+            dneed = int(dn_n.max()) if dense else 0
+            if need <= cap and dneed <= dcap:
                 break
-            cap = need  # rerun with room for every event (the run is deterministic)
+            # rerun with room for every event / interpolant (the run is deterministic)
+            cap = max(cap, need)
+            dcap = max(dcap, dneed)
         if nev:
             evres = []
             for j in range(nev):
@@ -686,7 +632,10 @@ def integrate_numba(f, t0, t1, y0, tab, *, dt0, rtol, atol, t_out, args, max_ste
                 evres.append((ev_t[:, j, :nmax].reshape(batch + (nmax,)),
                               ev_y[:, j, :nmax].reshape(batch + (nmax, d)),
                               ev_n[:, j].reshape(batch)))
+        if dense:
+            dres = dict(t=dn_t, h=dn_h, y=dn_y, q=dn_q, n=dn_n)
     return dict(y=yout.reshape(batch + (nout, d)), status=status.reshape(batch),
                 nfev=nfev.reshape(batch), nsteps=nsteps.reshape(batch),
                 nreject=nreject.reshape(batch), t_final=t_final.reshape(batch),
-                y_final=y_final.reshape(batch + (d,)), events=evres)
+                y_final=y_final.reshape(batch + (d,)), n_out=n_out.reshape(batch),
+                cb=(cb_len, cb_t), events=evres, dense=dres)

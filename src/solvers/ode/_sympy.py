@@ -29,7 +29,8 @@ def ode_from_sympy(exprs, state_symbols, t_symbol=None, params=()):
         The time variable (when the right-hand side depends on time).
     params : sequence of sympy Symbols
         Parameters, passed to :func:`solve_ode` through ``args`` in this order: each a
-        scalar, or an array of the batch shape (one value per member).
+        number (the same for every member), or :func:`solvers.per_member` of an array of the
+        batch shape (one value per member).
 
     Returns
     -------

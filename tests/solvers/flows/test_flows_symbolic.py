@@ -83,7 +83,7 @@ def test_probability_flow_ode_numeric_transports_quantiles():
     n, T = 200, 1.5
     lv = (np.arange(n) + 0.5) / n
     y0 = (2.0 + math.sqrt(0.1) * st.norm.ppf(lv))[:, None]
-    r = solve_ode(rhs, (0.0, T), y0, rtol=1e-10, atol=1e-12, numba=False)
+    r = solve_ode(rhs, (0.0, T), y0, rtol=1e-10, atol=1e-12, vectorized=True)
     mu = 0.5 + 1.5 * math.exp(-T)
     var = 0.1 * math.exp(-2 * T) + 0.5 * (1 - math.exp(-2 * T))
     np.testing.assert_allclose(r.y[:, -1, 0], mu + math.sqrt(var) * st.norm.ppf(lv), atol=1e-8)

@@ -116,7 +116,7 @@ def test_fixed_step_orders(method, order):
     T = 2.0
     errs = []
     for n in ns:
-        r = solve_ode(f_cos, (0.0, T), np.array([1.0]), method=method, dt0=T / n, numba=False)
+        r = solve_ode(f_cos, (0.0, T), np.array([1.0]), method=method, dt0=T / n, vectorized=True)
         assert r.t.shape == (n + 1,) and r.y.shape == (n + 1, 1)
         errs.append(abs(r.y[-1, 0] - math.exp(math.sin(T))))
     assert abs(-_slope(ns, errs) - order) < 0.15, errs
@@ -159,7 +159,7 @@ def test_adaptive_pair_order_five_at_fixed_steps(method):
     errs = []
     for n in ns:
         r = solve_ode(f_cos, (0.0, T), np.array([1.0]), dt0=T / n, max_step=T / n, rtol=1e6,
-                      atol=1e6, numba=False, method=method)
+                      atol=1e6, vectorized=True, method=method)
         assert int(r.nsteps) == n and int(r.nreject) == 0
         errs.append(abs(r.y[-1, 0] - math.exp(math.sin(T))))
     assert abs(-_slope(ns, errs) - 5) < tol, errs
@@ -175,7 +175,7 @@ def test_dense_output_order_four(method):
     for n in ns:
         te = (np.arange(n) + 0.37) * (T / n)
         r = solve_ode(f_cos, (0.0, T), np.array([1.0]), dt0=T / n, max_step=T / n, rtol=1e6,
-                      atol=1e6, t_eval=te, numba=False, method=method)
+                      atol=1e6, t_eval=te, vectorized=True, method=method)
         errs.append(np.max(np.abs(r.y[:, 0] - np.exp(np.sin(te)))))
     assert -_slope(ns, errs) > 4.5, errs
 
@@ -188,7 +188,7 @@ def test_error_proportional_to_tolerance(method):
     errs = []
     for rt in rtols:
         r = solve_ode(f_osc, (0.0, 10.0), np.array([1.0, 0.0]), rtol=rt, atol=rt * 1e-3,
-                      t_eval=te, numba=False, method=method)
+                      t_eval=te, vectorized=True, method=method)
         assert int(r.status) == 0 and bool(r.success)
         errs.append(np.max(np.abs(r.y[:, 0] - np.cos(te))))
     errs = np.array(errs)
@@ -206,7 +206,7 @@ def test_agrees_with_scipy_dop853(method):
     ref = scipy_integrate.solve_ivp(lambda t, y: lorenz_member(t, y, 28.0), (0, 3), y0,
                                     method="DOP853", rtol=1e-13, atol=1e-13, t_eval=te)
     r = solve_ode(lorenz_vec, (0.0, 3.0), y0, rtol=1e-10, atol=1e-10, t_eval=te, args=(28.0,),
-                  numba=False, method=method)
+                  vectorized=True, method=method)
     np.testing.assert_allclose(r.y, ref.y.T, rtol=0, atol=2e-6 * np.abs(ref.y).max())
     # and like scipy's own RK45 (same pair) the step count is of the same magnitude
     rk45 = scipy_integrate.solve_ivp(lambda t, y: lorenz_member(t, y, 28.0), (0, 3), y0,
@@ -222,7 +222,7 @@ def test_batch_members_have_their_own_steps():
         return -lam[..., None] * y
 
     r = solve_ode(f, (0.0, 1.0), y0, args=(lam,), rtol=1e-8, atol=1e-12, t_eval=[0.5, 1.0],
-                  numba=False)
+                  vectorized=True)
     ns = np.asarray(r.nsteps)
     assert np.all(np.diff(ns) > 0), ns
     assert ns[-1] > 5 * ns[0]
@@ -230,7 +230,7 @@ def test_batch_members_have_their_own_steps():
                                rtol=1e-5, atol=1e-11)
     # a member alone takes exactly the steps it takes in the batch
     alone = solve_ode(lambda t, y: -1.0 * y, (0.0, 1.0), np.ones((1,)), rtol=1e-8, atol=1e-12,
-                      t_eval=[0.5, 1.0], numba=False)
+                      t_eval=[0.5, 1.0], vectorized=True)
     assert int(alone.nsteps) == ns[0]
     np.testing.assert_allclose(alone.y, r.y[0], rtol=1e-14)
 
@@ -238,14 +238,14 @@ def test_batch_members_have_their_own_steps():
 def test_shapes_and_result_type():
     y0 = np.zeros((2, 3, 2))
     y0[..., 0] = 1.0
-    r = solve_ode(f_osc, (0.0, 1.0), y0, t_eval=np.linspace(0, 1, 4), numba=False)
+    r = solve_ode(f_osc, (0.0, 1.0), y0, t_eval=np.linspace(0, 1, 4), vectorized=True)
     assert isinstance(r, ODEResult)
     assert r.t.shape == (4,) and r.y.shape == (2, 3, 4, 2)
     for k in ("status", "success", "nfev", "nsteps", "nreject", "t_final"):
         assert r[k].shape == (2, 3)
     assert r.message.shape == (2, 3) and r.y_final.shape == (2, 3, 2)
     # default output for adaptive methods: t0 and t1
-    r = solve_ode(f_osc, (0.0, 1.0), np.array([1.0, 0.0]), numba=False)
+    r = solve_ode(f_osc, (0.0, 1.0), np.array([1.0, 0.0]), vectorized=True)
     np.testing.assert_array_equal(r.t, [0.0, 1.0])
     assert isinstance(r.message, str) and r.status.shape == ()
 
@@ -253,11 +253,22 @@ def test_shapes_and_result_type():
 # --------------------------------------------------------------------------- status
 def test_blowup_status():
     # y' = y^2, y(0) = 1 has y = 1/(1-t): no solution past t = 1
-    r = solve_ode(lambda t, y: y * y, (0.0, 2.0), np.array([1.0]), numba=False)
+    r = solve_ode(lambda t, y: y * y, (0.0, 2.0), np.array([1.0]), vectorized=True)
     assert not bool(r.success)
     assert int(r.status) in (-2, -3)
     assert abs(float(r.t_final) - 1.0) < 1e-6
-    assert np.isnan(r.y[-1, 0])
+    # unbatched: only rows before the blow-up; never a value from past the pole
+    np.testing.assert_array_equal(r.t, [0.0])
+    te = np.linspace(0.0, 2.0, 21)
+    for kw in (dict(), dict(rtol=1e-3, atol=1e-6), dict(rtol=1e-10, atol=1e-12)):
+        r = solve_ode(lambda t, y: y * y, (0.0, 2.0), np.array([1.0]), t_eval=te, **kw)
+        assert int(r.status) in (-2, -3) and np.all(np.asarray(r.t) < 1.0)
+        np.testing.assert_allclose(r.y[:, 0], 1 / (1 - np.asarray(r.t)), rtol=200 * kw.get("rtol", 1e-6))
+        # batched: the same rows valid (n_out), NaN from the pole on
+        rb = solve_ode(lambda t, y: y * y, (0.0, 2.0), np.array([[1.0], [0.25]]), t_eval=te, **kw)
+        assert int(rb.n_out[0]) == r.t.shape[0] and int(rb.n_out[1]) == te.size
+        assert np.all(np.isnan(rb.y[0, int(rb.n_out[0]):]))
+        np.testing.assert_allclose(rb.y[1, :, 0], 0.25 / (1 - 0.25 * te), rtol=200 * kw.get("rtol", 1e-6))
 
 
 def test_max_steps_status_per_member():
@@ -266,7 +277,7 @@ def test_max_steps_status_per_member():
     def f(t, y, lam):
         return -lam[..., None] * y
 
-    r = solve_ode(f, (0.0, 1.0), np.ones((2, 1)), args=(lam,), max_steps=60, numba=False)
+    r = solve_ode(f, (0.0, 1.0), np.ones((2, 1)), args=(lam,), max_steps=60, vectorized=True)
     np.testing.assert_array_equal(np.asarray(r.status), [0, -1])
     assert r.message[1].startswith("Maximum number of steps")
     assert int(r.nsteps[1]) + int(r.nreject[1]) == 60
@@ -277,18 +288,18 @@ def test_nonfinite_status():
     def f(t, y):
         return np.where(t[..., None] < 0.5, -y, np.nan)
 
-    r = solve_ode(f, (0.0, 1.0), np.array([[1.0], [2.0]]), numba=False)
+    r = solve_ode(f, (0.0, 1.0), np.array([[1.0], [2.0]]), vectorized=True)
     np.testing.assert_array_equal(np.asarray(r.status), [-2, -2])
     np.testing.assert_allclose(r.t_final, 0.5, atol=1e-6)
     np.testing.assert_allclose(r.y_final[:, 0], np.exp(-0.5) * np.array([1.0, 2.0]), rtol=1e-5)
-    r = solve_ode(lambda t, y: y * np.nan, (0.0, 1.0), np.array([1.0]), numba=False)
+    r = solve_ode(lambda t, y: y * np.nan, (0.0, 1.0), np.array([1.0]), vectorized=True)
     assert int(r.status) == -2 and float(r.t_final) == 0.0
 
 
 def test_fixed_step_nonfinite():
     with np.errstate(over="ignore", invalid="ignore"):
         r = solve_ode(lambda t, y: y * y, (0.0, 2.0), np.array([[1.0], [0.1]]), method="euler",
-                      dt0=1e-3, numba=False)
+                      dt0=1e-3, vectorized=True)
     # euler iterates overflow for y0 = 1 (the true solution blows up at t = 1), not for 0.1
     np.testing.assert_array_equal(np.asarray(r.status), [-2, 0])
     assert np.isnan(r.y[0, -1, 0]) and np.isfinite(r.y[1, -1, 0])
@@ -338,7 +349,7 @@ def test_events_ballistic_generic():
     h0, g = 2.0, 9.81
     y0 = np.stack([np.full(4, h0), v0], axis=-1)
     r = solve_ode(_ballistic, (0.0, 10.0), y0, args=(g,), events=[_hit_ground, _apex],
-                  t_eval=np.linspace(0, 10, 51), numba=False)
+                  t_eval=np.linspace(0, 10, 51), vectorized=True)
     assert r.backend == "generic"
     # member 0 starts at the apex (v = 0): no crossing after t0 -> no apex event for it
     assert int(r.n_events[1][0]) == 0
@@ -359,12 +370,12 @@ def test_nonterminal_events_count():
     # accurate to the tolerance, so event times are right to ~rtol (not better)
     for rt in (1e-6, 1e-10):
         r = solve_ode(f_osc, (0.0, 10.0), np.array([1.0, 0.0]), events=g, rtol=rt, atol=rt,
-                      numba=False)
+                      vectorized=True)
         want = np.pi / 2 + np.pi * np.arange(3)
         np.testing.assert_allclose(r.t_events[0], want, rtol=0, atol=20 * rt)
         np.testing.assert_allclose(r.y_events[0][:, 0], 0.0, atol=1e-13)
     g.direction = -1
-    r = solve_ode(f_osc, (0.0, 10.0), np.array([1.0, 0.0]), events=g, rtol=1e-10, numba=False)
+    r = solve_ode(f_osc, (0.0, 10.0), np.array([1.0, 0.0]), events=g, rtol=1e-10, vectorized=True)
     np.testing.assert_allclose(r.t_events[0], want[[0, 2]], rtol=0, atol=2e-9)
     assert int(r.status) == 0
 
@@ -373,7 +384,7 @@ def test_nonterminal_events_count():
 def test_array_api_namespaces(xp):
     y0 = xp.asarray([[1.0, 0.0], [0.0, 2.0]])
     te = xp.asarray([0.0, 0.5, 1.0, 2.0])
-    r = solve_ode(f_osc_xp, (0.0, 2.0), y0, t_eval=te, rtol=1e-10, atol=1e-12)
+    r = solve_ode(f_osc_xp, (0.0, 2.0), y0, t_eval=te, rtol=1e-10, atol=1e-12, vectorized=True)
     tt = np.array([0.0, 0.5, 1.0, 2.0])
     want = np.stack([np.stack([np.cos(tt), -np.sin(tt)], -1),
                      np.stack([2 * np.sin(tt), 2 * np.cos(tt)], -1)])
@@ -382,7 +393,7 @@ def test_array_api_namespaces(xp):
     assert r.status.shape == (2,)
     # fixed-step method in the same namespace, float32 stays float32
     y32 = xp.asarray([[1.0, 0.0]], dtype=xp.float32)
-    r32 = solve_ode(f_osc_xp, (0.0, 1.0), y32, method="rk4", dt0=0.05)
+    r32 = solve_ode(f_osc_xp, (0.0, 1.0), y32, method="rk4", dt0=0.05, vectorized=True)
     assert r32.y.dtype == xp.float32 and r32.t.dtype == xp.float32
     xp_assert_close(r32.y[0, -1, :], xp.asarray([math.cos(1.0), -math.sin(1.0)], dtype=xp.float32),
                     rtol=1e-5, atol=1e-6)
@@ -391,7 +402,8 @@ def test_array_api_namespaces(xp):
 def test_t_depends_per_member_time(xp):
     # f uses t: every member sees its own time, y' = y cos t
     y0 = xp.asarray([[1.0], [3.0]])
-    r = solve_ode(f_cos_xp, (0.0, 3.0), y0, t_eval=xp.asarray([3.0]), rtol=1e-9, atol=1e-12)
+    r = solve_ode(f_cos_xp, (0.0, 3.0), y0, t_eval=xp.asarray([3.0]), rtol=1e-9, atol=1e-12,
+                  vectorized=True)
     xp_assert_close(r.y[:, 0, 0], xp.asarray([1.0, 3.0]) * math.exp(math.sin(3.0)), rtol=1e-7)
 
 
@@ -423,8 +435,10 @@ def test_bad_inputs():
         solve_ode(f_osc, (0.0, 1.0), np.array(1.0))
     with pytest.raises(TypeError, match="f must be"):
         solve_ode(3.0, (0.0, 1.0), np.array([1.0, 0.0]))
-    with pytest.raises(ValueError, match="f returned shape"):
-        solve_ode(lambda t, y: y[..., :1], (0.0, 1.0), np.array([1.0, 0.0]), numba=False)
+    with pytest.raises(ValueError, match=r"f \(vectorized=True\) returned shape \(1,\); expected \(2,\)"):
+        solve_ode(lambda t, y: y[..., :1], (0.0, 1.0), np.array([1.0, 0.0]), vectorized=True)
+    with pytest.raises(ValueError, match=r"f returned shape \(1,\) for one member at t0.*expected shape \(2,\)"):
+        solve_ode(lambda t, y: y[:1], (0.0, 1.0), np.array([[1.0, 0.0], [0.0, 1.0]]))
 
 
 def test_events_array_api(xp):
@@ -437,7 +451,8 @@ def test_events_array_api(xp):
 
     g.terminal = True
     y0 = xp.asarray([[0.5], [1.5], [3.0]])
-    r = solve_ode(f, (0.0, 2.0), y0, events=g, t_eval=xp.asarray([0.25, 1.0, 2.0]))
+    r = solve_ode(f, (0.0, 2.0), y0, events=g, t_eval=xp.asarray([0.25, 1.0, 2.0]),
+                  vectorized=True)
     assert r.t_events[0].shape == (3, 1)
     xp_assert_close(r.t_events[0][:, 0], xp.asarray([0.5, 1.5, math.nan]), rtol=1e-12)
     xp_assert_close(r.n_events[0], xp.asarray([1, 1, 0], dtype=r.n_events[0].dtype))
@@ -456,7 +471,7 @@ def test_backward_integration(xp, method):
     te = np.linspace(3.0, 0.0, 7)
     kw = dict(rtol=1e-10, atol=1e-12) if method == "dopri5" else dict(dt0=0.01)
     r = solve_ode(f_cos_xp, (3.0, 0.0), xp.asarray(y3), t_eval=xp.asarray(te), method=method,
-                  **kw)
+                  vectorized=True, **kw)
     want = y3[:, None, :] * np.exp(np.sin(te) - np.sin(3.0))[None, :, None]
     xp_assert_close(r.y, xp.asarray(want), rtol=1e-8)
     xp_assert_close(r.t, xp.asarray(te))
@@ -469,14 +484,16 @@ def test_backward_events_and_validation():
         return y[..., 0]
 
     y10 = np.array([np.cos(10.0), -np.sin(10.0)])
-    r = solve_ode(f_osc, (10.0, 0.0), y10, events=g, rtol=1e-11, atol=1e-12, numba=False)
+    r = solve_ode(f_osc, (10.0, 0.0), y10, events=g, rtol=1e-11, atol=1e-12, vectorized=True)
     want = (np.pi / 2 + np.pi * np.arange(3))[::-1]
     np.testing.assert_allclose(r.t_events[0], want, atol=1e-9)
     np.testing.assert_allclose(r.y_final, [1.0, 0.0], atol=1e-9)
     with pytest.raises(ValueError, match="t_eval"):
         solve_ode(f_osc, (10.0, 0.0), y10, t_eval=[1.0, 2.0])
-    with pytest.raises(ValueError, match="t_span"):
-        solve_ode(f_osc, (1.0, 1.0), y10)
+    # a zero-length interval returns at once (scipy's behaviour)
+    r = solve_ode(f_osc, (1.0, 1.0), y10)
+    assert int(r.status) == 0 and int(r.nfev) == 0
+    np.testing.assert_array_equal(r.y, [y10, y10])
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -492,6 +509,6 @@ def test_linear_systems_match_matrix_exponential(seed):
     def f(t, y, A):
         return np.einsum("...ij,...j->...i", A, y)
 
-    r = solve_ode(f, (0.0, 2.0), y0, args=(A,), t_eval=te, rtol=1e-10, atol=1e-12, numba=False)
+    r = solve_ode(f, (0.0, 2.0), y0, args=(A,), t_eval=te, rtol=1e-10, atol=1e-12, vectorized=True)
     want = np.stack([[linalg.expm(A[b] * t) @ y0[b] for t in te] for b in range(B)])
     np.testing.assert_allclose(r.y, want, rtol=1e-7, atol=1e-9 * np.abs(want).max())

@@ -15,7 +15,7 @@ import pytest
 sp = pytest.importorskip("sympy")
 
 from probspace import use_backend  # noqa: E402
-from solvers import ode_from_sympy, solve_ode  # noqa: E402
+from solvers import ode_from_sympy, per_member, solve_ode  # noqa: E402
 from solvers.ode._common import Controller  # noqa: E402
 from solvers.ode._cupy import cuda_source, host_source  # noqa: E402
 from solvers.ode._generic import fixed_grid  # noqa: E402
@@ -71,7 +71,7 @@ def test_host_emulation_adaptive_matches_numba(tmp_path, method):
     y0, rho = _problem()
     B, d = y0.shape
     te = np.linspace(0.0, 3.0, 31)
-    ref = solve_ode(LORENZ, (0.0, 3.0), y0, args=(rho,), t_eval=te, rtol=1e-8, atol=1e-10,
+    ref = solve_ode(LORENZ, (0.0, 3.0), y0, args=(per_member(rho),), t_eval=te, rtol=1e-8, atol=1e-10,
                     method=method)
     assert ref.backend == "numba"
     yout = np.full((B, te.size, d), np.nan)
@@ -97,7 +97,7 @@ def test_host_emulation_fixed_matches_numba(tmp_path):
     y0, rho = _problem(5)
     B, d = y0.shape
     t_out = np.linspace(0.0, 1.0, 11)
-    ref = solve_ode(LORENZ, (0.0, 1.0), y0, args=(rho,), method="rk4", dt0=0.01, t_eval=t_out)
+    ref = solve_ode(LORENZ, (0.0, 1.0), y0, args=(per_member(rho),), method="rk4", dt0=0.01, t_eval=t_out)
     assert ref.backend == "numba"
     ts, hs, ks, n_start = fixed_grid(0.0, t_out, 0.01)
     yout = np.full((B, t_out.size, d), np.nan)
@@ -119,9 +119,9 @@ def test_sympy_rungs_agree_numpy(method):
     y0, rho = _problem(6)
     te = np.linspace(0.0, 2.0, 5)
     kw = dict(t_eval=te, rtol=1e-9, atol=1e-11, method=method)
-    r = solve_ode(LORENZ, (0.0, 2.0), y0, args=(rho,), **kw)
+    r = solve_ode(LORENZ, (0.0, 2.0), y0, args=(per_member(rho),), **kw)
     with use_backend("generic"):
-        g = solve_ode(LORENZ, (0.0, 2.0), y0, args=(rho,), **kw)
+        g = solve_ode(LORENZ, (0.0, 2.0), y0, args=(per_member(rho),), **kw)
     assert r.backend == "numba" and g.backend == "generic"
     np.testing.assert_array_equal(r.nsteps, g.nsteps)
     np.testing.assert_allclose(r.y, g.y, rtol=1e-9, atol=1e-9)
@@ -130,11 +130,11 @@ def test_sympy_rungs_agree_numpy(method):
 def test_sympy_backward_in_time():
     # run forward to t = 1, then back to 0 on each rung: recovers y0 (time-dependent forcing)
     y0, rho = _problem(4)
-    fwd = solve_ode(LORENZ, (0.0, 1.0), y0, args=(rho,), rtol=1e-11, atol=1e-12)
+    fwd = solve_ode(LORENZ, (0.0, 1.0), y0, args=(per_member(rho),), rtol=1e-11, atol=1e-12)
     y1 = np.asarray(fwd.y[:, -1])
-    back = solve_ode(LORENZ, (1.0, 0.0), y1, args=(rho,), rtol=1e-11, atol=1e-12)
+    back = solve_ode(LORENZ, (1.0, 0.0), y1, args=(per_member(rho),), rtol=1e-11, atol=1e-12)
     with use_backend("generic"):
-        back_g = solve_ode(LORENZ, (1.0, 0.0), y1, args=(rho,), rtol=1e-11, atol=1e-12)
+        back_g = solve_ode(LORENZ, (1.0, 0.0), y1, args=(per_member(rho),), rtol=1e-11, atol=1e-12)
     assert back.backend == "numba" and back_g.backend == "generic"
     # the Lorenz flow contracts volume at rate 13.7 forward, so backward it amplifies the
     # forward error (~1e-11) by up to ~e^13.7: recovery to ~1e-4 is the expected accuracy
@@ -157,17 +157,17 @@ def test_cupy_kernel_matches_generic_and_numba():
     cp = pytest.importorskip("cupy")
     y0, rho = _problem(256)
     te = np.linspace(0.0, 2.0, 21)
-    ref = solve_ode(LORENZ, (0.0, 2.0), y0, args=(rho,), t_eval=te, rtol=1e-8, atol=1e-10)
+    ref = solve_ode(LORENZ, (0.0, 2.0), y0, args=(per_member(rho),), t_eval=te, rtol=1e-8, atol=1e-10)
     yc = ccp.asarray(y0)
-    r = solve_ode(LORENZ, (0.0, 2.0), yc, args=(ccp.asarray(rho),), t_eval=te, rtol=1e-8,
+    r = solve_ode(LORENZ, (0.0, 2.0), yc, args=(per_member(ccp.asarray(rho)),), t_eval=te, rtol=1e-8,
                   atol=1e-10)
     assert r.backend == "cupy" and isinstance(r.y, cp.ndarray)
     with use_backend("generic"):
-        g = solve_ode(LORENZ, (0.0, 2.0), yc, args=(ccp.asarray(rho),), t_eval=te, rtol=1e-8,
+        g = solve_ode(LORENZ, (0.0, 2.0), yc, args=(per_member(ccp.asarray(rho)),), t_eval=te, rtol=1e-8,
                       atol=1e-10)
     np.testing.assert_array_equal(cp.asnumpy(r.nsteps), ref.nsteps)
     np.testing.assert_allclose(cp.asnumpy(r.y), ref.y, rtol=1e-8, atol=1e-8)
     np.testing.assert_allclose(cp.asnumpy(r.y), cp.asnumpy(g.y), rtol=1e-8, atol=1e-8)
-    rf = solve_ode(LORENZ, (0.0, 1.0), yc, args=(ccp.asarray(rho),), method="rk4", dt0=0.01)
-    ref_f = solve_ode(LORENZ, (0.0, 1.0), y0, args=(rho,), method="rk4", dt0=0.01)
+    rf = solve_ode(LORENZ, (0.0, 1.0), yc, args=(per_member(ccp.asarray(rho)),), method="rk4", dt0=0.01)
+    ref_f = solve_ode(LORENZ, (0.0, 1.0), y0, args=(per_member(rho),), method="rk4", dt0=0.01)
     np.testing.assert_allclose(cp.asnumpy(rf.y), ref_f.y, rtol=1e-10, atol=1e-10)

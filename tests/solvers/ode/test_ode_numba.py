@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from probspace import use_backend
-from solvers import solve_ode
+from solvers import CompileFallbackWarning, per_member, solve_ode
 
 
 def f_cos(t, y):
@@ -64,10 +64,10 @@ def test_numba_matches_generic_adaptive_lorenz_ensemble(method):
     rho = np.linspace(5.0, 45.0, B)
     y0 = np.tile([1.0, 1.0, 1.0], (B, 1)) + 0.01 * np.arange(B)[:, None]
     te = np.linspace(0, 2, 21)
-    r = solve_ode(lorenz_member, (0.0, 2.0), y0, args=(rho,), t_eval=te, rtol=1e-8, atol=1e-10,
-                  method=method)
-    g = solve_ode(lorenz_vec, (0.0, 2.0), y0, args=(rho,), t_eval=te, rtol=1e-8, atol=1e-10,
-                  numba=False, method=method)
+    r = solve_ode(lorenz_member, (0.0, 2.0), y0, args=(per_member(rho),), t_eval=te, rtol=1e-8,
+                  atol=1e-10, method=method)
+    g = solve_ode(lorenz_vec, (0.0, 2.0), y0, args=(per_member(rho),), t_eval=te, rtol=1e-8,
+                  atol=1e-10, vectorized=True, method=method)
     assert r.backend == "numba" and g.backend == "generic"
     np.testing.assert_array_equal(r.nsteps, g.nsteps)
     np.testing.assert_array_equal(r.nreject, g.nreject)
@@ -135,7 +135,8 @@ def test_numba_many_events_grow_buffer():
 
     w = np.array([1.0, 3.0, 6.0])
     y0 = np.tile([1.0, 0.0], (3, 1))
-    r = solve_ode(f, (0.0, 10.0), y0, args=(w,), events=g, rtol=1e-10, atol=1e-12, numba=True)
+    with use_backend("numba"):
+        r = solve_ode(f, (0.0, 10.0), y0, args=(per_member(w),), events=g, rtol=1e-10, atol=1e-12)
     assert r.backend == "numba"
     for i, wi in enumerate(w):
         want = (np.pi / 2 + np.pi * np.arange(100)) / wi
@@ -159,28 +160,54 @@ def test_numba_status_codes():
     np.testing.assert_array_equal(r.status, [-1, 0])
 
 
-def test_numba_already_jitted_and_required():
+def test_numba_already_jitted_and_deprecated_keyword():
     fj = numba.njit(lorenz_member)
     y0 = np.array([[1.0, 1.0, 1.0], [2.0, 1.0, 0.5]])
     rho = np.array([20.0, 28.0])
-    # (a fixed-step method: its kernel compiles fastest)
-    r = solve_ode(fj, (0.0, 1.0), y0, args=(rho,), numba=True, method="rk4", dt0=0.01)
-    g = solve_ode(lorenz_vec, (0.0, 1.0), y0, args=(rho,), numba=False, method="rk4", dt0=0.01)
-    assert r.backend == "numba"
+    # (a fixed-step method: its kernel compiles fastest); an @njit f uses the compiled rung at
+    # any batch size
+    r = solve_ode(fj, (0.0, 1.0), y0, args=(per_member(rho),), method="rk4", dt0=0.01)
+    g = solve_ode(lorenz_vec, (0.0, 1.0), y0, args=(per_member(rho),), vectorized=True,
+                  method="rk4", dt0=0.01)
+    assert r.backend == "numba" and g.backend == "generic"
     np.testing.assert_allclose(r.y, g.y, rtol=1e-9)
-    with pytest.raises(TypeError, match="numba=True"):
-        solve_ode(lambda t, y: {"not": "numba"}, (0.0, 1.0), y0, numba=True)
+    # numba= is deprecated (the rung follows the input and probspace.use_backend)
+    with pytest.warns(DeprecationWarning, match="numba"):
+        assert solve_ode(fj, (0.0, 1.0), y0, args=(per_member(rho),), method="rk4", dt0=0.01,
+                         numba=False).backend == "generic"
+
+    class Op:
+        def __call__(self, t, y):
+            return -y
+
+    with pytest.warns(DeprecationWarning), pytest.raises(TypeError, match="numba=True"):
+        solve_ode(Op(), (0.0, 1.0), y0, numba=True)
 
 
-def test_numba_ambiguous_f_is_rejected():
-    # f that means something different per member and on the batch: refuse to guess
+def test_per_member_and_vectorized_never_guessed():
+    # batch size 2 = d: f means different things per member and on the batch; each form is
+    # explicit and each gives scipy's per-member answer for what it says
+    from scipy.integrate import solve_ivp
+
     def f(t, y):
         return -y * np.sum(y)
 
-    with pytest.raises(ValueError, match="different results"), use_backend("numba"):
-        solve_ode(f, (0.0, 1.0), np.array([[1.0, 2.0], [3.0, 4.0]]))
-    r = solve_ode(f, (0.0, 1.0), np.array([[1.0, 2.0], [3.0, 4.0]]), numba=False)
-    assert r.backend == "generic"
+    y0 = np.array([[1.0, 2.0], [3.0, 4.0]])
+    te = np.linspace(0.0, 1.0, 5)
+    for be in ("numba", "generic"):
+        with use_backend(be):
+            r = solve_ode(f, (0.0, 1.0), y0, t_eval=te, rtol=1e-10, atol=1e-12)
+        assert r.backend == be
+        for i in range(2):
+            ref = solve_ivp(f, (0.0, 1.0), y0[i], t_eval=te, method="DOP853", rtol=1e-12,
+                            atol=1e-14)
+            np.testing.assert_allclose(r.y[i], ref.y.T, rtol=1e-8, atol=1e-10)
+    # vectorized=True: the same per-member law written for the batch gives the same numbers
+    # and the same steps (members stay independent: each is at its own time)
+    rv = solve_ode(lambda t, y: -y * np.sum(y, axis=-1, keepdims=True), (0.0, 1.0), y0, t_eval=te,
+                   rtol=1e-10, atol=1e-12, vectorized=True)
+    np.testing.assert_allclose(rv.y, r.y, rtol=1e-12)
+    np.testing.assert_array_equal(rv.nsteps, r.nsteps)
 
 
 def test_numba_fallback_when_f_does_not_compile():
@@ -188,7 +215,7 @@ def test_numba_fallback_when_f_does_not_compile():
         def __call__(self, t, y):
             return -y
 
-    with use_backend("numba"):
+    with use_backend("numba"), pytest.warns(CompileFallbackWarning, match="vectorized=True"):
         r = solve_ode(Op(), (0.0, 1.0), np.array([[1.0], [2.0]]), t_eval=[1.0])
     assert r.backend == "generic"
     np.testing.assert_allclose(r.y[:, 0, 0], np.exp(-1.0) * np.array([1.0, 2.0]), rtol=1e-6)
@@ -206,10 +233,11 @@ def test_numba_backward_with_events_matches_generic():
 
     w = np.array([1.0, 2.0])
     y0 = np.stack([np.cos(w * 5.0), -w * np.sin(w * 5.0)], -1)
-    r = solve_ode(f, (5.0, 0.0), y0, args=(w,), events=g, rtol=1e-10, atol=1e-12, numba=True,
-                  t_eval=np.linspace(5.0, 0.0, 11))
-    gen = solve_ode(fv, (5.0, 0.0), y0, args=(w,), events=g, rtol=1e-10, atol=1e-12,
-                    numba=False, t_eval=np.linspace(5.0, 0.0, 11))
+    with use_backend("numba"):
+        r = solve_ode(f, (5.0, 0.0), y0, args=(per_member(w),), events=g, rtol=1e-10, atol=1e-12,
+                      t_eval=np.linspace(5.0, 0.0, 11))
+    gen = solve_ode(fv, (5.0, 0.0), y0, args=(per_member(w),), events=g, rtol=1e-10, atol=1e-12,
+                    vectorized=True, t_eval=np.linspace(5.0, 0.0, 11))
     assert r.backend == "numba"
     np.testing.assert_allclose(r.y, gen.y, rtol=1e-9, atol=1e-10)
     np.testing.assert_allclose(r.y[:, -1], np.tile([1.0, 0.0], (2, 1)), atol=1e-8)
@@ -225,13 +253,14 @@ def test_numba_multi_dim_batch_and_member_args():
     rho = np.array([[10.0, 20.0, 28.0], [35.0, 40.0, 45.0]])
     y0 = np.ones((2, 3, 3)) + 0.1 * np.arange(6).reshape(2, 3, 1)
     te = np.linspace(0.0, 1.0, 6)
-    # auto mode: a small batch, but lorenz_member only works per member -> compiled rung
-    r = solve_ode(lorenz_member, (0.0, 1.0), y0, args=(rho,), t_eval=te, rtol=1e-8, atol=1e-10)
+    with use_backend("numba"):
+        r = solve_ode(lorenz_member, (0.0, 1.0), y0, args=(per_member(rho),), t_eval=te,
+                      rtol=1e-8, atol=1e-10)
     assert r.backend == "numba" and r.y.shape == (2, 3, 6, 3) and r.status.shape == (2, 3)
     for i in range(2):
         for j in range(3):
             one = solve_ode(lorenz_vec, (0.0, 1.0), y0[i, j], args=(rho[i, j],), t_eval=te,
-                            rtol=1e-8, atol=1e-10, numba=False)
+                            rtol=1e-8, atol=1e-10, vectorized=True)
             np.testing.assert_allclose(r.y[i, j], one.y, rtol=1e-10, atol=1e-10)
             assert int(r.nsteps[i, j]) == int(one.nsteps)
 
@@ -244,10 +273,12 @@ def test_numba_event_that_does_not_compile_falls_back():
             return y[..., 0]
 
     y0 = np.stack([np.full(16, 2.0), np.linspace(0.0, 15.0, 16)], -1)
-    r = solve_ode(_ballistic, (0.0, 10.0), y0, args=(9.81,), events=Ground())
+    with pytest.warns(CompileFallbackWarning, match="events"):
+        r = solve_ode(_ballistic, (0.0, 10.0), y0, args=(9.81,), events=Ground())
     assert r.backend == "generic"
     v0 = y0[:, 1]
     np.testing.assert_allclose(r.t_final, (v0 + np.sqrt(v0 ** 2 + 2 * 9.81 * 2.0)) / 9.81,
                                rtol=1e-12)
-    with pytest.raises(TypeError, match="event functions"):
-        solve_ode(_ballistic, (0.0, 10.0), y0, args=(9.81,), events=Ground(), numba=True)
+    with pytest.raises(TypeError, match="events"):
+        with pytest.warns(DeprecationWarning):
+            solve_ode(_ballistic, (0.0, 10.0), y0, args=(9.81,), events=Ground(), numba=True)

@@ -1,13 +1,18 @@
-"""Euclidean projection onto the simplex and the closed-form steps of simplex optimization."""
+"""Public entry of the simplex toolkit: the Euclidean projection (dispatching to the Numba,
+CuPy or generic rung) and the closed-form steps of simplex optimization."""
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 
 from probspace import array_namespace, backend_for
 from probspace._array import check_axis, default_float
+from probspace._parallel import ThreadGate
 from probspace._validation import check_choice, check_positive
+
+from ._generic import sort_projection as _sort_projection
 
 __all__ = ["project_simplex", "project_simplex_jvp", "sparsemax", "entropic_argmin", "eg_step",
            "optimality_gap"]
@@ -17,7 +22,7 @@ _tls = threading.local()
 
 
 def _float_input(v, name, xp):
-    """Promote integer/bool input to the default float dtype; reject complex."""
+    """Promote integer/bool input to the default float dtype; reject complex and float16."""
     if isinstance(v, (list, tuple, int, float)):
         v = xp.asarray(v)
     if xp.isdtype(v.dtype, "complex floating"):
@@ -26,14 +31,20 @@ def _float_input(v, name, xp):
         if not xp.isdtype(v.dtype, ("integral", "bool")):
             raise TypeError(f"{name} must be a real numeric array, got dtype {v.dtype}")
         v = xp.astype(v, default_float(xp))
+    elif str(v.dtype).endswith("float16"):
+        raise TypeError(f"{name} has dtype {v.dtype}, which is not supported (too few digits "
+                        "for the threshold arithmetic): cast it to float32 or float64")
     return v
 
 
+def _check_simplex_axis(v, axis, name="v"):
+    """A slice along ``axis`` must have coordinates; an empty batch is fine (empty result)."""
+    if v.shape[axis] == 0:
+        raise ValueError(f"{name} has length 0 along axis {axis} (shape {tuple(v.shape)}): "
+                         "a simplex needs at least one coordinate")
+
+
 def _check_projection_input(v, xp):
-    if v.ndim == 0:
-        raise ValueError("v must have at least one dimension")
-    if v.size == 0 or any(s == 0 for s in v.shape):
-        raise ValueError(f"v must be non-empty along every axis, got shape {v.shape}")
     if bool(xp.any(xp.isnan(v))):
         raise ValueError("v contains NaN; the projection is undefined")
     if bool(xp.any(v == xp.inf)):
@@ -41,17 +52,27 @@ def _check_projection_input(v, xp):
                          "and project to 0)")
 
 
-def _sort_projection(xp, v, radius):
-    """Held–Wolfe–Crowder / Duchi et al.: sort, cumulative sums, threshold. ``v`` rows last."""
-    n = v.shape[-1]
-    u = xp.sort(v, axis=-1, descending=True)
-    css = xp.cumulative_sum(u, axis=-1) - radius
-    k = xp.arange(1, n + 1, dtype=v.dtype)
-    with np.errstate(invalid="ignore"):  # -inf - (-inf) is NaN and compares False, as wanted
-        cond = (u - css / k) > 0
-    rho = xp.sum(xp.astype(cond, v.dtype), axis=-1, keepdims=True)
-    theta = xp.sum(xp.where(k == rho, css / k, xp.zeros_like(css)), axis=-1, keepdims=True)
-    return xp.maximum(v - theta, xp.zeros_like(v))
+def _check_out(out, v):
+    """``out=`` must be a writable NumPy array of v's shape and dtype that is either ``v``
+    itself (in place: allowed, the kernels read each entry before writing it) or disjoint
+    from ``v`` (a partial overlap would let the output overwrite input not read yet)."""
+    if not isinstance(out, np.ndarray) or out.shape != v.shape or out.dtype != v.dtype:
+        raise ValueError(f"out must be a NumPy array of shape {tuple(v.shape)} and dtype "
+                         f"{v.dtype}, got {type(out).__name__}"
+                         + (f" {out.shape} {out.dtype}" if isinstance(out, np.ndarray) else ""))
+    if not out.flags.writeable:
+        raise ValueError("out is read-only; pass a writable array")
+    same = (out.__array_interface__["data"][0] == v.__array_interface__["data"][0]
+            and out.strides == v.strides)
+    if same:
+        return
+    try:
+        overlap = np.shares_memory(out, v, max_work=10_000)
+    except np.exceptions.TooHardError:
+        overlap = True
+    if overlap:
+        raise ValueError("out overlaps v without being v itself; pass out=v to project in "
+                         "place, or a separate array")
 
 
 def _workspace(rows_threads, n):
@@ -62,20 +83,40 @@ def _workspace(rows_threads, n):
     return buf[:rows_threads, :n]
 
 
-_LONG_ROW = 200_000  # below this a single thread wins (thread start-up ~ tens of us)
-
-
 def _workspace_merged(n):
+    """(2, n): the merged candidates of a long row and the workspace of their Condat pass."""
     buf = getattr(_tls, "merged", None)
-    if buf is None or buf.shape[0] < n:
-        buf = np.empty(n, dtype=np.float64)
+    if buf is None or buf.shape[1] < n:
+        buf = np.empty((2, n), dtype=np.float64)
         _tls.merged = buf
-    return buf
+    return buf[:, :n]
+
+
+# Threads only where they pay on this machine at this moment (probspace._parallel): at
+# least ~300 us of single-thread work, idle cores, and parallel calls that actually beat
+# the serial estimate.  Work units: entries.
+_LONG_ROW_GATE = ThreadGate("numopt.project_simplex (one long row)")
+_ROWS_GATE = ThreadGate("numopt.project_simplex (rows)")
+_CHUNKS_PER_THREAD = 4   # a descheduled thread then holds back a quarter of its share
+
+
+class _dynamic_schedule:
+    """prange iterations handed out one at a time (Numba's dynamic schedule, thread-local
+    setting): with several chunks per thread, a thread that the OS deschedules holds back one
+    chunk, and the others take the rest."""
+
+    def __enter__(self):
+        import numba
+        self._old = numba.set_parallel_chunksize(1)
+
+    def __exit__(self, *exc):
+        import numba
+        numba.set_parallel_chunksize(self._old)
+        return False
 
 
 def _numba_projection(v, radius, axis, out):
-    from . import _simplex_numba as K
-    import numba
+    from . import _numba as K
     vm = np.moveaxis(v, axis, -1)
     rows2d = vm.reshape(-1, vm.shape[-1]) if vm.flags.c_contiguous else np.ascontiguousarray(
         vm).reshape(-1, vm.shape[-1])
@@ -85,18 +126,28 @@ def _numba_projection(v, radius, axis, out):
     direct = om.flags.c_contiguous
     o2d = om.reshape(-1, om.shape[-1]) if direct else np.empty(rows2d.shape, dtype=v.dtype)
     nrows, n = rows2d.shape
-    nthreads = numba.get_num_threads()
-    if nrows == 1 and n >= _LONG_ROW and nthreads > 1:
-        nchunks = 4 * nthreads
+    if nrows == 0:
+        return out
+    gate = _LONG_ROW_GATE if nrows == 1 else _ROWS_GATE
+    nt = gate.threads(nrows * n)
+    t0 = time.perf_counter()
+    if nt > 1 and nrows == 1:
+        nchunks = _CHUNKS_PER_THREAD * nt
         aux = _workspace(nchunks, (n + nchunks - 1) // nchunks)
         merged = _workspace_merged(n)
-        nonfinite = K.project_long_row(rows2d[0], float(radius), o2d[0], aux, merged, nchunks)
-    elif nrows >= 2 * nthreads and nrows * n >= 20_000:
-        aux = _workspace(nthreads, n)
-        nonfinite = K.project_rows_parallel(rows2d, float(radius), o2d, aux)
+        with _dynamic_schedule():
+            nonfinite = K.project_long_row(rows2d[0], float(radius), o2d[0], aux, merged,
+                                           nchunks)
+    elif nt > 1 and nrows >= 2 * nt:
+        nblocks = min(nrows, _CHUNKS_PER_THREAD * nt)
+        aux = _workspace(nblocks, n)
+        with _dynamic_schedule():
+            nonfinite = K.project_rows_parallel(rows2d, float(radius), o2d, aux, nblocks)
     else:
+        nt = 1
         aux = _workspace(1, n)
         nonfinite = K.project_rows_serial(rows2d, float(radius), o2d, aux)
+    gate.record(nt, nrows * n, time.perf_counter() - t0)
     if nonfinite:
         # Only -inf entries (in rows with a finite entry) are valid; anything else is an error.
         code = K.validate_rows(rows2d)
@@ -119,12 +170,20 @@ def project_simplex(v, /, *, radius=1.0, axis=-1, method="auto", out=None):
     for every 1-D slice of ``v`` along ``axis``; the answer is :math:`\max(v - \tau, 0)`
     with the unique threshold :math:`\tau`.
 
+    The result is accurate to a few ulps of ``radius`` at any magnitude of ``v`` (every rung
+    works relative to an entry near the maximum, so ``v`` around 1e300 projects as exactly as
+    ``v`` around 1: entries that differ from the maximum by less than its spacing are equal,
+    and share the mass).
+
     Parameters
     ----------
     v : array
         Any array-API array (NumPy, CuPy, array_api_strict, ...).  Integer input is
-        promoted to the default float dtype; float32 stays float32.  ``-inf`` entries
-        project to 0; NaN or ``+inf`` raise ``ValueError``.
+        promoted to the default float dtype; float32 stays float32; float16 is refused
+        (``TypeError``).  ``-inf`` entries project to 0; NaN or ``+inf`` raise
+        ``ValueError``, as does a slice that is entirely ``-inf``.  A batch with no slices
+        (a zero-length axis other than ``axis``) gives an empty result; a zero length along
+        ``axis`` raises ``ValueError``.
     radius : float, default 1.0
         The sum ``r > 0`` of the projected slices.
     axis : int, default -1
@@ -134,13 +193,20 @@ def project_simplex(v, /, *, radius=1.0, axis=-1, method="auto", out=None):
         al.; ``"condat"`` is Condat's algorithm (expected O(n)), available on the Numba (NumPy
         input) and CuPy rungs; ``"auto"`` picks Condat where available, else sort.
     out : array, optional
-        NumPy rung only: a preallocated output of ``v``'s shape and float dtype (avoids
-        faulting in fresh memory pages, which dominates for large ``n``).
+        NumPy rung only: a preallocated, writable output of ``v``'s shape and float dtype
+        (avoids faulting in fresh memory pages, which dominates for large ``n``).  ``out=v``
+        projects in place; an ``out`` that overlaps ``v`` otherwise raises ``ValueError``.
 
     Returns
     -------
     p : array
         The projection, same namespace, shape and (float) dtype as ``v``.
+
+    Notes
+    -----
+    On NumPy input large problems (about 300 us of work or more) run on several threads
+    only while that pays on the machine at hand (see ``probspace._parallel.ThreadGate``):
+    on a busy machine they stay on one thread instead of waiting for cores.
 
     Examples
     --------
@@ -156,25 +222,28 @@ def project_simplex(v, /, *, radius=1.0, axis=-1, method="auto", out=None):
     if v.ndim == 0:
         raise ValueError("v must have at least one dimension")
     axis = check_axis(axis, v.ndim)
+    _check_simplex_axis(v, axis)
     rung = backend_for(xp)
     if out is not None and rung != "numba":
         raise TypeError("out= is supported for NumPy input only")
     if out is not None:
-        if not isinstance(out, np.ndarray) or out.shape != v.shape or out.dtype != v.dtype:
-            raise ValueError(f"out must be a NumPy array of shape {v.shape} and dtype {v.dtype}")
+        _check_out(out, v)
     if rung == "numba" and method != "sort":
-        if v.size == 0 or any(s == 0 for s in v.shape):
-            raise ValueError(f"v must be non-empty along every axis, got shape {v.shape}")
         return _numba_projection(np.asarray(v), radius, axis, out)
     if method == "condat" and rung == "generic":
         raise ValueError("method='condat' needs NumPy (Numba rung) or CuPy input; use "
                          "method='sort' for other array namespaces")
+    if v.size == 0:
+        res = xp.empty_like(v)
+        if out is not None:
+            return out
+        return res
     _check_projection_input(v, xp)
     vm = xp.moveaxis(v, axis, -1) if axis != v.ndim - 1 else v
     if xp.any(xp.all(vm == -xp.inf, axis=-1)):
         raise ValueError("v has a slice that is entirely -inf along axis; it has no projection")
     if rung == "cupy" and method != "sort":
-        from . import _simplex_cupy
+        from . import _cupy as _simplex_cupy
         rows2d = xp.reshape(vm, (-1, vm.shape[-1]))
         if rows2d.shape[0] >= _simplex_cupy.ROWS_FOR_KERNEL or method == "condat":
             import cupy as cp
@@ -224,15 +293,21 @@ def _logsoftmax(xp, z, axis):
 def entropic_argmin(c, tau, /, *, axis=-1):
     r"""Minimizer over the simplex of :math:`\langle c, p\rangle + \tau \sum_i p_i \log p_i`.
 
-    The closed form is :math:`p^* = \mathrm{softmax}(-c/\tau)`, evaluated stably (max
-    shift).  ``+inf`` costs give probability 0; NaN raises ``ValueError``.
+    The closed form is :math:`p^* = \mathrm{softmax}(-c/\tau)`, evaluated in the log
+    domain as :math:`\mathrm{softmax}(-(c - \min c)/\tau)`: the exponents are <= 0 and the
+    minimal costs have exponent exactly 0, so no temperature overflows.  As
+    :math:`\tau \to 0` (down to the smallest subnormal) the result tends to, and reaches,
+    the uniform distribution over the set of minimal costs.  ``+inf`` costs give
+    probability 0.
 
     Parameters
     ----------
     c : array
-        Costs; the simplex runs along ``axis``.
+        Costs; the simplex runs along ``axis``.  NaN or ``-inf`` raise ``ValueError``, as does
+        a slice that is entirely ``+inf`` or has length 0 (an empty batch gives an empty
+        result).
     tau : float
-        Entropic temperature, ``tau > 0``.
+        Entropic temperature, ``tau > 0`` and finite.
     """
     xp = array_namespace(c)
     c = _float_input(c, "c", xp)
@@ -240,14 +315,21 @@ def entropic_argmin(c, tau, /, *, axis=-1):
     if c.ndim == 0:
         raise ValueError("c must have at least one dimension")
     axis = check_axis(axis, c.ndim)
+    _check_simplex_axis(c, axis, "c")
+    if c.size == 0:
+        return xp.empty_like(c)
     if bool(xp.any(xp.isnan(c))):
         raise ValueError("c contains NaN")
     if bool(xp.any(c == -xp.inf)):
         raise ValueError("c contains -inf; the minimum is unbounded")
     if bool(xp.any(xp.all(c == xp.inf, axis=axis))):
         raise ValueError("c has a slice that is entirely +inf; no feasible point")
-    with np.errstate(over="ignore"):  # -c/tau may overflow to -inf: probability 0, as intended
-        return xp.exp(_logsoftmax(xp, -c / tau, axis))
+    cmin = xp.min(c, axis=axis, keepdims=True)
+    with np.errstate(over="ignore", invalid="ignore"):
+        # c - cmin >= 0 (inf for +inf costs or overflow); / tau may overflow to inf: the
+        # exponent -inf is probability 0, as intended.  The minimal costs give exactly 0.
+        z = -((c - cmin) / tau)
+    return xp.exp(_logsoftmax(xp, z, axis))
 
 
 def _check_simplex_point(p, xp, name="p", atol=None):
@@ -283,6 +365,9 @@ def eg_step(p, grad, lr, /, *, axis=-1):
     if p.ndim == 0:
         raise ValueError("p must have at least one dimension")
     axis = check_axis(axis, p.ndim)
+    _check_simplex_axis(p, axis, "p")
+    if p.size == 0:
+        return xp.empty_like(p)
     _check_simplex_point(p, xp)
     if bool(xp.any(xp.isnan(grad))) or bool(xp.any(xp.isinf(grad))):
         raise ValueError("grad must be finite")
@@ -306,6 +391,10 @@ def optimality_gap(p, grad, /, *, axis=-1):
     support has the minimal partial derivative: the optimality condition of J. Su, "The path to
     optimal distribution: minimization in probability space", kexue.fm, 2024,
     https://kexue.fm/archives/10289).
+
+    Computed as :math:`\sum_i p_i (g_i - \min g) + (\sum_i p_i - 1) \min g`, the same value
+    without the cancellation of :math:`\langle p, g\rangle - \min g` when ``|g|`` is large
+    (the second term is exactly 0 when ``p`` sums to 1).  NaN in ``p`` or ``grad`` propagates.
     """
     xp = array_namespace(p, grad)
     p = _float_input(p, "p", xp)
@@ -315,4 +404,8 @@ def optimality_gap(p, grad, /, *, axis=-1):
     if p.ndim == 0:
         raise ValueError("p must have at least one dimension")
     axis = check_axis(axis, p.ndim)
-    return xp.sum(p * grad, axis=axis) - xp.min(grad, axis=axis)
+    _check_simplex_axis(p, axis, "p")
+    gmin = xp.min(grad, axis=axis, keepdims=True)
+    gap = xp.sum(p * (grad - gmin), axis=axis) + (xp.sum(p, axis=axis) - 1.0) * xp.squeeze(
+        gmin, axis=axis)
+    return gap

@@ -9,24 +9,29 @@ from __future__ import annotations
 import functools
 
 _SOURCE = r"""
+// Condat's threshold carried as base + off (base: an input value, |off| < 2 radius), as in
+// the Numba rung: exact at any magnitude of the input.  aux holds raw input values.
 template<typename T>
 __device__ void condat_row(const T* y, long long n, double radius, double* aux, T* out) {
     long long first = 0;
-    while (first < n && isinf((double)y[first]) && y[first] < 0) ++first;
+    while (first < n - 1 && isinf((double)y[first]) && y[first] < 0) ++first;
     long long vstart = 0, vend = 1;
-    aux[0] = (double)y[first];
-    double rho = (double)y[first] - radius;
+    double base = (double)y[first];
+    aux[0] = base;
+    double off = -radius;
     for (long long i = first + 1; i < n; ++i) {
         double yi = (double)y[i];
-        if (yi > rho) {
-            rho += (yi - rho) / (double)(vend - vstart + 1);
-            if (rho > yi - radius) { aux[vend++] = yi; }
-            else { vstart = vend; aux[vend++] = yi; rho = yi - radius; }
+        double d = yi - base;
+        if (d > off) {
+            off += (d - off) / (double)(vend - vstart + 1);
+            if (off > d - radius) { aux[vend++] = yi; }
+            else { vstart = vend; aux[vend++] = yi; base = yi; off = -radius; }
         }
     }
     for (long long i = vstart - 1; i >= 0; --i) {
         double yi = aux[i];
-        if (yi > rho) { aux[--vstart] = yi; rho += (yi - rho) / (double)(vend - vstart); }
+        double d = yi - base;
+        if (d > off) { aux[--vstart] = yi; off += (d - off) / (double)(vend - vstart); }
     }
     long long count = vend - vstart;
     bool changed = true;
@@ -35,12 +40,31 @@ __device__ void condat_row(const T* y, long long n, double radius, double* aux, 
         long long k = vstart;
         for (long long j = vstart; j < vend; ++j) {
             double yj = aux[j];
-            if (yj > rho) aux[k++] = yj;
-            else { --count; rho += (rho - yj) / (double)count; changed = true; }
+            double d = yj - base;
+            if (d > off) aux[k++] = yj;
+            else { --count; if (count > 0) off += (off - d) / (double)count; changed = true; }
         }
         vend = k;
     }
-    for (long long i = 0; i < n; ++i) { double d = (double)y[i] - rho; out[i] = (T)(d > 0.0 ? d : 0.0); }
+    // Michelot's fixed point on the candidates with a Neumaier sum (the Numba rung's polish).
+    while (vend > vstart) {
+        double s = 0.0, c = 0.0;
+        for (long long j = vstart; j < vend; ++j) {
+            double x = aux[j] - base;
+            double t = s + x;
+            c += (fabs(s) >= fabs(x)) ? ((s - t) + x) : ((x - t) + s);
+            s = t;
+        }
+        off = ((s + c) - radius) / (double)(vend - vstart);
+        long long m = vstart;
+        for (long long j = vstart; j < vend; ++j) if (aux[j] - base > off) aux[m++] = aux[j];
+        if (m == vend || m == vstart) break;
+        vend = m;
+    }
+    for (long long i = 0; i < n; ++i) {
+        double d = ((double)y[i] - base) - off;
+        out[i] = (T)(d > 0.0 ? d : 0.0);
+    }
 }
 extern "C" __global__ void condat_f64(const double* v, long long rows, long long n, double radius,
                                       double* aux, double* out) {

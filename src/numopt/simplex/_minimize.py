@@ -7,7 +7,7 @@ import numbers
 from probspace import Result, array_namespace
 from probspace._validation import check_choice, check_int, check_nonnegative
 
-from ._simplex import _float_input, _logsoftmax, eg_step, optimality_gap, project_simplex
+from ._project import _float_input, eg_step, project_simplex
 
 __all__ = ["minimize_simplex", "SimplexResult"]
 
@@ -17,6 +17,9 @@ _MESSAGES = {
     2: "non-finite objective or gradient",
     3: "stopped by callback",
     4: "line search failed to find a decrease (step size underflow)",
+    5: "the gap is below tol but the point is off the simplex (numerical error); not certified",
+    6: "the gap is below tol but below the rounding of the gradient values too "
+       "(eps * max|grad| > tol); not certified: shift the objective or raise tol",
 }
 
 
@@ -34,9 +37,14 @@ class SimplexResult(Result):
     nit, nfev, njev : int
         Iterations, objective and gradient evaluations.
     success : bool
-        ``gap <= tol``.
+        True only when the result carries a valid certificate: ``x`` is on the simplex
+        (``x >= 0``, ``|sum x - 1| <= 16 n eps``), ``gap <= tol``, and ``tol`` is above the
+        rounding of the gradient values (``eps * max|grad|`` over the support and the
+        minimum), without which a computed gap of 0 means nothing.
     status : int
-        0 converged, 1 maxiter, 2 non-finite values, 3 callback stop, 4 line-search failure.
+        0 converged, 1 maxiter, 2 non-finite values, 3 callback stop, 4 line-search failure,
+        5 gap below tol but ``x`` off the simplex, 6 gap below tol but below the gradient's
+        rounding (both 5 and 6 have ``success=False``).
     message : str
     history : dict
         ``"fun"`` and ``"gap"`` per iteration (index 0 is the start), plus ``"lr"`` for eg/pgd.
@@ -121,8 +129,36 @@ def minimize_simplex(fun, grad, p0, /, *, method="eg", lr=None, maxiter=1000, to
     return solver(xp, fun, grad, p, method, lr, maxiter, tol, callback)
 
 
+def _gap(xp, p, g):
+    """Frank–Wolfe gap ``sum_i p_i (g_i - min g)``: equal to ``<p, g> - min g`` on the simplex
+    but free of the cancellation that form suffers when ``|g|`` is large (a gradient around
+    1e15 made that form return 0 or negative values at far-from-optimal points)."""
+    gmin = xp.min(g)
+    return _scalar(xp.sum(p * (g - gmin)))
+
+
+def _certify(xp, p, g, status, tol):
+    """Downgrade a "converged" status whose certificate does not hold (see SimplexResult)."""
+    if status != 0:
+        return status
+    n = p.shape[0]
+    eps = float(xp.finfo(p.dtype).eps)
+    if bool(xp.any(p < 0)) or abs(_scalar(xp.sum(p)) - 1.0) > 16 * n * eps:
+        return 5
+    support = p > 0
+    gmin = xp.min(g)
+    scale = max(abs(_scalar(gmin)), _scalar(xp.max(xp.where(support, xp.abs(g),
+                                                             xp.zeros_like(g)))))
+    geps = float(xp.finfo(g.dtype).eps) if xp.isdtype(g.dtype, "real floating") else eps
+    if geps * scale > tol:
+        return 6
+    return 0
+
+
 def _finish(xp, p, f, g, nit, nfev, njev, status, tol, history):
-    gap = _scalar(optimality_gap(p, g)) if g is not None else math.nan
+    gap = _gap(xp, p, g) if g is not None else math.nan
+    if g is not None:
+        status = _certify(xp, p, g, status, tol)
     return SimplexResult(x=p, fun=f, gap=gap, nit=nit, nfev=nfev, njev=njev,
                          success=(status == 0), status=status, message=_MESSAGES[status],
                          history=history)
@@ -141,7 +177,7 @@ def _run_mirror(xp, fun, grad, p, method, lr, maxiter, tol, callback):
     for k in range(1, maxiter + 1):
         if not (math.isfinite(f) and bool(xp.all(xp.isfinite(g)))):
             return _finish(xp, p, f, None, k - 1, nfev, njev, 2, tol, history)
-        gap = _scalar(optimality_gap(p, g))
+        gap = _gap(xp, p, g)
         history["gap"].append(gap)
         if gap <= tol:
             return _finish(xp, p, f, g, k - 1, nfev, njev, 0, tol, history)
@@ -182,7 +218,7 @@ def _run_mirror(xp, fun, grad, p, method, lr, maxiter, tol, callback):
                 return _finish(xp, p, f, g, k, nfev, njev, 3, tol, history)
     if not (math.isfinite(f) and bool(xp.all(xp.isfinite(g)))):
         return _finish(xp, p, f, None, maxiter, nfev, njev, 2, tol, history)
-    gap = _scalar(optimality_gap(p, g))
+    gap = _gap(xp, p, g)
     history["gap"].append(gap)
     return _finish(xp, p, f, g, maxiter, nfev, njev, 0 if gap <= tol else 1, tol, history)
 
@@ -199,7 +235,8 @@ def _run_frank_wolfe(xp, fun, grad, p, method, lr, maxiter, tol, callback):
         if not (math.isfinite(f) and bool(xp.all(xp.isfinite(g)))):
             return _finish(xp, p, f, None, k - 1, nfev, njev, 2, tol, history)
         s = int(xp.argmin(g))
-        gap = _scalar(xp.sum(p * g)) - _scalar(g[s])
+        gs = g - g[s]              # >= 0; differences, so no cancellation at large |g|
+        gap = _scalar(xp.sum(p * gs))
         history["gap"].append(gap)
         if gap <= tol:
             return _finish(xp, p, f, g, k - 1, nfev, njev, 0, tol, history)
@@ -207,8 +244,7 @@ def _run_frank_wolfe(xp, fun, grad, p, method, lr, maxiter, tol, callback):
         big = xp.asarray(-xp.inf, dtype=g.dtype)
         a = int(xp.argmax(xp.where(support, g, big)))
         pa = _scalar(p[a])
-        gp = _scalar(xp.sum(p * g))
-        away_gap = _scalar(g[a]) - gp
+        away_gap = _scalar(gs[a]) - gap
         e_s = xp.astype(idx == s, p.dtype)
         e_a = xp.astype(idx == a, p.dtype)
         if gap >= away_gap or pa >= 1.0:
@@ -253,6 +289,6 @@ def _run_frank_wolfe(xp, fun, grad, p, method, lr, maxiter, tol, callback):
             snap = _finish(xp, p, f, g, k, nfev, njev, 1, tol, history)
             if callback(snap) is True:
                 return _finish(xp, p, f, g, k, nfev, njev, 3, tol, history)
-    gap = _scalar(optimality_gap(p, g))
+    gap = _gap(xp, p, g)
     history["gap"].append(gap)
     return _finish(xp, p, f, g, maxiter, nfev, njev, 0 if gap <= tol else 1, tol, history)
