@@ -38,6 +38,7 @@ import json, sys, time
 t0 = time.perf_counter()
 from tokenize_lab import UnigramModel
 t1 = time.perf_counter()
+c1 = time.process_time()
 kind, path = sys.argv[1], sys.argv[2]
 if kind == "sentencepiece":
     m = UnigramModel.from_sentencepiece(path)
@@ -46,9 +47,11 @@ else:
 t2 = time.perf_counter()
 m.encode("The quick brown fox jumps over the lazy dog.", out="ids")
 t3 = time.perf_counter()
+c3 = time.process_time()
 m.encode(["A list of texts, as a batch."] * 200, out="ids")
 t4 = time.perf_counter()
-print(json.dumps({"import": t1 - t0, "model": t2 - t1, "encode": t3 - t2, "batch": t4 - t3}))
+print(json.dumps({"import": t1 - t0, "model": t2 - t1, "encode": t3 - t2, "batch": t4 - t3,
+                  "cpu": c3 - c1}))
 """
 
 
@@ -101,16 +104,17 @@ def main(argv=None):
             for label, rs, goal in (("empty cache", cold, 6.0), ("warm cache", warm, 1.0)):
                 first = med(rs, "model", "encode")
                 rows.append([f"{kind} model, {label}", f"{med(rs, 'import'):.2f} s",
-                             f"{first:.2f} s", f"{goal:.0f} s",
+                             f"{first:.2f} s", f"{med(rs, 'cpu'):.2f} s", f"{goal:.0f} s",
                              f"{1e3 * med(rs, 'batch'):.1f} ms"])
                 print(rows[-1], flush=True)
     body = f"""Fresh process per measurement; cold = a new empty `NUMBA_CACHE_DIR`, warm = the same
 folder again.  Medians of {args.repeat} processes.  "first encode" is the model construction
 (it builds the trie, a compiled kernel) plus the first `encode` of one short text; the last
-column is the next call, a batch of 200 texts.
+column is the next call, a batch of 200 texts.  The CPU time of the first encode (process
+time: compiling is single-threaded) is the steadier figure on a busy machine.
 
-{table(["case", "import tokenize_lab", "model + first Viterbi encode", "goal",
-        "then a 200-text batch"], rows)}
+{table(["case", "import tokenize_lab", "model + first Viterbi encode",
+        "(its CPU time)", "goal", "then a 200-text batch"], rows)}
 
 Notice printed on stderr while compiling: {"; ".join(sorted(notices)) or "none"}.
 """

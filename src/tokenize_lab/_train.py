@@ -48,7 +48,7 @@ __all__ = ["train_unigram"]
 
 
 # a tiny corpus that goes through every step (seeds, EM, a pruning round, finalization):
-# five symbols (a b c d and the space), vocab_size 6, many more seeds
+# a few symbols, vocab_size one more than them, many more seeds
 _WARM_UP_LINES = ["ab abc abd abcd", "abc abd bcd", "bcd cd abcd"] * 3
 
 
@@ -219,7 +219,7 @@ def train_unigram(lines, vocab_size, *, unit="char", normalizer=None,
             # First training in this process: compile (or load from Numba's cache) every
             # training kernel on a tiny corpus, with a notice if that takes a while.
             with compile_notice("training kernels", EM.e_step, "10 s"):
-                _train(_WARM_UP_LINES, 6, unit, normalizer, 1.0, max_len, seed_size, 0.75, 1,
+                _train(_WARM_UP_LINES, None, unit, normalizer, 1.0, max_len, seed_size, 0.75, 1,
                        *rules, None, False, False)
         pieces, scores = _train(texts, vocab_size, unit, normalizer, character_coverage, max_len,
                                 seed_size, shrinking_factor, num_sub_iterations, *rules,
@@ -240,6 +240,8 @@ def _train(texts, vocab_size, unit, normalizer, character_coverage, max_len, see
                      split_by_whitespace=split_by_whitespace,
                      character_coverage=character_coverage, ensure_unicode=ensure_unicode)
     n_chars = C.alphabet.shape[0]
+    if vocab_size is None:  # the warm-up: one piece more than the symbols
+        vocab_size = n_chars + 1
     if vocab_size < n_chars:
         raise ValueError(f"vocab_size must be at least the number of kept symbols ({n_chars}), "
                          f"got {vocab_size}; lower character_coverage to keep fewer")

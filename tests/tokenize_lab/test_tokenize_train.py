@@ -76,6 +76,18 @@ def test_train_callback_can_stop():
     assert len(calls) == 1 and len(m) == 10
 
 
+def test_train_byte_level_with_normalizer():
+    # U+2581 is three bytes: the whitespace symbol of a byte vocabulary spans symbols
+    from tokenize_lab import SentencePieceNormalizer
+    lines = ["naïve café  " * 3, "漢字かな交じり文", "plain ascii words here"] * 50
+    norm = SentencePieceNormalizer(b"", name="identity")
+    m = UnigramModel.train(lines, 150, unit="byte", normalizer=norm)
+    # (a corpus this repetitive offers fewer pieces than asked for: EM drops the rest)
+    assert m.unit == "byte" and 30 < len(m) <= 150
+    assert m.decode(m.encode(lines[0])) == norm.denormalize(norm.normalize(lines[0]))
+    assert "\u2581café".encode() in m.pieces or "\u2581caf".encode() in m.pieces
+
+
 def test_train_byte_level():
     lines = ["naïve café " * 3, "漢字かな交じり文", "plain ascii words here"] * 50
     m = UnigramModel.train(lines, 120, unit="byte")
