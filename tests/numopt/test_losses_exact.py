@@ -234,8 +234,8 @@ def test_numba_rung_matches_generic(dtype):
 
 
 def test_parallel_drivers_match_serial(monkeypatch):
-    # Force the prange drivers (normally only for large batches) and compare with the serial.
-    from numopt.losses import _kernels_numba, softmax_cross_entropy
+    # Force the thread pool (normally only for large batches) and compare with one thread.
+    from numopt.losses import _threads, softmax_cross_entropy
     rng = np.random.default_rng(8)
     z = rng.normal(size=(64, 9)) * 2
     y = rng.integers(0, 9, size=64)
@@ -244,7 +244,7 @@ def test_parallel_drivers_match_serial(monkeypatch):
              lambda: softmax_cross_entropy(z, y, reduction="none", return_grad=True),
              lambda: softmax_cross_entropy(z, tp, reduction="none", return_grad=True)]
     serial = [c() for c in calls]
-    monkeypatch.setattr(_kernels_numba, "PARALLEL_MIN_WORK", 0)
+    monkeypatch.setattr(_threads, "threads_for", lambda gate, work: 3)
     for c, ref in zip(calls, serial):
         for a, b in zip(c(), ref):
             np.testing.assert_array_equal(a, b)

@@ -10,6 +10,13 @@ Binary versus multiclass is read off the shapes: targets with the shape of ``log
 labels (for ``smoothed_accuracy``/``smoothed_f1`` only when ``logits`` is 1-D; 2-D targets of the
 logits' shape are class probabilities there), integer targets with one axis less are class
 indices along the last axis of ``logits``.
+
+Logits must be float32 or float64 (or integers, promoted to float64); float16/bfloat16 logits,
+costs and embeddings raise ``TypeError``.  NumPy input runs fused Numba kernels (loss and
+gradient in one pass per row, float32 computed in float32 with float64 sums); large batches are
+split over ``numba.get_num_threads()`` threads unless other processes keep the cores busy (see
+``_threads.py``).  Every other namespace runs the generic array-API code, which is the
+reference the kernels are tested against.
 """
 from ._crossentropy import sigmoid_cross_entropy, softmax_cross_entropy
 from ._hinge import hinge

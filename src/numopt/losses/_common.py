@@ -24,10 +24,23 @@ def check_bool(value, name):
     return value
 
 
-def as_logits(logits, xp, *, ndim_min=1):
+def check_not_half(x, name):
+    """Reject half-precision floats (float16, bfloat16): the losses compute in float32 or
+    float64 and would otherwise silently change the caller's dtype or lose accuracy."""
+    dt = str(x.dtype)
+    if "float16" in dt:
+        raise TypeError(f"{name} has dtype {dt}; the losses support float32 and float64 "
+                        f"(cast it first, e.g. {name}.astype(float32))")
+
+
+def as_logits(logits, xp, *, ndim_min=1, check_finite=True):
+    """Logits as a real floating array (integers promoted; float16 refused).  With
+    ``check_finite=False`` the NaN/inf scan is left to the caller (the Numba kernels check
+    finiteness in their own pass and defer to the generic path, which raises)."""
     z = as_float_array(logits, "logits", xp, ndim_min=ndim_min, allow_nan=True, allow_inf=True)
+    check_not_half(z, "logits")
     # one pass instead of separate NaN and inf scans
-    if not bool(xp.all(xp.isfinite(z))):
+    if check_finite and not bool(xp.all(xp.isfinite(z))):
         raise ValueError("logits contains NaN or infinite values")
     return z
 

@@ -1,12 +1,17 @@
 """Baseline losses: sigmoid (binary) and softmax (multiclass) cross-entropy."""
 from __future__ import annotations
 
+import math
+
+import numpy as np
+
 from probspace._validation import check_probability
 
-from ._common import (_as_array, as_logits, check_bool, check_class_indices, check_nonempty,
-                      check_reduction, class_targets, cross_entropy_rows, finish, grad_scale,
-                      is_integer_array, namespace, numba_rung, probability_targets, reduce,
+from ._common import (as_logits, check_bool, check_nonempty, check_reduction, class_targets,
+                      cross_entropy_rows, finish, namespace, numba_rung, probability_targets,
                       softmax)
+from ._numpy_rung import (DEFER, as_c, class_indices, elementwise, finish_rows, grad_scale,
+                          kernel_float, plain_targets, run_rows)
 
 __all__ = ["sigmoid_cross_entropy", "softmax_cross_entropy"]
 
@@ -48,6 +53,11 @@ def sigmoid_cross_entropy(logits, targets, /, *, reduction="mean", return_grad=F
     xp = namespace(logits, targets)
     check_reduction(reduction)
     check_bool(return_grad, "return_grad")
+    if numba_rung(xp):
+        out = _sigmoid_ce_numba(as_logits(logits, xp, ndim_min=0, check_finite=False),
+                                targets, reduction, return_grad)
+        if out is not DEFER:
+            return out
     z = as_logits(logits, xp, ndim_min=0)
     t = probability_targets(targets, z.shape, z.dtype, xp)
     check_nonempty(z.shape)
@@ -99,10 +109,13 @@ def softmax_cross_entropy(logits, targets, /, *, label_smoothing=0.0, reduction=
     check_reduction(reduction)
     check_bool(return_grad, "return_grad")
     eps = check_probability(label_smoothing, "label_smoothing", open_right=True)
+    if numba_rung(xp):
+        out = _softmax_ce_numba(as_logits(logits, xp, ndim_min=1, check_finite=False),
+                                targets, eps, reduction, return_grad)
+        if out is not DEFER:
+            return out
     z = as_logits(logits, xp, ndim_min=1)
     C = z.shape[-1]
-    if numba_rung(xp):
-        return _softmax_ce_numba(z, targets, eps, reduction, return_grad, xp)
     t = class_targets(targets, z, xp)
     check_nonempty(z.shape[:-1])
     if eps > 0:
@@ -112,28 +125,44 @@ def softmax_cross_entropy(logits, targets, /, *, label_smoothing=0.0, reduction=
     return finish(per, grad, reduction, return_grad, xp)
 
 
-def _softmax_ce_numba(z, targets, eps, reduction, return_grad, xp):
-    """NumPy rung: fused per-row kernels (``_kernels_numba``)."""
-    import numpy as np
+def _sigmoid_ce_numba(z, targets, reduction, return_grad):
+    """NumPy rung: one fused pass (``_numba_crossentropy.sigmoid_ce_blocks``)."""
+    if not kernel_float(z) or z.size == 0:
+        return DEFER
+    t = plain_targets(targets, z.shape)
+    if t is None:
+        return DEFER
+    from ._numba_crossentropy import sigmoid_ce_blocks
+    return elementwise(sigmoid_ce_blocks, z, t, (), reduction, return_grad, 60)
 
-    from ._kernels_numba import pick
+
+def _softmax_ce_numba(z, targets, eps, reduction, return_grad):
+    """NumPy rung: fused per-row kernels (``_numba_crossentropy``)."""
+    from . import _numba_crossentropy as K
     lead, C = tuple(z.shape[:-1]), z.shape[-1]
-    check_nonempty(lead)
-    t = _as_array(targets, xp)
-    z2 = np.ascontiguousarray(np.asarray(z)).reshape(-1, C)
-    scale = grad_scale(lead, reduction)
-    loss = np.empty(z2.shape[0], dtype=z2.dtype)
-    grad = np.empty_like(z2) if return_grad else np.empty((0, 0), dtype=z2.dtype)
-    if is_integer_array(t, xp) and eps == 0:
-        idx = np.asarray(check_class_indices(t, z, xp), dtype=np.int64).reshape(-1)
-        pick("softmax_ce_index", z2.size)(z2, idx, scale, return_grad, loss, grad)
+    n = math.prod(lead)
+    if not kernel_float(z) or n == 0 or C == 0:
+        return DEFER
+    z2 = as_c(z).reshape(n, C)
+    loss = np.empty(n)
+    grad = np.empty_like(z2) if return_grad else z2[:0]
+    scale = grad_scale(n, reduction)
+    work = 12 * C
+    y = class_indices(targets, lead, C)
+    if y is not None:
+        status = run_rows(lambda r0, r1: K.softmax_ce_index_rows(
+            z2, y, eps, scale, return_grad, loss, grad, np.empty(C, z2.dtype), r0, r1), n, work,
+            f"softmax_ce_index/{z2.dtype}")
     else:
-        tt = class_targets(t, z, xp)
-        if eps > 0:
-            tt = (1.0 - eps) * tt + eps / C
-        t2 = np.ascontiguousarray(np.asarray(tt, dtype=z2.dtype)).reshape(-1, C)
-        pick("softmax_ce_prob", z2.size)(z2, t2, scale, return_grad, loss, grad)
-    value = reduce(xp.asarray(loss.reshape(lead)), reduction, xp)
-    if not return_grad:
-        return value
-    return value, xp.asarray(grad.reshape(z.shape))
+        t = plain_targets(targets, z.shape)
+        if t is None or t.dtype.kind != "f":
+            return DEFER
+        t2 = t.reshape(n, C)
+        tol = 1e-4 if z.dtype == np.float32 else 1e-10
+        status = run_rows(lambda r0, r1: K.softmax_ce_prob_rows(
+            z2, t2, eps, tol, scale, return_grad, loss, grad, np.empty(C, z2.dtype), r0, r1),
+            n, work, f"softmax_ce_prob/{z2.dtype}")
+    if status:
+        return DEFER
+    return finish_rows(loss, grad.reshape(z.shape) if return_grad else None, lead, z.dtype,
+                       reduction, return_grad)

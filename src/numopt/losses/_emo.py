@@ -4,11 +4,15 @@ modeling", 2023, arXiv:2310.04691; J. Su, "EMO: a classification loss function d
 optimal transport", kexue.fm, 2023, https://kexue.fm/archives/9797)."""
 from __future__ import annotations
 
+import numpy as np
+
 from probspace import as_float_array
 from probspace._validation import check_positive
 
-from ._common import (as_logits, check_bool, check_nonempty, check_reduction, class_targets,
-                      finish, cross_entropy_rows, namespace, softmax, softmax_backward)
+from ._common import (as_logits, check_bool, check_nonempty, check_not_half, check_reduction,
+                      class_targets, cross_entropy_rows, finish, namespace, numba_rung, softmax,
+                      softmax_backward)
+from ._numpy_rung import DEFER, finish_rows, grad_scale, kernel_float, run_rows
 
 __all__ = ["emo"]
 
@@ -69,31 +73,28 @@ def emo(logits, targets, /, *, cost=None, embeddings=None, mix=None, mix_cap=3.0
     if mix not in (None, 1, 2) or isinstance(mix, bool):
         raise ValueError(f"mix must be None, 1 or 2, got {mix!r}")
     cap = None if mix_cap is None else check_positive(mix_cap, "mix_cap")
+    if cost is not None and embeddings is not None:
+        raise ValueError("give either cost or embeddings, not both")
+    if numba_rung(xp):
+        z = as_logits(logits, xp, ndim_min=1, check_finite=False)
+        if kernel_float(z):
+            table = _cost_table(cost, embeddings, z.shape[-1], z.dtype, xp)
+            out = _emo_numba(z, targets, table, mix, cap, reduction, return_grad)
+            if out is not DEFER:
+                return out
     z = as_logits(logits, xp, ndim_min=1)
     tau = class_targets(targets, z, xp)
     check_nonempty(z.shape[:-1])
     C = z.shape[-1]
-    if cost is not None and embeddings is not None:
-        raise ValueError("give either cost or embeddings, not both")
+    kind, M = _cost_table(cost, embeddings, C, z.dtype, xp)
     p = softmax(z, xp)
-    if embeddings is not None:
-        E = as_float_array(embeddings, "embeddings", xp, ndim_min=2)
-        if E.ndim != 2 or E.shape[0] != C:
-            raise ValueError(f"embeddings must have shape (C={C}, d), got {tuple(E.shape)}")
-        E = xp.astype(E, z.dtype)
-        norms = xp.sqrt(xp.sum(E * E, axis=-1, keepdims=True))
-        if bool(xp.any(norms == 0)):
-            raise ValueError("embeddings must have no zero rows (cosine similarity undefined)")
-        Eh = E / norms
+    if kind == "embeddings":
+        Eh = M
         v = tau @ Eh                                 # (..., d) target representation
         q = p @ Eh                                   # (..., d) predicted representation
         per = 1.0 - xp.sum(q * v, axis=-1)
         g_p = 1.0 - v @ xp.matrix_transpose(Eh) if return_grad else None   # (C tau)_i
-    elif cost is not None:
-        M = as_float_array(cost, "cost", xp, ndim_min=2)
-        if tuple(M.shape) != (C, C):
-            raise ValueError(f"cost must have shape ({C}, {C}), got {tuple(M.shape)}")
-        M = xp.astype(M, z.dtype)
+    elif kind == "cost":
         g_all = tau @ xp.matrix_transpose(M)          # (..., C): sum_j c_ij tau_j
         per = xp.sum(p * g_all, axis=-1)
         g_p = g_all
@@ -119,3 +120,79 @@ def emo(logits, targets, /, *, cost=None, embeddings=None, mix=None, mix_cap=3.0
         total = r * ce + per
         g = xp.expand_dims(r, axis=-1) * g_ce + grad if return_grad else None
     return finish(total, g, reduction, return_grad, xp)
+
+
+def _cost_table(cost, embeddings, C, dtype, xp):
+    """Validated cost description: ("none", None), ("cost", M (C, C)) or ("embeddings",
+    row-normalised E (C, d)), in ``dtype``."""
+    if embeddings is not None:
+        E = as_float_array(embeddings, "embeddings", xp, ndim_min=2)
+        check_not_half(E, "embeddings")
+        if E.ndim != 2 or E.shape[0] != C:
+            raise ValueError(f"embeddings must have shape (C={C}, d), got {tuple(E.shape)}")
+        E = xp.astype(E, dtype)
+        norms = xp.sqrt(xp.sum(E * E, axis=-1, keepdims=True))
+        if bool(xp.any(norms == 0)):
+            raise ValueError("embeddings must have no zero rows (cosine similarity undefined)")
+        return "embeddings", E / norms
+    if cost is not None:
+        M = as_float_array(cost, "cost", xp, ndim_min=2)
+        check_not_half(M, "cost")
+        if tuple(M.shape) != (C, C):
+            raise ValueError(f"cost must have shape ({C}, {C}), got {tuple(M.shape)}")
+        return "cost", xp.astype(M, dtype)
+    return "none", None
+
+
+# Materialise the C x C cosine cost (1 - E E^T) for class-index targets when it is no larger
+# than the per-sample cost rows it replaces (and at most this many entries).
+_MAX_COSINE_TABLE = 1 << 24
+_SERIAL_TABLE_WORK = 1 << 27     # multiply-adds below which the table is built without BLAS
+
+
+def _emo_numba(z, targets, table, mix, cap, reduction, return_grad):
+    """NumPy rung: ``_numba_expected_cost.expected_cost_rows`` (BLAS for the cost rows that
+    need a matrix product)."""
+    from ._numba_expected_cost import cosine_cost_table, expected_cost_rows
+    from ._smooth import _rows_and_targets
+    rt = _rows_and_targets(z, targets)
+    if rt is None:
+        return DEFER
+    n, C, z2, y, t2 = rt
+    by_index = y.size > 0
+    kind_name, M = table
+    dt = z2.dtype
+    if kind_name == "none":
+        kind, tab = 0, np.empty((0, 0), dt)
+    elif kind_name == "cost":
+        if by_index:
+            kind, tab = 1, np.ascontiguousarray(M.T)            # row y: cost to target y
+        else:
+            kind, tab = 2, np.asarray(t2, dt) @ M.T              # sum_j c_ij tau_j
+    else:
+        Eh = M
+        if by_index and C * C <= max(n * C, 1) and C * C <= _MAX_COSINE_TABLE:
+            Eh = np.ascontiguousarray(Eh, dtype=dt)
+            if C * C * Eh.shape[1] <= _SERIAL_TABLE_WORK:
+                tab = cosine_cost_table(Eh, np.empty((C, C), dt))
+            else:
+                tab = 1.0 - Eh @ Eh.T
+            kind = 1                                             # symmetric cosine cost
+        else:
+            V = Eh[y] if by_index else np.asarray(t2, dt) @ Eh
+            kind, tab = 2, 1.0 - V @ Eh.T
+    tab = np.ascontiguousarray(tab, dtype=dt)
+    loss = np.empty(n)
+    grad = np.empty_like(z2) if return_grad else z2[:0]
+    scale = grad_scale(n, reduction)
+    tol = 1e-4 if dt == np.float32 else 1e-10
+    mode = 0 if mix is None else int(mix)
+    capv = 0.0 if cap is None else float(cap)
+
+    def rows(r0, r1):
+        return expected_cost_rows(z2, y, t2, tab, kind, 1.0, mode, capv, tol, scale,
+                                  return_grad, loss, grad, np.empty(C, dt), r0, r1)
+    if run_rows(rows, n, 16 * C, f"emo/{dt}"):
+        return DEFER
+    return finish_rows(loss, grad.reshape(z.shape) if return_grad else None, z.shape[:-1],
+                       dt, reduction, return_grad)

@@ -216,8 +216,9 @@ def _multiclass(z, onehot, sigma, n, return_grad, xp):
 
 
 def _exact_numba(z, t, sigma, n, reduction, return_grad, return_error, xp):
-    """NumPy rung: one fused kernel per call (``_kernels_numba.exact_multiclass``)."""
-    from ._kernels_numba import pick
+    """NumPy rung: one fused kernel over row ranges (``_numba_exact.exact_rows``)."""
+    from ._numba_exact import exact_rows
+    from ._threads import run
     lead, C = tuple(z.shape[:-1]), z.shape[-1]
     idx = np.asarray(check_class_indices(t, z, xp), dtype=np.int64).reshape(-1)
     z2 = np.ascontiguousarray(np.asarray(z, dtype=np.float64)).reshape(-1, C)
@@ -225,8 +226,9 @@ def _exact_numba(z, t, sigma, n, reduction, return_grad, return_error, xp):
     scale = grad_scale(lead, reduction)
     loss = np.empty(z2.shape[0])
     grad = np.empty_like(z2) if return_grad else np.empty((0, 0))
-    pick("exact_multiclass", z2.size * nodes.size)(z2, idx, sigma, nodes, weights, scale,
-                                                   return_grad, loss, grad)
+    # one row costs about C * nodes log-ndtr evaluations (~1000 elementary steps each)
+    run(lambda r0, r1: exact_rows(z2, idx, sigma, nodes, weights, scale, return_grad, loss,
+                                  grad, r0, r1), z2.shape[0], 1000 * C * nodes.size, "exact")
     dt = z.dtype
     outs = [xp.asarray(reduce(loss.reshape(lead), reduction, np), dtype=dt)]
     if return_grad:
@@ -234,8 +236,9 @@ def _exact_numba(z, t, sigma, n, reduction, return_grad, return_error, xp):
     if return_error:
         n2, w2 = (np.asarray(v) for v in _gauss_hermite(2 * n))
         loss2 = np.empty_like(loss)
-        pick("exact_multiclass", z2.size * n2.size)(z2, idx, sigma, n2, w2, 1.0, False, loss2,
-                                                    np.empty((0, 0)))
+        run(lambda r0, r1: exact_rows(z2, idx, sigma, n2, w2, 1.0, False, loss2,
+                                      np.empty((0, 0)), r0, r1),
+            z2.shape[0], 1000 * C * n2.size, "exact")
         outs.append(xp.asarray(reduce(np.abs(loss - loss2).reshape(lead), reduction, np),
                                dtype=dt))
     return outs[0] if len(outs) == 1 else tuple(outs)

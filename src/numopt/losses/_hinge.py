@@ -1,10 +1,17 @@
 """Hinge loss: binary (labels +-1) and multiclass (Crammer-Singer or Weston-Watkins)."""
 from __future__ import annotations
 
+import math
+
+import numpy as np
+
 from probspace._validation import check_choice, check_nonnegative
 
 from ._common import (_as_array, as_logits, check_bool, check_nonempty, check_reduction,
-                      class_index_onehot, device_of, finish, is_integer_array, namespace)
+                      class_index_onehot, device_of, finish, is_integer_array, namespace,
+                      numba_rung)
+from ._numpy_rung import (DEFER, as_c, class_indices, elementwise, finish_rows, grad_scale,
+                          kernel_float, plain_targets, run_rows)
 
 __all__ = ["hinge"]
 
@@ -50,6 +57,11 @@ def hinge(logits, targets, /, *, multiclass="crammer_singer", margin=1.0, reduct
     check_bool(return_grad, "return_grad")
     check_choice(multiclass, "multiclass", ("crammer_singer", "weston_watkins"))
     m = check_nonnegative(margin, "margin")
+    if numba_rung(xp):
+        out = _hinge_numba(as_logits(logits, xp, ndim_min=0, check_finite=False), targets,
+                           multiclass, m, reduction, return_grad)
+        if out is not DEFER:
+            return out
     z = as_logits(logits, xp, ndim_min=0)
     t = _as_array(targets, xp)
     if tuple(t.shape) == tuple(z.shape):
@@ -96,3 +108,32 @@ def hinge(logits, targets, /, *, multiclass="crammer_singer", margin=1.0, reduct
         on = xp.expand_dims(xp.astype(worst > 0, z.dtype), axis=-1)
         grad = on * (sel - onehot)
     return finish(per, grad, reduction, return_grad, xp)
+
+
+def _hinge_numba(z, targets, multiclass, margin, reduction, return_grad):
+    """NumPy rung: ``_numba_hinge`` kernels (binary blocks or multiclass rows)."""
+    from . import _numba_hinge as K
+    if not kernel_float(z) or z.size == 0:
+        return DEFER
+    t = plain_targets(targets, z.shape)
+    if t is not None:
+        if t.dtype.kind == "b":          # booleans are refused by the generic rung
+            return DEFER
+        return elementwise(K.binary_hinge_blocks, z, t, (margin,), reduction, return_grad, 30)
+    if z.ndim < 1:
+        return DEFER
+    lead, C = tuple(z.shape[:-1]), z.shape[-1]
+    n = math.prod(lead)
+    y = class_indices(targets, lead, C)
+    if y is None:
+        return DEFER
+    z2 = as_c(z).reshape(n, C)
+    loss = np.empty(n)
+    grad = np.empty_like(z2) if return_grad else z2[:0]
+    scale = grad_scale(n, reduction)
+    kern = K.weston_watkins_rows if multiclass == "weston_watkins" else K.crammer_singer_rows
+    if run_rows(lambda r0, r1: kern(z2, y, margin, scale, return_grad, loss, grad, r0, r1), n,
+                10 * C, f"{multiclass}/{z2.dtype}"):
+        return DEFER
+    return finish_rows(loss, grad.reshape(z.shape) if return_grad else None, lead, z.dtype,
+                       reduction, return_grad)

@@ -6,11 +6,17 @@ train your accuracy?", kexue.fm, 2022, https://kexue.fm/archives/9098.
 """
 from __future__ import annotations
 
+import math
+
+import numpy as np
+
 from probspace._validation import check_positive
 
 from ._common import (_as_array, as_logits, check_bool, check_nonempty, check_reduction,
-                      class_targets, finish, namespace, probability_targets, sigmoid, softmax,
-                      softmax_backward)
+                      class_targets, finish, namespace, numba_rung, probability_targets,
+                      sigmoid, softmax, softmax_backward)
+from ._numpy_rung import (DEFER, as_c, class_indices, elementwise, finish_rows, grad_scale,
+                          kernel_float, plain_targets, run_rows)
 
 __all__ = ["smoothed_accuracy", "smoothed_f1"]
 
@@ -53,6 +59,11 @@ def smoothed_accuracy(logits, targets, /, *, temperature=1.0, reduction="mean",
     check_reduction(reduction)
     check_bool(return_grad, "return_grad")
     T = check_positive(temperature, "temperature")
+    if numba_rung(xp):
+        out = _smoothed_accuracy_numba(as_logits(logits, xp, ndim_min=0, check_finite=False),
+                                       targets, T, reduction, return_grad)
+        if out is not DEFER:
+            return out
     z = as_logits(logits, xp, ndim_min=0)
     t = _as_array(targets, xp)
     if _is_binary(z, t):
@@ -123,6 +134,11 @@ def smoothed_f1(logits, targets, /, *, temperature=1.0, reduction="mean", return
     check_reduction(reduction)
     check_bool(return_grad, "return_grad")
     T = check_positive(temperature, "temperature")
+    if numba_rung(xp):
+        out = _smoothed_f1_numba(as_logits(logits, xp, ndim_min=0, check_finite=False),
+                                 targets, T, reduction, return_grad)
+        if out is not DEFER:
+            return out
     z = as_logits(logits, xp, ndim_min=0)
     t = _as_array(targets, xp)
     if _is_binary(z, t):
@@ -160,3 +176,112 @@ def smoothed_f1(logits, targets, /, *, temperature=1.0, reduction="mean", return
     dF_dp = 2.0 * tt / B - 2.0 * A / (B * B)
     grad = softmax_backward(p, -scale * dF_dp, xp) / T
     return value, grad
+
+
+# ---- NumPy rung -----------------------------------------------------------------------------
+def _rows_and_targets(z, targets):
+    """(n, C, z2, y, t2) for a multiclass call the kernels can take, or None."""
+    if z.ndim < 1 or z.size == 0:
+        return None
+    lead, C = tuple(z.shape[:-1]), z.shape[-1]
+    n = math.prod(lead)
+    z2 = as_c(z).reshape(n, C)
+    y = class_indices(targets, lead, C)
+    if y is not None:
+        return n, C, z2, y, z2[:0]
+    t = plain_targets(targets, z.shape)
+    if t is None or t.dtype.kind != "f":
+        return None
+    return n, C, z2, np.empty(0, np.int64), t.reshape(n, C)
+
+
+def _smoothed_accuracy_numba(z, targets, T, reduction, return_grad):
+    if not kernel_float(z) or z.size == 0:
+        return DEFER
+    if z.ndim <= 1:
+        t = plain_targets(targets, z.shape)
+        if t is None:
+            return DEFER
+        from ._numba_smooth import binary_smoothed_accuracy_blocks
+        return elementwise(binary_smoothed_accuracy_blocks, z, t, (1.0 / T,), reduction,
+                           return_grad, 60)
+    rt = _rows_and_targets(z, targets)
+    if rt is None:
+        return DEFER
+    n, C, z2, y, t2 = rt
+    from ._numba_expected_cost import expected_cost_rows
+    loss = np.empty(n)
+    grad = np.empty_like(z2) if return_grad else z2[:0]
+    scale = grad_scale(n, reduction)
+    tol = 1e-4 if z.dtype == np.float32 else 1e-10
+    no_table = np.empty((0, 0), z2.dtype)
+
+    def rows(r0, r1):
+        work = np.empty(C, z2.dtype)
+        return expected_cost_rows(z2, y, t2, no_table, 0, 1.0 / T, 0, 0.0, tol, scale,
+                                  return_grad, loss, grad, work, r0, r1)
+    if run_rows(rows, n, 12 * C, f"smoothed_accuracy/{z2.dtype}"):
+        return DEFER
+    return finish_rows(loss, grad.reshape(z.shape) if return_grad else None, z.shape[:-1],
+                       z.dtype, reduction, return_grad)
+
+
+def _smoothed_f1_numba(z, targets, T, reduction, return_grad):
+    from . import _numba_smooth as K
+    from ._numba_crossentropy import BLOCK
+    from ._threads import run, status
+    if not kernel_float(z) or z.size == 0:
+        return DEFER
+    dt = z.dtype
+    if z.ndim <= 1:
+        t = plain_targets(targets, z.shape)
+        if t is None:
+            return DEFER
+        zf, tf = as_c(z).reshape(-1), t.reshape(-1)
+        nb = -(-zf.size // BLOCK)
+        partial = np.empty((nb, 3))
+        pq = np.empty_like(zf) if return_grad else zf[:0]
+        if status(run(lambda b0, b1: K.binary_f1_pass1(zf, tf, 1.0 / T, return_grad, pq,
+                                                      np.empty(BLOCK, zf.dtype), partial,
+                                                      b0, b1), nb, 60 * BLOCK,
+                      f"binary_f1/{dt}")):
+            return DEFER
+        A, P, S = partial.sum(axis=0)
+        B = S + P
+        value = dt.type(1.0 - 2.0 * A / B)
+        if not return_grad:
+            return value
+        run(lambda b0, b1: K.binary_f1_pass2(tf, 2.0 / B, 2.0 * A / (B * B), 1.0 / T, pq,
+                                             b0, b1), nb, 2 * BLOCK, f"binary_f1_grad/{dt}")
+        return value, pq.reshape(z.shape)
+    rt = _rows_and_targets(z, targets)
+    if rt is None:
+        return DEFER
+    n, C, z2, y, t2 = rt
+    nb = -(-n // K.ROW_BLOCK)
+    partial = np.empty((nb, 3, C))
+    p = np.empty_like(z2)
+    tol = 1e-4 if dt == np.float32 else 1e-10
+    if status(run(lambda b0, b1: K.multiclass_f1_pass1(z2, y, t2, 1.0 / T, tol, p, partial,
+                                                      b0, b1), nb, 12 * C * K.ROW_BLOCK,
+                      f"f1/{dt}")):
+        return DEFER
+    A, P, S = partial.sum(axis=0)
+    B = S + P
+    per = 1.0 - 2.0 * A / B
+    if reduction == "none":
+        value = per.astype(dt)
+        scale = 1.0
+    elif reduction == "sum":
+        value = dt.type(per.sum())
+        scale = 1.0
+    else:
+        value = dt.type(per.mean())
+        scale = 1.0 / C
+    if not return_grad:
+        return value
+    alpha = scale * 2.0 / B
+    beta = scale * 2.0 * A / (B * B)
+    run(lambda r0, r1: K.multiclass_f1_pass2(y, t2, alpha, beta, 1.0 / T, p, r0, r1), n, 4 * C,
+        f"f1_grad/{dt}")
+    return value, p.reshape(z.shape)

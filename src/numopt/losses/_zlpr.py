@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from probspace._validation import check_choice, check_int, check_probability
 
 from ._common import (as_logits, check_bool, check_nonempty, check_reduction,
-                      device_of, finish, logsumexp, namespace, probability_targets)
+                      device_of, finish, logsumexp, namespace, numba_rung, probability_targets)
+from ._numpy_rung import (DEFER, as_c, finish_rows, grad_scale, kernel_float, plain_targets,
+                          run_rows)
 
 __all__ = ["zlpr", "zlpr_soft"]
 
@@ -23,6 +27,8 @@ _NEG_INF = -math.inf
 def _lse_with_zero(u, xp):
     """log(1 + sum(exp(u), axis=-1)) for u possibly containing -inf; returns (value, weights)
     where weights = exp(u - value) = d value / d u."""
+    if u.shape[-1] == 0:                         # no labels: log(e^0) = 0
+        return xp.zeros(u.shape[:-1], dtype=u.dtype, device=device_of(u)), u
     m = xp.max(u, axis=-1, keepdims=True)
     m = xp.maximum(m, xp.zeros_like(m))          # includes the constant term e^0
     e = xp.exp(u - m)
@@ -64,9 +70,12 @@ def zlpr(logits, targets, /, *, threshold_index=None, k=None, topk_method="recur
         ``m Z_m = sum_{i=1}^m (-1)^{i-1} Z_{m-i} S_i``, ``S_i = sum_j e^{i s_j}`` (Su's recipe;
         alternating sums, so accuracy degrades when ``k`` is large or the scores are spread out --
         a non-positive ``Z_k`` raises ``FloatingPointError``).  ``"recursion"`` (default): the
-        elementary-symmetric recursion ``e_m(x_1..x_n) = e_m(x_1..x_{n-1}) + x_n e_{m-1}(...)``
-        run in the log domain, all terms positive, stable for logits of any size; the gradient
-        (the inclusion probabilities of each label) comes from a forward-backward pass.
+        elementary-symmetric recursion ``e_m(x_1..x_n) = e_m(x_1..x_{n-1}) + x_n e_{m-1}(...)``,
+        all terms positive, stable for logits of any size; the gradient (the inclusion
+        probabilities of each label) comes from a forward-backward pass.  The generic rung runs
+        it in the log domain; the NumPy rung runs it on ``exp(s - max s)`` directly when every
+        term stays inside the float64 range (``k (max s - min s) < 600`` and
+        ``log binom(C, k) < 600``) and in the log domain otherwise, row by row.
     reduction : {"mean", "sum", "none"}
     return_grad : bool
 
@@ -86,6 +95,11 @@ def zlpr(logits, targets, /, *, threshold_index=None, k=None, topk_method="recur
     check_reduction(reduction)
     check_bool(return_grad, "return_grad")
     check_choice(topk_method, "topk_method", ("recursion", "newton"))
+    if numba_rung(xp):
+        out = _zlpr_numba(as_logits(logits, xp, ndim_min=1, check_finite=False), targets,
+                          threshold_index, k, topk_method, reduction, return_grad)
+        if out is not DEFER:
+            return out
     z = as_logits(logits, xp, ndim_min=1)
     t = _binary_targets(targets, z, xp)
     check_nonempty(z.shape[:-1])
@@ -231,6 +245,11 @@ def zlpr_soft(logits, targets, /, *, eps=0.0, reduction="mean", return_grad=Fals
     e = check_probability(eps, "eps")
     if e >= 0.5:
         raise ValueError(f"eps must be below 0.5, got {eps!r}")
+    if numba_rung(xp):
+        out = _zlpr_soft_numba(as_logits(logits, xp, ndim_min=1, check_finite=False), targets,
+                               e, reduction, return_grad)
+        if out is not DEFER:
+            return out
     z = as_logits(logits, xp, ndim_min=1)
     t = probability_targets(targets, z.shape, z.dtype, xp)
     check_nonempty(z.shape[:-1])
@@ -247,3 +266,80 @@ def zlpr_soft(logits, targets, /, *, eps=0.0, reduction="mean", return_grad=Fals
     per = l1 + l2
     grad = (w2 - w1) if return_grad else None
     return finish(per, grad, reduction, return_grad, xp)
+
+
+# ---- NumPy rung -----------------------------------------------------------------------------
+def _rows(z, targets):
+    """(n, C, z2, t2) for a call the kernels can take, or None (the generic path decides)."""
+    if not kernel_float(z) or z.size == 0:
+        return None
+    t = plain_targets(targets, z.shape)
+    if t is None:
+        return None
+    lead, C = tuple(z.shape[:-1]), z.shape[-1]
+    n = math.prod(lead)
+    return n, C, as_c(z).reshape(n, C), t.reshape(n, C)
+
+
+def _zlpr_numba(z, targets, threshold_index, k, topk_method, reduction, return_grad):
+    from . import _numba_zlpr as K
+    rt = _rows(z, targets)
+    if rt is None:
+        return DEFER
+    n, C, z2, t2 = rt
+    thr = -1
+    if k is not None:
+        if threshold_index is not None:
+            return DEFER
+        kk = check_int(k, "k", minimum=1)
+        if kk > C:
+            return DEFER
+    elif threshold_index is not None:
+        thr = check_int(threshold_index, "threshold_index")
+        if not -C <= thr < C:
+            return DEFER
+        thr %= C
+    loss = np.empty(n)
+    grad = np.empty_like(z2) if return_grad else z2[:0]
+    scale = grad_scale(n, reduction)
+    if k is None:
+        def rows(r0, r1):
+            return K.zlpr_rows(z2, t2, thr, scale, return_grad, loss, grad,
+                               np.empty(C, z2.dtype), r0, r1)
+        work = 24 * C
+    elif topk_method == "newton":
+        def rows(r0, r1):
+            return K.zlpr_topk_newton_rows(z2, t2, kk, scale, return_grad, loss, grad,
+                                           np.empty(C), np.empty(C), np.empty(2 * kk + 1),
+                                           r0, r1)
+        work = 22 * C * kk
+    else:
+        log_binom = math.lgamma(C + 1) - math.lgamma(kk + 1) - math.lgamma(C - kk + 1)
+
+        def rows(r0, r1):
+            L = K.LANES
+            return K.zlpr_topk_rows(z2, t2, kk, log_binom, scale, return_grad, loss, grad,
+                                    np.empty((C, L)), np.empty((C + 1, kk + 1, L)),
+                                    np.empty((C + 1, kk + 1, L)), r0, r1)
+        work = 40 * C * kk
+    if run_rows(rows, n, work, f"zlpr/{'hard' if k is None else topk_method}/{z2.dtype}"):
+        return DEFER
+    return finish_rows(loss, grad.reshape(z.shape) if return_grad else None, z.shape[:-1],
+                       z.dtype, reduction, return_grad)
+
+
+def _zlpr_soft_numba(z, targets, eps, reduction, return_grad):
+    from . import _numba_zlpr as K
+    rt = _rows(z, targets)
+    if rt is None:
+        return DEFER
+    n, C, z2, t2 = rt
+    loss = np.empty(n)
+    grad = np.empty_like(z2) if return_grad else z2[:0]
+    scale = grad_scale(n, reduction)
+    if run_rows(lambda r0, r1: K.zlpr_soft_rows(z2, t2, eps, scale, return_grad, loss, grad,
+                                                np.empty((2, C), z2.dtype), r0, r1),
+                n, 28 * C, f"zlpr_soft/{z2.dtype}"):
+        return DEFER
+    return finish_rows(loss, grad.reshape(z.shape) if return_grad else None, z.shape[:-1],
+                       z.dtype, reduction, return_grad)
