@@ -37,6 +37,7 @@ import os
 import queue
 import threading
 import time
+from typing import Any, Callable
 
 from ._parallel import ThreadGate
 
@@ -49,15 +50,16 @@ MIN_CHUNK_SECONDS = 5e-5
 class Pool:
     """Persistent daemon threads that run ``map_chunks`` jobs; idle ones block on a queue."""
 
-    def __init__(self):
+    def __init__(self) -> None:
+        self._reset_after_fork()
+
+    def _reset_after_fork(self) -> None:
+        # threads do not survive a fork: the child starts with an empty pool
         self._lock = threading.Lock()
-        self._jobs = queue.SimpleQueue()
-        self._threads = []
+        self._jobs: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
 
-    def _reset_after_fork(self):
-        self.__init__()
-
-    def _grow(self, k):
+    def _grow(self, k: int) -> None:
         with self._lock:
             while len(self._threads) < k:
                 t = threading.Thread(target=self._serve, daemon=True,
@@ -65,22 +67,22 @@ class Pool:
                 t.start()
                 self._threads.append(t)
 
-    def _serve(self):
+    def _serve(self) -> None:
         while True:
             self._jobs.get()()
 
-    def map_chunks(self, fn, n_chunks, n_threads):
+    def map_chunks(self, fn: Callable[[int], Any], n_chunks: int, n_threads: int) -> list[Any]:
         """``[fn(c) for c in range(n_chunks)]`` on ``n_threads`` threads (caller included);
         chunks are taken in order by whichever thread is free.  The first exception raised by
         a chunk is re-raised here after every chunk has finished."""
         counter = itertools.count()
-        results = [None] * n_chunks
-        errors = []
+        results: list[Any] = [None] * n_chunks
+        errors: list[BaseException] = []
         left = [n_chunks]
         done = threading.Event()
         lock = threading.Lock()
 
-        def work():
+        def work() -> None:
             while True:
                 c = next(counter)          # atomic under the GIL
                 if c >= n_chunks:
@@ -111,7 +113,7 @@ POOL = Pool()
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=POOL._reset_after_fork)
 
-_GATES: dict = {}
+_GATES: dict[str, ThreadGate] = {}
 
 
 def gate(name: str) -> ThreadGate:
@@ -128,7 +130,7 @@ def max_threads() -> int:
     return numba.get_num_threads()
 
 
-def chunk_bounds(n_items, n_chunks, align=1):
+def chunk_bounds(n_items: int, n_chunks: int, align: int = 1) -> list[int]:
     """``n_chunks + 1`` increasing boundaries from 0 to ``n_items``, inner ones multiples of
     ``align`` (fewer chunks when ``n_items`` holds fewer aligned pieces)."""
     pieces = -(-n_items // align)
@@ -136,7 +138,9 @@ def chunk_bounds(n_items, n_chunks, align=1):
     return [min(n_items, (pieces * c // n_chunks) * align) for c in range(n_chunks + 1)]
 
 
-def run(kernel, n_items, work_per_item, gate_or_name, *, threads=None, align=1):
+def run(kernel: Callable[[int, int], Any], n_items: int, work_per_item: float,
+        gate_or_name: ThreadGate | str, *, threads: int | None = None,
+        align: int = 1) -> list[Any]:
     """Call ``kernel(start, stop)`` over ``[0, n_items)``, serially or in chunks on the pool.
 
     Parameters

@@ -79,3 +79,18 @@ def test_run_with_a_nogil_kernel_is_independent_of_threads():
         assert sum(_pool.run(lambda a, b: _fill(out, a, b), out.size, 1.0, "test.pool/fill",
                              threads=nt, align=8)) == out.size
         np.testing.assert_array_equal(out, ref)
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
+def test_pool_works_in_a_forked_child():
+    # Threads do not survive fork(): the child must get a fresh, working pool (not wait
+    # forever on helpers that do not exist there).
+    import multiprocessing as mp
+    _pool.POOL.map_chunks(lambda c: c, 4, 2)          # the parent has helper threads
+    ctx = mp.get_context("fork")
+    with ctx.Pool(1) as p:
+        assert p.apply(_child_map, ()) == [0, 1, 4, 9, 16, 25]
+
+
+def _child_map():
+    return _pool.POOL.map_chunks(lambda c: c * c, 6, 3)
