@@ -334,7 +334,7 @@ def make_cases(n, C, dtype, rng):
     ]
     if n * C <= 1 << 20:
         # 65536 x 1000: the NumPy recursion keeps 2 x 1001 arrays of (n, k + 1) (4 GB) and
-        # EXACT takes minutes per call on both sides
+        # EXACT takes minutes per call in NumPy (seconds here)
         cases.insert(-5, (f"zlpr, k={k} (recursion; peer: the same recursion)",
                           lambda: zlpr(z, topk, k=k, return_grad=True),
                           lambda: np_zlpr_topk_recursion(z, topk, k), None))
