@@ -1,0 +1,64 @@
+"""The types in the annotations of ``numopt.optim`` (optax's vocabulary).
+
+``Array`` is ``probspace.typing.Array`` (any array-API array), so the tree aliases below check
+as ``Any`` and document intent.  Trees are built from ``dict``, ``list`` and ``tuple`` only
+(``_tree.flatten`` tests for exactly these; another ``Mapping`` or ``Sequence`` is not a tree
+node), hence those types rather than ``Mapping``/``Sequence``.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol, Union, overload
+
+import numpy as np
+from numpy.typing import NDArray
+
+from probspace.typing import Array
+
+__all__ = ["Tree", "Params", "Updates", "OptState", "InitFn", "UpdateFn", "MaskTree",
+           "LabelTree", "Schedule", "ScalarOrSchedule"]
+
+# Tree: an array, or a dict / list / tuple (nested) of them.  MaskTree: ``masked``'s mask, a
+# bool per leaf, as a tree shaped like the parameters or a prefix of it.
+if TYPE_CHECKING:
+    Tree = Union[Array, dict[Any, "Tree"], list["Tree"], tuple["Tree", ...]]
+    MaskTree = Union[bool, np.bool_, dict[Any, "MaskTree"], list["MaskTree"],
+                     tuple["MaskTree", ...]]
+else:
+    # At run time one level deep: typing.get_type_hints cannot resolve the recursive forms
+    # (string references to this module) from the modules that use them.
+    Tree = Union[Array, dict[Any, Any], list[Any], tuple[Any, ...]]
+    MaskTree = Union[bool, np.bool_, dict[Any, Any], list[Any], tuple[Any, ...]]
+#: The parameters, a tree of real floating arrays.
+Params = Tree
+#: Gradients or updates: a tree with the structure of the parameters.
+Updates = Tree
+#: An optimizer's state: the named tuple (or, for ``chain``, the tuple of states) that ``init``
+#: returns and ``update`` takes back.
+OptState = Any
+#: ``init(params) -> state``.
+InitFn = Callable[[Params], OptState]
+#: ``update(updates, state, params=None) -> (updates, state)``.  The argument list is left open:
+#: ``eg``, ``eg_adaptive`` and ``tiger`` need ``params`` (``eg``/``eg_adaptive`` have no default
+#: for it), the others accept ``update(updates, state)``.
+UpdateFn = Callable[..., tuple[Updates, OptState]]
+#: ``multi_transform``'s labels: a label (any hashable that is not a dict, list or tuple) per
+#: leaf, as a tree shaped like the parameters or a prefix of it.
+LabelTree = Any
+
+
+class Schedule(Protocol):
+    """What the schedule functions return: ``count -> value``, with ``count`` a Python or
+    NumPy integer (a float comes back) or a NumPy array of counts (an array of values, except
+    for a constant schedule, which returns its constant)."""
+
+    @overload
+    def __call__(self, count: int | np.integer[Any], /) -> float: ...
+
+    @overload
+    def __call__(self, count: NDArray[Any], /) -> float | NDArray[np.float64]: ...
+
+
+#: A learning rate: a float >= 0, or a schedule ``count -> float`` (called with the number of
+#: updates made so far, 0 for the first).
+ScalarOrSchedule = Union[float, Callable[[int], float]]
