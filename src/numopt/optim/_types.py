@@ -3,7 +3,7 @@
 ``Array`` is ``probspace.typing.Array`` (any array-API array), so the tree aliases below check
 as ``Any`` and document intent.  Trees are built from ``dict``, ``list`` and ``tuple`` only
 (``_tree.flatten`` tests for exactly these; another ``Mapping`` or ``Sequence`` is not a tree
-node), hence those types rather than ``Mapping``/``Sequence``.
+node), hence ``MaskTree`` names those types rather than ``Mapping``/``Sequence``.
 """
 from __future__ import annotations
 
@@ -18,16 +18,18 @@ from probspace.typing import Array
 __all__ = ["Tree", "Params", "Updates", "OptState", "InitFn", "UpdateFn", "MaskTree",
            "LabelTree", "Schedule", "ScalarOrSchedule"]
 
-# Tree: an array, or a dict / list / tuple (nested) of them.  MaskTree: ``masked``'s mask, a
-# bool per leaf, as a tree shaped like the parameters or a prefix of it.
+#: A tree of arrays: an array, or a dict / list / tuple (nested) of trees.  ``Any`` for the
+#: checker, like ``probspace.typing.Array``: the leaves are ``Any`` already, so a union with the
+#: container types would accept exactly the same arguments and only make results (a dict of
+#: updates, say) harder to use.
+Tree = Any
+# ``masked``'s mask: a bool per leaf, as a tree shaped like the parameters or a prefix of it.
 if TYPE_CHECKING:
-    Tree = Union[Array, dict[Any, "Tree"], list["Tree"], tuple["Tree", ...]]
     MaskTree = Union[bool, np.bool_, dict[Any, "MaskTree"], list["MaskTree"],
                      tuple["MaskTree", ...]]
 else:
-    # At run time one level deep: typing.get_type_hints cannot resolve the recursive forms
-    # (string references to this module) from the modules that use them.
-    Tree = Union[Array, dict[Any, Any], list[Any], tuple[Any, ...]]
+    # At run time one level deep: typing.get_type_hints cannot resolve the recursive form
+    # (a string reference to this module) from the modules that use it.
     MaskTree = Union[bool, np.bool_, dict[Any, Any], list[Any], tuple[Any, ...]]
 #: The parameters, a tree of real floating arrays.
 Params = Tree
