@@ -98,6 +98,20 @@ def test_optimizers_and_schedules() -> None:
                                     {"w": "a", "b": "f"})):
         assert_type(o, optim.Optimizer)
         o.update(params, o.init(params), params)
+    # Declared container types (dict/list are invariant: the annotations must accept these).
+    mask: dict[str, bool] = {"w": True, "b": False}
+    roles: dict[str, str] = {"w": "kernel"}
+    groups: dict[str, optim.Optimizer] = {"a": optim.adam(1e-3), "f": optim.set_to_zero()}
+    labels: dict[str, str] = {"w": "a", "b": "f"}
+    scales: dict[int, float] = {5: 0.1}
+    parts: list[optim.Optimizer] = [optim.scale_by_adam(), optim.scale(-1e-3)]
+    for o in (optim.adamw(1e-3, mask=mask), optim.masked(optim.scale(0.5), lambda p: mask),
+              optim.tiger(1e-3, labels=roles), optim.multi_transform(groups, labels),
+              optim.chain(*parts)):
+        o.update(params, o.init(params), params)
+    joined = optim.join_schedules([optim.linear_schedule(0.0, 1.0, 5),
+                                   optim.piecewise_constant_schedule(1.0, scales)], [5])
+    assert joined(7) == 1.0
     with pytest.raises(ValueError):
         optim.tiger(1e-3, labels="automatic")  # type: ignore[arg-type]
     with pytest.raises(TypeError):

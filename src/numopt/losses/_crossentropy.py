@@ -9,11 +9,13 @@ import numpy as np
 from probspace._validation import check_probability
 from probspace.typing import Array, ArrayLike
 
-from ._common import (Reduction, as_logits, check_bool, check_nonempty, check_reduction, class_targets,
+from ._common import Reduction
+from ._common import (as_logits, check_bool, check_nonempty, check_reduction, class_targets,
                       cross_entropy_rows, finish, namespace, numba_rung, probability_targets,
                       softmax)
-from ._numpy_rung import (DEFER, RungResult, as_c, class_indices, elementwise, finish_rows, grad_scale,
+from ._numpy_rung import (DEFER, as_c, class_indices, elementwise, finish_rows, grad_scale,
                           kernel_float, plain_targets, run_rows)
+from ._numpy_rung import RungResult
 
 __all__ = ["sigmoid_cross_entropy", "softmax_cross_entropy"]
 

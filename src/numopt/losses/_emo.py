@@ -12,10 +12,12 @@ from probspace import as_float_array
 from probspace._validation import check_positive
 from probspace.typing import Array, ArrayLike, DType, Namespace
 
-from ._common import (Reduction, as_logits, check_bool, check_nonempty, check_not_half, check_reduction,
+from ._common import Reduction
+from ._common import (as_logits, check_bool, check_nonempty, check_not_half, check_reduction,
                       class_targets, cross_entropy_rows, finish, namespace, numba_rung, softmax,
                       softmax_backward)
-from ._numpy_rung import DEFER, RungResult, finish_rows, grad_scale, kernel_float, run_rows
+from ._numpy_rung import DEFER, finish_rows, grad_scale, kernel_float, run_rows
+from ._numpy_rung import RungResult
 
 __all__ = ["emo"]
 
@@ -24,21 +26,21 @@ __all__ = ["emo"]
 def emo(logits: ArrayLike, targets: ArrayLike, /, *, cost: ArrayLike | None = ...,
         embeddings: ArrayLike | None = ..., mix: Literal[1, 2] | None = ...,
         mix_cap: float | None = ..., reduction: Reduction = ..., return_grad: Literal[False] = ...
-       ) -> Array: ...
+        ) -> Array: ...
 
 
 @overload
 def emo(logits: ArrayLike, targets: ArrayLike, /, *, cost: ArrayLike | None = ...,
         embeddings: ArrayLike | None = ..., mix: Literal[1, 2] | None = ...,
         mix_cap: float | None = ..., reduction: Reduction = ..., return_grad: Literal[True]
-       ) -> tuple[Array, Array]: ...
+        ) -> tuple[Array, Array]: ...
 
 
 @overload
 def emo(logits: ArrayLike, targets: ArrayLike, /, *, cost: ArrayLike | None = ...,
         embeddings: ArrayLike | None = ..., mix: Literal[1, 2] | None = ...,
         mix_cap: float | None = ..., reduction: Reduction = ..., return_grad: bool = ...
-       ) -> Array | tuple[Array, Array]: ...
+        ) -> Array | tuple[Array, Array]: ...
 
 
 def emo(logits: ArrayLike, targets: ArrayLike, /, *, cost: ArrayLike | None = None,

@@ -34,7 +34,8 @@ from probspace import to_numpy
 from probspace._validation import check_choice, check_int, check_positive
 from probspace.typing import Array, ArrayLike, Namespace
 
-from ._common import (Reduction, _as_array, as_logits, check_class_indices, numba_rung, check_bool, check_nonempty, check_reduction,
+from ._common import Reduction
+from ._common import (_as_array, as_logits, check_class_indices, numba_rung, check_bool, check_nonempty, check_reduction,
                       class_index_onehot, device_of, grad_scale, is_integer_array, namespace,
                       probability_targets, reduce)
 from . import _exact_qmc as _qmc
@@ -73,19 +74,22 @@ def exact(logits: ArrayLike, targets: ArrayLike, /, *, sigma: float = ..., n_poi
 @overload
 def exact(logits: ArrayLike, targets: ArrayLike, /, *, sigma: float = ..., n_points: int = ...,
           method: Literal["quadrature", "qmc"] = ..., seed: int = ..., reduction: Reduction = ...,
-          return_grad: Literal[True], return_error: Literal[False] = ...) -> tuple[Array, Array]: ...
+          return_grad: Literal[True], return_error: Literal[False] = ...
+          ) -> tuple[Array, Array]: ...
 
 
 @overload
 def exact(logits: ArrayLike, targets: ArrayLike, /, *, sigma: float = ..., n_points: int = ...,
           method: Literal["quadrature", "qmc"] = ..., seed: int = ..., reduction: Reduction = ...,
-          return_grad: Literal[False] = ..., return_error: Literal[True]) -> tuple[Array, Array]: ...
+          return_grad: Literal[False] = ..., return_error: Literal[True]
+          ) -> tuple[Array, Array]: ...
 
 
 @overload
 def exact(logits: ArrayLike, targets: ArrayLike, /, *, sigma: float = ..., n_points: int = ...,
           method: Literal["quadrature", "qmc"] = ..., seed: int = ..., reduction: Reduction = ...,
-          return_grad: Literal[True], return_error: Literal[True]) -> tuple[Array, Array, Array]: ...
+          return_grad: Literal[True], return_error: Literal[True]
+          ) -> tuple[Array, Array, Array]: ...
 
 
 @overload

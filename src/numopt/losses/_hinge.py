@@ -9,11 +9,13 @@ import numpy as np
 from probspace._validation import check_choice, check_nonnegative
 from probspace.typing import Array, ArrayLike
 
-from ._common import (Reduction, _as_array, as_logits, check_bool, check_nonempty, check_reduction,
+from ._common import Reduction
+from ._common import (_as_array, as_logits, check_bool, check_nonempty, check_reduction,
                       class_index_onehot, device_of, finish, is_integer_array, namespace,
                       numba_rung)
-from ._numpy_rung import (DEFER, RungResult, as_c, class_indices, elementwise, finish_rows, grad_scale,
+from ._numpy_rung import (DEFER, as_c, class_indices, elementwise, finish_rows, grad_scale,
                           kernel_float, plain_targets, run_rows)
+from ._numpy_rung import RungResult
 
 __all__ = ["hinge"]
 

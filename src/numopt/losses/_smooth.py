@@ -14,11 +14,13 @@ import numpy as np
 from probspace._validation import check_positive
 from probspace.typing import Array, ArrayLike, Namespace
 
-from ._common import (Reduction, _as_array, as_logits, check_bool, check_nonempty, check_reduction,
+from ._common import Reduction
+from ._common import (_as_array, as_logits, check_bool, check_nonempty, check_reduction,
                       class_targets, finish, namespace, numba_rung, probability_targets,
                       sigmoid, softmax, softmax_backward)
-from ._numpy_rung import (DEFER, RungResult, as_c, class_indices, elementwise, finish_rows, grad_scale,
+from ._numpy_rung import (DEFER, as_c, class_indices, elementwise, finish_rows, grad_scale,
                           kernel_float, plain_targets, run_rows)
+from ._numpy_rung import RungResult
 
 __all__ = ["smoothed_accuracy", "smoothed_f1"]
 
@@ -31,13 +33,13 @@ def smoothed_accuracy(logits: ArrayLike, targets: ArrayLike, /, *, temperature: 
 @overload
 def smoothed_accuracy(logits: ArrayLike, targets: ArrayLike, /, *, temperature: float = ...,
                       reduction: Reduction = ..., return_grad: Literal[True]
-                     ) -> tuple[Array, Array]: ...
+                      ) -> tuple[Array, Array]: ...
 
 
 @overload
 def smoothed_accuracy(logits: ArrayLike, targets: ArrayLike, /, *, temperature: float = ...,
                       reduction: Reduction = ..., return_grad: bool = ...
-                     ) -> Array | tuple[Array, Array]: ...
+                      ) -> Array | tuple[Array, Array]: ...
 
 
 def smoothed_accuracy(logits: ArrayLike, targets: ArrayLike, /, *, temperature: float = 1.0,
@@ -127,7 +129,8 @@ def smoothed_f1(logits: ArrayLike, targets: ArrayLike, /, *, temperature: float 
 
 @overload
 def smoothed_f1(logits: ArrayLike, targets: ArrayLike, /, *, temperature: float = ...,
-                reduction: Reduction = ..., return_grad: bool = ...) -> Array | tuple[Array, Array]: ...
+                reduction: Reduction = ..., return_grad: bool = ...
+                ) -> Array | tuple[Array, Array]: ...
 
 
 def smoothed_f1(logits: ArrayLike, targets: ArrayLike, /, *, temperature: float = 1.0,

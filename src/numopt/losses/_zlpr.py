@@ -16,10 +16,12 @@ import numpy as np
 from probspace._validation import check_choice, check_int, check_probability
 from probspace.typing import Array, ArrayLike, Namespace
 
-from ._common import (Reduction, as_logits, check_bool, check_nonempty, check_reduction,
+from ._common import Reduction
+from ._common import (as_logits, check_bool, check_nonempty, check_reduction,
                       device_of, finish, logsumexp, namespace, numba_rung, probability_targets)
-from ._numpy_rung import (DEFER, RungResult, as_c, finish_rows, grad_scale, kernel_float, plain_targets,
+from ._numpy_rung import (DEFER, as_c, finish_rows, grad_scale, kernel_float, plain_targets,
                           run_rows)
+from ._numpy_rung import RungResult
 
 __all__ = ["zlpr", "zlpr_soft"]
 
@@ -239,7 +241,8 @@ def zlpr_soft(logits: ArrayLike, targets: ArrayLike, /, *, eps: float = ...,
 
 @overload
 def zlpr_soft(logits: ArrayLike, targets: ArrayLike, /, *, eps: float = ...,
-              reduction: Reduction = ..., return_grad: bool = ...) -> Array | tuple[Array, Array]: ...
+              reduction: Reduction = ..., return_grad: bool = ...
+              ) -> Array | tuple[Array, Array]: ...
 
 
 def zlpr_soft(logits: ArrayLike, targets: ArrayLike, /, *, eps: float = 0.0,

@@ -132,7 +132,7 @@ def _is_label(x: object) -> bool:
     return not isinstance(x, (dict, list, tuple))
 
 
-def multi_transform(transforms: Mapping[Hashable, Optimizer],
+def multi_transform(transforms: Mapping[Any, Optimizer],
                     param_labels: LabelTree | Callable[[Updates], LabelTree]) -> Optimizer:
     """A different transformation per group of parameters (optax's ``multi_transform``,
     also named ``partition``).

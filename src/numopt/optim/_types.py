@@ -3,12 +3,14 @@
 ``Array`` is ``probspace.typing.Array`` (any array-API array), so the tree aliases below check
 as ``Any`` and document intent.  Trees are built from ``dict``, ``list`` and ``tuple`` only
 (``_tree.flatten`` tests for exactly these; another ``Mapping`` or ``Sequence`` is not a tree
-node), hence ``MaskTree`` names those types rather than ``Mapping``/``Sequence``.
+node), hence ``MaskTree`` names those types rather than ``Mapping``/``Sequence``.  Where a
+plain mapping is read (``multi_transform``'s transforms, ``piecewise_constant_schedule``'s
+boundaries) the annotation is ``Mapping``.
 """
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol, Union, overload
+from typing import Any, Protocol, Union, overload
 
 import numpy as np
 from numpy.typing import NDArray
@@ -23,14 +25,11 @@ __all__ = ["Tree", "Params", "Updates", "OptState", "InitFn", "UpdateFn", "MaskT
 #: container types would accept exactly the same arguments and only make results (a dict of
 #: updates, say) harder to use.
 Tree = Any
-# ``masked``'s mask: a bool per leaf, as a tree shaped like the parameters or a prefix of it.
-if TYPE_CHECKING:
-    MaskTree = Union[bool, np.bool_, dict[Any, "MaskTree"], list["MaskTree"],
-                     tuple["MaskTree", ...]]
-else:
-    # At run time one level deep: typing.get_type_hints cannot resolve the recursive form
-    # (a string reference to this module) from the modules that use it.
-    MaskTree = Union[bool, np.bool_, dict[Any, Any], list[Any], tuple[Any, ...]]
+#: ``masked``'s mask: a bool per leaf, as a tree shaped like the parameters or a prefix of it.
+#: Spelled out one level deep: dict and list are invariant, so a recursive
+#: ``dict[Any, MaskTree]`` would refuse a ``dict[str, bool]`` (and ``typing.get_type_hints``
+#: cannot resolve a recursive alias from the modules that use it).
+MaskTree = Union[bool, np.bool_, dict[Any, Any], list[Any], tuple[Any, ...]]
 #: The parameters, a tree of real floating arrays.
 Params = Tree
 #: Gradients or updates: a tree with the structure of the parameters.
