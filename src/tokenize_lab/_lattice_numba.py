@@ -1,8 +1,9 @@
 """Numba lattice kernels: Viterbi, the exact samplers, the biased original, forward-backward.
 
-Every kernel takes a whole batch: ``sym`` is the concatenation of all texts as dense symbol
-ids (-1 for a symbol outside the vocabulary's alphabet) and ``offsets[t]:offsets[t+1]`` is
-text ``t``.  Texts are independent, so the batch loop is a ``prange`` over texts.
+The per-text kernels here read text ``t`` as ``sym[offsets[t]:offsets[t+1]]``, the
+concatenation of all texts as dense symbol ids (-1 for a symbol outside the vocabulary's
+alphabet).  The batch drivers (one small serial kernel per method, run over chunks of texts
+on a thread pool) are in :mod:`._lattice_batch`.
 
 Lattice: an edge ``(s, e)`` for every piece equal to ``text[s:e]``, found by walking the
 reversed-piece trie backwards from ``e``, plus an *unknown* edge ``(e-1, e)`` (piece id -1,
@@ -31,7 +32,7 @@ import numba as nb
 import numpy as np
 
 from probspace.random import _constants as RC
-from probspace.random._numba import philox4x32, split_key, uniform_pair, uniform_pairs_ahead
+from probspace.random._numba import philox4x32, uniform_pair, uniform_pairs_ahead
 
 VITERBI, PERFECT, FFBS, GUMBEL, V0, VITERBI_F32, VITERBI_NO_FULL = 0, 1, 2, 3, 4, 5, 6
 _NEG_INF = -np.inf
@@ -566,62 +567,6 @@ def _perfect_one(sym, a, n, base, check, piece, k0, k1, s0, s1, out_pid, out_end
     return k, np.log(Z[n]) + ZE[n] * math.log(2.0)
 
 
-@nb.njit(cache=True, nogil=True, parallel=True)
-def encode_batch(sym, offsets, base, check, piece, score, unk_score, alpha,
-                 method, key, parent, first, maxlen, out_pid, out_end, out_count, out_logz,
-                 n_chunks, em, eE, um, uE, p2, score32):
-    """Segment every text of the batch; piece ids and end positions go to
-    ``out_pid/out_end[offsets[t] : offsets[t] + out_count[t]]``.
-
-    Texts are split into ``n_chunks`` contiguous chunks run in parallel; each chunk reuses
-    one set of work buffers (fresh allocations per text would dominate on short lines).
-    """
-    k0, k1 = split_key(key)
-    nt = offsets.shape[0] - 1
-    for c in nb.prange(n_chunks):
-        lo = (nt * c) // n_chunks
-        hi = (nt * (c + 1)) // n_chunks
-        nmax = 0
-        for t in range(lo, hi):
-            nmax = max(nmax, offsets[t + 1] - offsets[t])
-        Z = np.empty(nmax + 1)
-        route = np.empty(nmax + 1, dtype=np.int32)
-        rpid = np.empty(nmax + 1, dtype=np.int32)
-        ZE = np.empty(nmax + 1, dtype=np.int64)
-        Z32 = np.empty(nmax + 1 if method == VITERBI_F32 else 1, dtype=np.float32)
-        unk32 = np.float32(unk_score)
-        cs = np.empty(maxlen + 1, dtype=np.int32)
-        cp = np.empty(maxlen + 1, dtype=np.int32)
-        U = np.empty(2 * _UL)
-        for t in range(lo, hi):
-            a = offsets[t]
-            n = offsets[t + 1] - a
-            if n == 0:
-                out_count[t] = 0
-                out_logz[t] = 0.0
-                continue
-            if method == VITERBI_F32:
-                k, lz = _viterbi32_one(sym, a, n, base, check, piece, score32, unk32,
-                                       out_pid[a:a + n], out_end[a:a + n], Z32, route, rpid)
-                out_count[t] = k
-                out_logz[t] = lz
-                continue
-            s0, s1 = split_key(child_id(k0, k1, parent, np.uint64(first) + np.uint64(t)))
-            if method == PERFECT:
-                k, lz = _perfect_one(sym, a, n, base, check, piece, k0, k1, s0, s1,
-                                     out_pid[a:a + n], out_end[a:a + n], Z, ZE, route, rpid,
-                                     em, eE, um, uE, p2, U)
-                out_count[t] = k
-                out_logz[t] = lz
-                continue
-            k, lz = _encode_one(sym, a, n, base, check, piece, score, unk_score,
-                                alpha, method, k0, k1, s0, s1,
-                                out_pid[a:a + n], out_end[a:a + n], Z, route, rpid, cs, cp,
-                                ZE, em, eE, um, uE, p2, Z32, score32, unk32)
-            out_count[t] = k
-            out_logz[t] = lz
-
-
 @nb.njit(cache=True, nogil=True)
 def _fb_one(sym, a, n, base, check, piece, score, unk_score, alpha, maxlen,
             weight, counts, Z, B, cs, cp):
@@ -684,22 +629,3 @@ def expected_counts(sym, offsets, weights, base, check, piece, score, unk_score,
                                         unk_score, alpha, maxlen, weights[t], row, Z, B, cs, cp)
         ll[c] = tot
     return acc.sum(axis=0), ll.sum()
-
-
-@nb.njit(cache=True, nogil=True)
-def compact(pid, end, offsets, count):
-    """Gather each text's pieces (stored at its text offset) into one contiguous array."""
-    nt = offsets.shape[0] - 1
-    tot = 0
-    for t in range(nt):
-        tot += count[t]
-    fp = np.empty(tot, dtype=np.int64)
-    fe = np.empty(tot, dtype=np.int32)
-    k = 0
-    for t in range(nt):
-        a = offsets[t]
-        for j in range(count[t]):
-            fp[k] = pid[a + j]
-            fe[k] = end[a + j]
-            k += 1
-    return fp, fe

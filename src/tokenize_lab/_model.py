@@ -15,6 +15,7 @@ from probspace.random import Stream, as_stream
 
 from . import _exact
 from . import _lattice_numba as K
+from ._lattice_batch import compact, run_encode
 from ._trie import build_double_array
 
 __all__ = ["UnigramModel"]
@@ -290,11 +291,10 @@ class UnigramModel:
         out_logz = np.empty(nt, dtype=np.float64)
         if first + nt > 2**32:
             raise ValueError("a seed gives at most 2**32 independent text streams")
-        K.encode_batch(sym, offsets, *self._trie_arrays, self._scores, self.unk_score,
-                       0.0 if alpha is None else alpha, method, np.uint64(stream.seed),
-                       np.uint64(stream.id), np.uint64(first), self._maxlen, out_pid, out_end, out_count, out_logz,
-                       _n_chunks(nt), *self._pow2_weights(alpha if method == K.PERFECT else None),
-                       self._scores32)
+        run_encode(method, sym, offsets, self._trie_arrays, self._scores, self._scores32,
+                   self.unk_score, 0.0 if alpha is None else alpha, stream.seed, stream.id,
+                   first, self._maxlen, out_pid, out_end, out_count, out_logz,
+                   self._pow2_weights(alpha) if method == K.PERFECT else None)
         return out_pid, out_end, out_count, out_logz
 
     def _pow2_weights(self, alpha):
@@ -386,7 +386,7 @@ class UnigramModel:
             return []
         ccount = np.zeros(nt + 1, dtype=np.int64)
         np.cumsum(count, out=ccount[1:])
-        fp, fe = K.compact(pid, end, offsets, count)
+        fp, fe = compact(pid, end, offsets, count)
         unk = np.flatnonzero(fp < 0)
         if out == "pieces":
             flat = self._piece_obj[fp].tolist()  # -1 -> None, patched below

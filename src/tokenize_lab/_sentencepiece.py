@@ -33,6 +33,7 @@ __all__ = ["SentencePieceNormalizer", "from_sentencepiece", "parse_model_proto"]
 SPACE = "\u2581"
 _SP_NORMAL, _SP_UNKNOWN, _SP_CONTROL, _SP_USER, _SP_UNUSED, _SP_BYTE = 1, 2, 3, 4, 5, 6
 _FLT_MIN = 1.17549435e-38
+_FFFD = np.array([0xEF, 0xBF, 0xBD], dtype=np.uint8)  # U+FFFD in UTF-8 (a kernel constant)
 
 
 def parse_model_proto(data: bytes) -> dict:
@@ -194,7 +195,7 @@ def _normalize_batch(buf, offsets, units, has_trie, blob, ident, remove_extra, d
                     b += 1
                 src = blob
             elif val == -2:
-                src = np.array([0xEF, 0xBF, 0xBD], dtype=np.uint8)
+                src = _FFFD
                 a = 0
                 b = 3
             else:
@@ -265,79 +266,29 @@ def _utf8_to_codes(data, off, cps, coff):
     return k
 
 
-@nb.njit(cache=True, nogil=True, parallel=True)
-def _normalize_codes_par(buf, offsets, units, has_trie, blob, ident, remove_extra, dummy, escape,
-                         n_chunks, table):
-    """Normalize + decode to code points, texts split into chunks normalized in parallel.
+_REGION_PER_TEXT = 19  # output slack per text (dummy prefix, ...) in a chunk's region
 
-    Each chunk writes into its own region sized 3x its input (+3 per text); returns
-    ``ok=False`` if a chunk overflows (the caller then uses the serial path).  With a
-    non-empty ``table`` the symbol ids ``table[cps]`` are computed in the same pass (else
-    ``sym`` is empty).
+
+def _normalize_codes_chunk(buf, offsets, lo, hi, units, has_trie, blob, ident, remove_extra,
+                           dummy, escape, out, cps, coff, count):
+    """Normalize texts ``lo..hi-1`` and decode them to code points, in the chunk's own region
+    of ``out``/``cps`` (``3 * input bytes + 19`` per text, from ``3 * offsets[lo] + 19 * lo``).
+
+    ``coff[t]`` gets text t's start relative to the region; ``count[lo]`` the number of code
+    points, or -1 if the region overflowed (the caller then takes the serial path).  A plain
+    Python function: it only calls two compiled kernels (which release the GIL), so nothing
+    more is compiled for the chunked path than for the serial one.
     """
-    nt = offsets.shape[0] - 1
-    lo = np.empty(n_chunks + 1, dtype=np.int64)
-    for c in range(n_chunks + 1):
-        lo[c] = (nt * c) // n_chunks
-    rs = np.zeros(n_chunks + 1, dtype=np.int64)
-    for c in range(n_chunks):
-        rs[c + 1] = rs[c] + 3 * (offsets[lo[c + 1]] - offsets[lo[c]]) + 3 * (lo[c + 1] - lo[c]) + 16
-    out = np.empty(rs[n_chunks], dtype=np.uint8)
-    cps = np.empty(rs[n_chunks], dtype=np.uint32)
-    out_off = np.empty(nt + n_chunks, dtype=np.int64)
-    coff_l = np.empty(nt + n_chunks, dtype=np.int64)
-    ok = np.ones(n_chunks, dtype=np.bool_)
-    cnt = np.zeros(n_chunks, dtype=np.int64)
-    for c in nb.prange(n_chunks):
-        a = lo[c]
-        b = lo[c + 1]
-        oo = out_off[a + c:b + c + 1]
-        if not _normalize_batch(buf, offsets[a:b + 1], units, has_trie, blob, ident,
-                                remove_extra, dummy, escape, out[rs[c]:rs[c + 1]], oo):
-            ok[c] = False
-            continue
-        cnt[c] = _utf8_to_codes(out[rs[c]:rs[c + 1]], oo, cps[rs[c]:rs[c + 1]],
-                                coff_l[a + c:b + c + 1])
-    with_sym = table.shape[0] > 0
-    for c in range(n_chunks):
-        if not ok[c]:
-            return False, cps[:0], table[:0], coff_l[:0]
-    base = np.zeros(n_chunks + 1, dtype=np.int64)
-    for c in range(n_chunks):
-        base[c + 1] = base[c] + cnt[c]
-    res = np.empty(base[n_chunks], dtype=np.uint32)
-    sym = np.empty(base[n_chunks] if with_sym else 0, dtype=table.dtype)
-    coff = np.empty(nt + 1, dtype=np.int64)
-    for c in nb.prange(n_chunks):
-        r0 = rs[c]
-        b0 = base[c]
-        if with_sym:
-            for k in range(cnt[c]):
-                x = cps[r0 + k]
-                res[b0 + k] = x
-                sym[b0 + k] = table[x]
-        else:
-            res[b0:base[c + 1]] = cps[r0:r0 + cnt[c]]
-        for t in range(lo[c], lo[c + 1]):
-            coff[t] = b0 + coff_l[t + c]
-    coff[nt] = base[n_chunks]
-    return True, res, sym, coff
-
-
-@nb.njit(cache=True, nogil=True)
-def _byte_offsets(buf, clen, offsets):
-    """Byte offsets of texts of ``clen`` code points each, laid end to end in UTF-8 ``buf``."""
-    i = 0
-    nb_ = buf.shape[0]
-    offsets[0] = 0
-    for t in range(clen.shape[0]):
-        k = clen[t]
-        while k > 0:
-            i += 1
-            while i < nb_ and (buf[i] & 0xC0) == 0x80:
-                i += 1
-            k -= 1
-        offsets[t + 1] = i
+    r0 = 3 * int(offsets[lo]) + _REGION_PER_TEXT * lo
+    r1 = 3 * int(offsets[hi]) + _REGION_PER_TEXT * hi
+    oo = np.empty(hi - lo + 1, dtype=np.int64)
+    if not _normalize_batch(buf, offsets[lo:hi + 1], units, has_trie, blob, ident,
+                            remove_extra, dummy, escape, out[r0:r1], oo):
+        count[lo] = -1
+        return
+    lc = np.empty(hi - lo + 1, dtype=np.int64)
+    count[lo] = _utf8_to_codes(out[r0:r1], oo, cps[r0:r1], lc)
+    coff[lo:hi] = lc[:-1]
 
 
 def _utf8_batch(texts):
@@ -348,8 +299,9 @@ def _utf8_batch(texts):
     offsets = np.zeros(nt + 1, dtype=np.int64)
     np.cumsum(clen, out=offsets[1:])
     buf = np.frombuffer(data or b"\0", dtype=np.uint8).copy()
-    if offsets[-1] != len(data):  # not all ASCII
-        _byte_offsets(buf, clen, offsets)
+    if offsets[-1] != len(data):  # not all ASCII: code-point offsets -> byte offsets
+        starts = np.flatnonzero((buf[:len(data)] & 0xC0) != 0x80)
+        offsets = np.append(starts, len(data))[offsets]
     return buf, offsets
 
 
@@ -419,23 +371,44 @@ class SentencePieceNormalizer:
 
     def normalize_symbols(self, texts, table):
         """Normalize; return (code points as uint32, ``table[code points]`` or None if
-        ``table`` is None, per-text offsets in code points)."""
-        tab = _NO_TABLE if table is None else table
-        if len(texts) >= 64:
-            import numba
-            buf, offsets = _utf8_batch(texts)
-            ok, cps, sym, coff = _normalize_codes_par(
-                buf, offsets, self._units, bool(self.precompiled_charsmap), self._blob,
-                self._ident, self.remove_extra_whitespaces, self.add_dummy_prefix,
-                self.escape_whitespaces, min(len(texts), 4 * numba.get_num_threads()), tab)
-            if ok:
-                return cps, (None if table is None else sym), coff
-        data, oo = self._normalize_raw(texts)
-        cps = np.empty(data.shape[0], dtype=np.uint32)
-        coff = np.empty(len(oo), dtype=np.int64)
-        k = _utf8_to_codes(data, np.asarray(oo, dtype=np.int64), cps, coff)
-        cps = cps[:k]
-        return cps, (None if table is None else table[cps]), coff
+        ``table`` is None, per-text offsets in code points).
+
+        Texts are normalized in chunks on the thread pool of :mod:`._lattice_batch` by one
+        serial kernel (the same kernel whatever the batch size: one compile)."""
+        from ._lattice_batch import compile_notice, run_chunks
+        buf, offsets = _utf8_batch(texts)
+        nt = len(texts)
+        if nt == 0:
+            return (np.zeros(0, dtype=np.uint32), None if table is None else table[:0],
+                    np.zeros(1, dtype=np.int64))
+        size = 3 * int(offsets[-1]) + _REGION_PER_TEXT * nt
+        out = np.empty(size, dtype=np.uint8)
+        cps = np.empty(size, dtype=np.uint32)
+        coff = np.empty(nt + 1, dtype=np.int64)
+        count = np.zeros(nt, dtype=np.int64)
+        with compile_notice("normalizer kernel", [_normalize_batch, _utf8_to_codes], "1 s"):
+            chunks = run_chunks(_normalize_codes_chunk, offsets, (buf, offsets),
+                                (self._units, bool(self.precompiled_charsmap), self._blob,
+                                 self._ident, self.remove_extra_whitespaces,
+                                 self.add_dummy_prefix, self.escape_whitespaces, out, cps,
+                                 coff, count), compiled=[_normalize_batch, _utf8_to_codes])
+        if (count[[lo for lo, _ in chunks]] >= 0).all():
+            parts = []
+            base = 0
+            for lo, hi in chunks:
+                r0 = 3 * int(offsets[lo]) + _REGION_PER_TEXT * lo
+                coff[lo:hi] += base
+                parts.append(cps[r0:r0 + count[lo]])
+                base += int(count[lo])
+            coff[nt] = base
+            res = np.concatenate(parts) if len(parts) > 1 else parts[0].copy()
+        else:  # a region overflowed (a rule expanded text more than 3x): serial, growing
+            data, oo = self._normalize_raw(texts)
+            res = np.empty(data.shape[0], dtype=np.uint32)
+            coff = np.empty(len(oo), dtype=np.int64)
+            k = _utf8_to_codes(data, np.asarray(oo, dtype=np.int64), res, coff)
+            res = res[:k]
+        return res, (None if table is None else table[res]), coff
 
     def _normalize_raw(self, texts):
         buf, offsets = _utf8_batch(texts)

@@ -1,280 +1,367 @@
-"""Training a unigram model: seed pieces, EM over the lattice, loss-based pruning.
+"""Training a unigram model the way SentencePiece's unigram trainer does.
 
-The recipe is SentencePiece's (unigram_model_trainer.cc), re-derived:
+The recipe (``unigram_model_trainer.cc`` and ``trainer_interface.cc``), re-derived:
 
-1. **Seeds**: every symbol, plus the most frequent substrings (length 2..``max_piece_length``,
-   count >= 2, ranked by ``count * length``), counted with one vectorized hashing pass per
-   length (a counting approach instead of a suffix array).
-2. **EM** (``num_sub_iterations`` per round): the E-step computes expected piece counts by
-   forward-backward over every line's lattice (Numba, lines in parallel); the M-step drops
-   pieces with expected count below 0.5 and sets ``log p = digamma(c) - digamma(sum c)``
-   (variational Bayes under a sparse Dirichlet prior, which pushes rare pieces to zero).
-3. **Pruning**: a piece's replacement is the best segmentation of its own string without it;
-   its loss is the drop in Viterbi log-likelihood ``F_i (log p_i - sum log p_alt)`` after
-   moving its Viterbi frequency to the replacement; keep the ``max(target, shrink * size)``
-   pieces with the largest loss (symbols are always kept).
-4. Stop at ``1.1 * vocab_size`` pieces, run a last EM round, keep the best ``vocab_size``.
+1. **Text** (:mod:`._train_corpus`): repeated lines counted once with a weight; optional
+   normalization; lines split into words before each whitespace symbol (the whitespace is
+   the front of the next word), repeated words counted once; the symbols covering
+   ``character_coverage`` of the corpus are kept, the rest are unknown.
+2. **Seeds** (:mod:`._train_seeds`): every kept symbol (scored by its count), plus the
+   ``seed_size`` best repeated substrings by ``count * length`` from a suffix array, valid
+   pieces only (length, whitespace in front, one script, digit rules).  The seeds' suffix
+   array intervals give the flat lattice of every word directly.
+3. **EM** (:mod:`._train_em`), ``num_sub_iterations`` per round: the E-step computes
+   expected piece counts by forward-backward over every word's lattice (Numba, words in
+   parallel); the M-step drops pieces with expected count below 0.5 and sets
+   ``log p = digamma(c) - digamma(sum c)``.
+4. **Pruning** while there are more than ``1.1 * vocab_size`` pieces: a piece whose own
+   string Viterbi-segments into other pieces is dropped; for the others, the alternative is
+   the best segmentation of its string without it, and the loss of removing it is
+   ``F (log p - log p_alt)`` after moving its Viterbi frequency to the alternative; keep
+   ``max(1.1 * vocab_size, shrinking_factor * size)`` pieces, those with the largest loss
+   (pieces without an alternative are kept, pieces that Viterbi never uses are dropped).
+5. **Final**: pieces that Viterbi can never emit are dropped, every kept symbol is put back
+   (with the lowest score if EM dropped it), and the best-scoring pieces fill up to
+   ``vocab_size``.
+
+Differences from SentencePiece, by design: seeds are counted on the unique words (each word
+end, and each place where a valid piece cannot be extended, counts as a branch of the suffix
+tree, so every word seen twice is a candidate); Unicode scripts come from character names
+(:mod:`._scripts`); scores are summed in float64; no line is skipped for its length.
 """
 from __future__ import annotations
 
 import math
 import numbers
+import sys
 import time
-from collections import Counter
 
+import numba
 import numpy as np
-from scipy.special import digamma
 
-from . import _lattice_numba as K
+from . import _train_em as EM
+from . import _train_seeds as SEEDS
+from ._lattice_batch import compile_notice
+from ._train_corpus import build_corpus
 
 __all__ = ["train_unigram"]
 
-_HASH_BASE = np.uint64(0x9E3779B97F4A7C15)
+
+# a tiny corpus that goes through every step (seeds, EM, a pruning round, finalization):
+# a few symbols, vocab_size one more than them, many more seeds
+_WARM_UP_LINES = ["ab abc abd abcd", "abc abd bcd", "bcd cd abcd"] * 3
 
 
-def _check_pos_int(v, name, minimum=1):
+def _check_int(v, name, minimum=1):
     if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {v!r}")
     return int(v)
 
 
-def _seed_substrings(sym, offsets, weights, max_len, seed_size, bad_start):
-    """Top substrings (as (start index into sym, length, weighted count)) by count * length."""
-    n = sym.shape[0]
-    if n == 0:
-        return []
-    # position -> line index, and the end of the line each position is in
-    line_of = np.repeat(np.arange(offsets.shape[0] - 1), np.diff(offsets))
-    line_end = offsets[1:][line_of]
-    wpos = weights[line_of]
-    h = np.zeros(n, dtype=np.uint64)
-    x = sym.astype(np.uint64) + np.uint64(1)
-    cands = []
-    with np.errstate(over="ignore"):
-        for L in range(1, max_len + 1):
-            # h[i] = hash of sym[i : i+L] (polynomial, mod 2**64), valid where i+L <= line end
-            h[: n - L + 1] = h[: n - L + 1] * _HASH_BASE + x[L - 1:]
-            if L == 1:
-                continue
-            starts = np.flatnonzero(np.arange(n) + L <= line_end)
-            if bad_start is not None:
-                starts = starts[~bad_start[starts]]
-            if starts.size == 0:
-                break
-            uniq, first, inv = np.unique(h[starts], return_index=True, return_inverse=True)
-            cnt = np.bincount(inv, weights=wpos[starts])
-            keep = cnt >= 2
-            if not keep.any():
-                break
-            for f, c in zip(starts[first[keep]], cnt[keep]):
-                cands.append((int(f), L, float(c)))
-    cands.sort(key=lambda t: -t[2] * t[1])
-    return cands[:seed_size]
+def _check_unit_interval(v, name, hi_open=False):
+    """A real number in (0, 1] (or (0, 1) with ``hi_open``)."""
+    rng = "(0, 1)" if hi_open else "(0, 1]"
+    if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v):
+        raise ValueError(f"{name} must be a real number in {rng}, got {v!r}")
+    v = float(v)
+    if not v > 0 or not (v < 1 if hi_open else v <= 1):
+        raise ValueError(f"{name} must be in {rng}, got {v!r}")
+    return v
 
 
-def train_unigram(lines, vocab_size, *, unit="char", max_piece_length=16, seed_size=100_000,
-                  shrinking_factor=0.75, num_sub_iterations=2, ensure_unicode=True,
-                  callback=None, verbose=False):
-    """Train a :class:`UnigramModel` by EM with loss-based pruning.
+class _ProgressBar:
+    """One status line on stderr, rewritten after every EM iteration."""
+
+    def __init__(self, n0, target, stream=None):
+        self.n0 = max(n0, target + 1)
+        self.target = target
+        self.stream = stream or sys.stderr
+
+    def update(self, info):
+        n = info["vocab_size"]
+        frac = math.log(self.n0 / max(n, 1)) / math.log(self.n0 / self.target)
+        frac = min(max(frac, 0.0), 1.0)
+        bar = "#" * int(round(24 * frac))
+        self.stream.write(f"\rtokenize_lab train [{bar:<24}] round {info['round']} "
+                          f"EM {info['iteration']}: {n} pieces -> {self.target}, "
+                          f"{info['elapsed']:.1f} s ")
+        self.stream.flush()
+
+    def close(self, elapsed, n):
+        self.stream.write(f"\rtokenize_lab train [{'#' * 24}] done: {n} pieces in "
+                          f"{elapsed:.1f} s{' ' * 24}\n")
+        self.stream.flush()
+
+
+def train_unigram(lines, vocab_size, *, unit="char", normalizer=None,
+                  character_coverage=0.9995, max_piece_length=16, seed_size=1_000_000,
+                  shrinking_factor=0.75, num_sub_iterations=2, split_by_whitespace=True,
+                  split_by_unicode_script=True, split_by_number=True, split_digits=False,
+                  ensure_unicode=True, num_threads=None, callback=None, verbose=False,
+                  progress=False, max_sentencepiece_length=None, seed_sentencepiece_size=None):
+    """Train a :class:`UnigramModel` with SentencePiece's unigram recipe.
+
+    The defaults are SentencePiece's trainer defaults (see the module docstring of
+    ``tokenize_lab._train`` for the steps and the few deliberate differences).
 
     Parameters
     ----------
     lines : iterable of str
-        Training text, one sentence/line per item (repeated lines are counted once with a
-        weight).
+        Training text, one sentence/line per item.  Empty lines are ignored; repeated lines
+        count with their multiplicity.
     vocab_size : int
-        Number of pieces wanted; at least the number of distinct symbols (every symbol of the
-        corpus is always kept, so no training text is ever unknown).  Fewer pieces come back
-        when the corpus offers fewer useful candidates.
+        Number of pieces wanted.  Must be at least the number of symbols kept by
+        ``character_coverage`` (every kept symbol is a piece).  Fewer pieces come back only
+        when the corpus offers fewer candidates.
     unit : {"char", "byte"}
         Train a character-level or a byte-level vocabulary.
+    normalizer : SentencePieceNormalizer, optional
+        Normalize the training text with it and store it in the model, so that ``encode``
+        normalizes the same way (e.g. ``SentencePieceNormalizer(b"", name="identity")`` for
+        SentencePiece's whitespace handling: dummy prefix, runs of spaces collapsed, spaces
+        shown as U+2581).  Default: texts are used as given.
+    character_coverage : float in (0, 1]
+        Fraction of the corpus's symbols that the kept symbols must cover (the most frequent
+        first); rarer symbols are unknown to the model (encoded through the unknown edge,
+        losslessly).  SentencePiece's default 0.9995.
     max_piece_length : int
-        Longest piece, in symbols.
+        Longest piece, in symbols (SentencePiece's ``max_sentencepiece_length``, 16).
     seed_size : int
-        Number of frequent substrings used as initial candidates.
+        Number of substrings (besides the symbols) in the seed vocabulary
+        (``seed_sentencepiece_size``, 1,000,000).
     shrinking_factor : float in (0, 1)
-        Each pruning round keeps ``max(target, shrinking_factor * size)`` pieces.
+        Each pruning round keeps ``max(1.1 * vocab_size, shrinking_factor * size)`` pieces.
     num_sub_iterations : int
-        EM iterations per pruning round.
+        EM iterations per pruning round (2).
+    split_by_whitespace : bool
+        Split lines into words before each whitespace symbol (``" "``, or ``"\u2581"`` when
+        the normalizer escapes whitespace); pieces then hold whitespace only in front.
+    split_by_unicode_script, split_by_number, split_digits : bool
+        SentencePiece's piece validity rules: no piece mixes Unicode scripts; digits form
+        their own script (else they join anything); every digit is a piece of its own.
     ensure_unicode : bool
         Byte unit only: pieces may not start with a UTF-8 continuation byte.
+    num_threads : int, optional
+        Numba threads used by the E-step and the Viterbi passes (default: Numba's current
+        setting).  Restored afterwards.
     callback : callable, optional
         Called after every EM iteration with a dict (``round``, ``iteration``,
-        ``vocab_size``, ``loglik`` per symbol, ``elapsed``); return ``False`` to stop early.
+        ``vocab_size``, ``loglik`` per symbol, ``elapsed`` seconds); return ``False`` to stop
+        early (the current pieces are then finalized).
     verbose : bool
-        Print the same progress lines.
+        Print one line per EM iteration to stdout.
+    progress : bool
+        Show a progress bar on stderr.
+    max_sentencepiece_length, seed_sentencepiece_size : int, optional
+        SentencePiece's names for ``max_piece_length`` and ``seed_size``.
 
     Returns
     -------
     UnigramModel
-        Pieces ordered by decreasing score.
+        Pieces ordered by decreasing score (log-probabilities; they sum to at most 1).
+
+    Raises
+    ------
+    TypeError
+        ``lines`` is a str or holds non-str items; ``callback`` is not callable;
+        ``normalizer`` has no ``normalize_batch``.
+    ValueError
+        An option is out of range, no line is non-empty, or ``vocab_size`` is smaller than
+        the number of kept symbols.
     """
     from ._model import UnigramModel
 
     if unit not in ("char", "byte"):
         raise ValueError(f"unit must be 'char' or 'byte', got {unit!r}")
-    vocab_size = _check_pos_int(vocab_size, "vocab_size")
-    max_piece_length = _check_pos_int(max_piece_length, "max_piece_length")
-    seed_size = _check_pos_int(seed_size, "seed_size", 0)
-    num_sub_iterations = _check_pos_int(num_sub_iterations, "num_sub_iterations")
-    if not 0 < shrinking_factor < 1:
-        raise ValueError(f"shrinking_factor must be in (0, 1), got {shrinking_factor!r}")
+    vocab_size = _check_int(vocab_size, "vocab_size")
+    if max_sentencepiece_length is not None:
+        if max_piece_length != 16:
+            raise TypeError("give max_piece_length or max_sentencepiece_length, not both")
+        max_piece_length = max_sentencepiece_length
+    if seed_sentencepiece_size is not None:
+        if seed_size != 1_000_000:
+            raise TypeError("give seed_size or seed_sentencepiece_size, not both")
+        seed_size = seed_sentencepiece_size
+    max_len = _check_int(max_piece_length, "max_piece_length")
+    if max_len > 512:
+        raise ValueError(f"max_piece_length must be <= 512, got {max_len}")
+    seed_size = _check_int(seed_size, "seed_size", 0)
+    num_sub_iterations = _check_int(num_sub_iterations, "num_sub_iterations")
+    shrinking_factor = _check_unit_interval(shrinking_factor, "shrinking_factor", hi_open=True)
+    character_coverage = _check_unit_interval(character_coverage, "character_coverage")
+    if num_threads is not None:
+        num_threads = _check_int(num_threads, "num_threads")
+        if num_threads > numba.config.NUMBA_NUM_THREADS:
+            raise ValueError(f"num_threads must be <= {numba.config.NUMBA_NUM_THREADS} "
+                             f"(NUMBA_NUM_THREADS), got {num_threads}")
     if callback is not None and not callable(callback):
         raise TypeError("callback must be callable")
-    if isinstance(lines, str):
-        raise TypeError("lines must be an iterable of str, not a str")
-    counter = Counter()
+    if normalizer is not None and not hasattr(normalizer, "normalize_batch"):
+        raise TypeError("normalizer must be a SentencePieceNormalizer (or have normalize_batch)")
+    if isinstance(lines, (str, bytes)):
+        raise TypeError("lines must be an iterable of str, not a single str")
+    texts = []
     for ln in lines:
         if not isinstance(ln, str):
             raise TypeError(f"lines must contain str, got {type(ln).__name__}")
         if ln:
-            counter[ln] += 1
-    if not counter:
+            texts.append(ln)
+    if not texts:
         raise ValueError("lines: no non-empty line to train on")
-    texts = list(counter)
-    weights = np.fromiter(counter.values(), dtype=np.float64, count=len(texts))
+
+    old_threads = numba.get_num_threads()
+    if num_threads is not None:
+        numba.set_num_threads(num_threads)
+    try:
+        rules = (split_by_whitespace, split_by_unicode_script, split_by_number, split_digits,
+                 ensure_unicode)
+        if not EM.e_step.signatures:
+            # First training in this process: compile (or load from Numba's cache) every
+            # training kernel on a tiny corpus, with a notice if that takes a while.
+            with compile_notice("training kernels", EM.e_step, "10 s"):
+                _train(_WARM_UP_LINES, None, unit, normalizer, 1.0, max_len, seed_size, 0.75, 1,
+                       *rules, None, False, False)
+        pieces, scores = _train(texts, vocab_size, unit, normalizer, character_coverage, max_len,
+                                seed_size, shrinking_factor, num_sub_iterations, *rules,
+                                callback, verbose, progress)
+    finally:
+        numba.set_num_threads(old_threads)
+    if normalizer is None:
+        return UnigramModel(dict(zip(pieces, scores)), unit=unit)
+    return UnigramModel._from_list(pieces, scores, None, unit, None, normalizer)
+
+
+def _train(texts, vocab_size, unit, normalizer, character_coverage, max_len, seed_size,
+           shrinking_factor, num_sub_iterations, split_by_whitespace, split_by_script,
+           split_by_number, split_digits, ensure_unicode, callback, verbose, progress):
     t0 = time.perf_counter()
+    ws_char = "\u2581" if getattr(normalizer, "escape_whitespaces", False) else " "
+    C = build_corpus(texts, unit=unit, normalizer=normalizer, ws_char=ws_char,
+                     split_by_whitespace=split_by_whitespace,
+                     character_coverage=character_coverage, ensure_unicode=ensure_unicode)
+    n_chars = C.alphabet.shape[0]
+    if vocab_size is None:  # the warm-up: one piece more than the symbols
+        vocab_size = n_chars + 1
+    if vocab_size < n_chars:
+        raise ValueError(f"vocab_size must be at least the number of kept symbols ({n_chars}), "
+                         f"got {vocab_size}; lower character_coverage to keep fewer")
+    # seeds
+    ve = SEEDS.valid_extent(C.sym, C.script, C.digit, C.ws, C.cstart, C.bad_start, max_len,
+                            split_by_script, split_by_number, split_digits, split_by_whitespace)
+    sa = SEEDS.sorted_suffixes(C.sym, ve, n_chars, max_len)
+    pos_weight = np.repeat(C.weight, C.word_len + 1)
+    depth, lb, rb, freq = SEEDS.seed_candidates(C.sym, sa, ve, pos_weight, C.ws,
+                                                  not split_by_whitespace)
+    if depth.shape[0] > seed_size:
+        sel = np.lexsort((lb, -(freq * depth)))[:seed_size]
+        depth, lb, rb, freq = depth[sel], lb[sel], rb[sel], freq[sel]
+    eptr, elen, epid = SEEDS.build_lattice(C.sym, sa, depth, lb, rb, n_chars)
+    n_pieces = n_chars + depth.shape[0]
+    plen = np.concatenate((np.ones(n_chars, dtype=np.int32), depth)).astype(np.int32)
+    occ = np.empty(n_pieces, dtype=np.int64)
+    where = np.flatnonzero(C.sym >= 0)
+    occ[C.sym[where]] = where
+    occ[n_chars:] = sa[lb]
+    init = np.concatenate((C.sym_count, freq * depth))
+    logp = np.log(init) - math.log(init.sum())
+    alive = np.ones(n_pieces, dtype=np.bool_)
 
-    # symbols
-    if unit == "char":
-        units = texts
-        joined = "".join(texts)
-        cps = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-        alphabet, sym = np.unique(cps, return_inverse=True)
-        sym = sym.astype(np.int32)
-        sym_piece = [chr(c) for c in alphabet]
-        lens = [len(t) for t in texts]
-        bad_start = None
-    else:
-        units = [t.encode("utf-8", "surrogatepass") for t in texts]
-        raw = np.frombuffer(b"".join(units), dtype=np.uint8)
-        alphabet, sym = np.unique(raw, return_inverse=True)
-        sym = sym.astype(np.int32)
-        sym_piece = [bytes([b]) for b in alphabet]
-        lens = [len(u) for u in units]
-        bad_start = ((raw & 0xC0) == 0x80) if ensure_unicode else None
-    nsym = len(sym_piece)
-    if vocab_size < nsym:
-        raise ValueError(f"vocab_size must be at least the number of distinct symbols ({nsym}), "
-                         f"got {vocab_size}")
-    offsets = np.zeros(len(texts) + 1, dtype=np.int64)
-    np.cumsum(lens, out=offsets[1:])
-    total_symbols = float(np.dot(weights, np.diff(offsets)))
+    n_chunks = max(1, min(4 * numba.get_num_threads(), C.word_start.shape[0]))
+    vsum = float(C.weight.sum())
+    desired = int(vocab_size * 1.1)
+    bar = _ProgressBar(n_pieces, desired) if progress else None
+    words = (C.word_start, C.word_len, C.weight)
 
-    # seeds: symbols (required) + frequent substrings
-    sym_count = np.bincount(sym, weights=np.repeat(weights, np.diff(offsets)), minlength=nsym)
-    pieces = {p: float(c) for p, c in zip(sym_piece, sym_count)}
-    flat = "".join(texts) if unit == "char" else b"".join(units)
-    for start, L, c in _seed_substrings(sym, offsets, weights, max_piece_length, seed_size, bad_start):
-        pieces.setdefault(flat[start:start + L], c * L)
-    required = set(sym_piece)
-    tot = sum(pieces.values())
-    pieces = {p: math.log(v / tot) for p, v in pieces.items()}
+    def unk_score():
+        return float(logp[alive].min()) - 10.0 if alive.any() else -30.0
 
-    def build(pcs):
-        return UnigramModel(pcs, unit=unit)
-
-    import numba
-    n_chunks = max(1, min(numba.get_num_threads() * 4, len(texts)))
-    # raw code points (char) or bytes (byte), mapped through each model's own symbol table
-    codes = cps if unit == "char" else raw
-
-    def em_step(model):
-        counts, ll = K.expected_counts(model._table[codes], offsets, weights, *model._trie_arrays,
-                                       model._scores, model.unk_score, 1.0, model._maxlen,
-                                       len(model), n_chunks)
-        return counts[1:], ll
-
-    desired = max(vocab_size, int(math.ceil(1.1 * vocab_size)))
     rnd = 0
     stop = False
+    n_compacted = n_pieces
     while True:
         rnd += 1
         for it in range(num_sub_iterations):
-            model = build(pieces)
-            counts, ll = em_step(model)
-            plist = model._pieces
-            keep = [(p, c) for p, c in zip(plist, counts) if c >= 0.5 or p in required]
-            csum = sum(max(c, 0.0) for _, c in keep)
-            dg = digamma(csum)
-            # required symbols that EM no longer uses keep the score of half an occurrence
-            pieces = {p: float(digamma(max(c, 0.5)) - dg) for p, c in keep}
-            info = {"round": rnd, "iteration": it + 1, "vocab_size": len(pieces),
-                    "loglik": ll / total_symbols, "elapsed": time.perf_counter() - t0}
+            counts, _, ll = EM.e_step(*words, eptr, elen, epid,
+                                      *EM.pow2_weights(logp, unk_score()), n_chunks)
+            logp = EM.m_step(counts, alive, 0.5)
+            n_alive = int(alive.sum())
+            if n_alive < 0.9 * n_compacted:  # drop dead pieces' edges once many died
+                eptr, elen, epid = SEEDS.compact_lattice(eptr, elen, epid, alive)
+                n_compacted = n_alive
+            info = {"round": rnd, "iteration": it + 1, "vocab_size": n_alive,
+                    "loglik": ll / C.total_symbols, "elapsed": time.perf_counter() - t0}
             if verbose:
-                print(f"[train] round {rnd} EM {it + 1}: {len(pieces)} pieces, "
-                      f"loglik/symbol {info['loglik']:.4f}, {info['elapsed']:.1f} s", flush=True)
+                print(f"[train] round {rnd} EM {it + 1}: {info['vocab_size']} pieces, "
+                      f"loglik/symbol {info['loglik']:.4f}, {info['elapsed']:.2f} s", flush=True)
+            if bar is not None:
+                bar.update(info)
             if callback is not None and callback(info) is False:
                 stop = True
                 break
-        if stop or len(pieces) <= desired:
+        if stop or alive.sum() <= desired:
             break
-        pieces = _prune(build(pieces), pieces, required, texts, weights,
-                        max(desired, int(shrinking_factor * len(pieces))))
+        target = max(desired, int(shrinking_factor * alive.sum()))
+        before = int(alive.sum())
+        _prune(alive, logp, target, occ, plen, eptr, elen, epid, words, unk_score(), max_len,
+               vsum, n_chunks)
+        if int(alive.sum()) >= before:
+            break  # nothing left to prune (every piece is needed): finalize as it is
+        logp[~alive] = -np.inf
+        eptr, elen, epid = SEEDS.compact_lattice(eptr, elen, epid, alive)
+        n_compacted = int(alive.sum())
 
-    # finalize: required symbols + the highest-scoring other pieces
-    others = sorted((p for p in pieces if p not in required), key=lambda p: -pieces[p])
-    chosen = set(required) | set(others[:max(0, vocab_size - len(required))])
-    final = {p: pieces[p] for p in pieces if p in chosen}
-    # one more EM step on the final vocabulary so the scores are its own
-    model = build(final)
-    counts, ll = em_step(model)
-    csum = counts.sum()
-    final = {p: float(digamma(max(c, 0.5)) - digamma(csum)) for p, c in zip(model._pieces, counts)}
-    order = sorted(final, key=lambda p: -final[p])
+    # final: drop what Viterbi can never emit, put the symbols back, fill with the best
+    status, _, _ = EM.alternatives(occ, plen, eptr, elen, epid, logp, unk_score(), max_len,
+                                   n_chunks)
+    min_score = float(logp[alive].min()) if alive.any() else 0.0
+    final_idx, final_scores = [], []
+    penalty = 0.0
+    for c in range(n_chars):  # by decreasing count
+        final_idx.append(c)
+        if alive[c]:
+            final_scores.append(float(logp[c]))
+        else:
+            final_scores.append(min_score + penalty)
+            penalty += 1e-4
+    others = np.flatnonzero(alive & (status != 1))
+    others = others[others >= n_chars]
+    others = others[np.argsort(-logp[others], kind="stable")][:max(0, vocab_size - n_chars)]
+    final_idx.extend(others.tolist())
+    final_scores.extend(logp[others].tolist())
+    strings = _piece_strings(C, occ, plen, final_idx)
+    order = sorted(range(len(strings)), key=lambda k: (-final_scores[k], strings[k]))
+    elapsed = time.perf_counter() - t0
     if verbose:
-        print(f"[train] done: {len(order)} pieces in {time.perf_counter() - t0:.1f} s", flush=True)
-    return UnigramModel({p: final[p] for p in order}, unit=unit)
+        print(f"[train] done: {len(order)} pieces in {elapsed:.2f} s", flush=True)
+    if bar is not None:
+        bar.close(elapsed, len(order))
+    return [strings[k] for k in order], [final_scores[k] for k in order]
 
 
-def _prune(model, pieces, required, texts, weights, target):
-    """SentencePiece's loss-based pruning down to ``target`` pieces."""
-    plist = model._pieces
-    n = len(plist)
-    # Viterbi frequencies over the corpus
-    _, sym, offsets = model._prepare(texts)
-    pid, end, count, _ = model._run(sym, offsets, None, K.VITERBI, _zero_stream())
-    ccount = np.zeros(len(texts) + 1, dtype=np.int64)
-    np.cumsum(count, out=ccount[1:])
-    idx = np.arange(ccount[-1]) + np.repeat(offsets[:-1] - ccount[:-1], count)
-    w = np.repeat(weights, count)
-    freq = np.bincount(pid[idx] + 1, weights=w, minlength=n + 1)[1:]
-    total = freq.sum()
-    vsum = weights.sum()
-    # each piece's best segmentation without itself
-    words = [p if model.unit == "char" else p.decode("latin-1") for p in plist]
-    if model.unit == "char":
-        _, wsym, woff = model._prepare(words)
-    else:
-        raw = b"".join(plist)
-        wsym = np.frombuffer(raw, dtype=np.uint8).astype(np.int32)
-        woff = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum([len(p) for p in plist], out=woff[1:])
-    apid, aend, acount, alz = model._run(wsym, woff, None, K.VITERBI_NO_FULL, _zero_stream())
-    logsum = math.log(total) if total > 0 else 0.0
-    always, scored = [], []
-    for i, p in enumerate(plist):
-        if p in required:
-            always.append(p)
-            continue
-        if freq[i] <= 0:
-            continue  # never used by Viterbi: dropped
-        a, k = woff[i], acount[i]
-        alt = apid[a:a + k]
-        if k == 0 or (alt < 0).any():
-            always.append(p)  # no replacement (or only through unknowns): keep
-            continue
-        logsum_alt = math.log(total + freq[i] * (k - 1))
-        logprob_alt = sum(math.log(freq[j] + freq[i]) - logsum_alt for j in alt)
-        logprob_sp = math.log(freq[i]) - logsum
-        F = freq[i] / vsum
-        scored.append((F * (logprob_sp - logprob_alt), p))
-    scored.sort(key=lambda t: -t[0])
-    room = max(0, target - len(always))
-    keep = set(always) | {p for _, p in scored[:room]}
-    return {p: pieces[p] for p in pieces if p in keep}
+def _prune(alive, logp, target, occ, plen, eptr, elen, epid, words, unk_lp, max_len, vsum,
+           n_chunks):
+    """SentencePiece's loss-based pruning of ``alive`` (in place) down to ``target`` pieces."""
+    status, alt, alt_n = EM.alternatives(occ, plen, eptr, elen, epid, logp, unk_lp, max_len,
+                                                n_chunks)
+    freq, unk_freq = EM.viterbi_counts(*words, eptr, elen, epid, logp, unk_lp, n_chunks)
+    loss = EM.prune_losses(freq, status, alt, alt_n, vsum, unk_freq)
+    used = alive & (freq > 0)
+    keep = used & (status == 0)
+    cand = np.flatnonzero(used & ((status == 2) | (status == 3)))
+    room = max(0, target - int(keep.sum()))
+    # largest loss first (ties: lower index first, as SentencePiece's stable order)
+    cand = cand[np.argsort(-loss[cand], kind="stable")][:room]
+    keep[cand] = True
+    alive[:] = keep
 
 
-def _zero_stream():
-    from probspace.random import Stream
-    return Stream(0)
+def _piece_strings(C, occ, plen, idx):
+    out = []
+    for i in idx:
+        s = C.sym[occ[i]:occ[i] + plen[i]]
+        vals = C.alphabet[s]
+        if C.unit == "char":
+            out.append(vals.astype(np.uint32).tobytes().decode("utf-32-le", "surrogatepass"))
+        else:
+            out.append(bytes(vals.astype(np.uint8).tolist()))
+    return out

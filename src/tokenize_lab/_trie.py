@@ -99,6 +99,19 @@ def build_trie(seqs, n_symbols: int) -> FlatTrie:
 
 
 @nb.njit(cache=True, nogil=True)
+def _resized(a, keep, new, fill):
+    """``a[:keep]`` in a new int32 array of length ``new``, the rest set to ``fill``.  (One
+    small helper for every allocation here: ``np.zeros``/``np.full``/slice assignment each
+    cost Numba compile time on the first call.)"""
+    out = np.empty(new, dtype=np.int32)
+    for k in range(min(keep, new)):
+        out[k] = a[k]
+    for k in range(keep, new):
+        out[k] = fill
+    return out
+
+
+@nb.njit(cache=True, nogil=True)
 def _build_double_array(first, label, child, piece):
     """Pack the flat trie into a double array: child of ``d`` by ``x`` is ``t = base[d] + x``
     when ``check[t] == d``.  Nodes are placed first-fit in BFS order."""
@@ -106,10 +119,14 @@ def _build_double_array(first, label, child, piece):
     size = 2 * n + 64
     for k in range(label.shape[0]):
         size = max(size, 2 * (label[k] + 1))
-    base = np.zeros(size, dtype=np.int32)
-    check = np.full(size, -1, dtype=np.int32)
-    dpiece = np.full(size, -1, dtype=np.int32)
-    da = np.empty(n, dtype=np.int32)
+    # fill values and lengths as typed (not literal) ints: one specialization of _resized
+    zero = np.int32(0)
+    empty = np.int32(-1)
+    none = np.int64(0)
+    base = _resized(piece, none, np.int64(size), zero)
+    check = _resized(piece, none, np.int64(size), empty)
+    dpiece = _resized(piece, none, np.int64(size), empty)
+    da = _resized(piece, none, np.int64(n), zero)
     da[0] = 0
     check[0] = -2
     free = 1
@@ -125,13 +142,10 @@ def _build_double_array(first, label, child, piece):
             need = b + label[hi - 1] + 1
             if need > size:
                 new = max(2 * size, need + 64)
-                nb_ = np.zeros(new, dtype=np.int32)
-                nc = np.full(new, -1, dtype=np.int32)
-                npc = np.full(new, -1, dtype=np.int32)
-                nb_[:size] = base
-                nc[:size] = check
-                npc[:size] = dpiece
-                base, check, dpiece, size = nb_, nc, npc, new
+                base = _resized(base, np.int64(size), np.int64(new), zero)
+                check = _resized(check, np.int64(size), np.int64(new), empty)
+                dpiece = _resized(dpiece, np.int64(size), np.int64(new), empty)
+                size = new
             ok = True
             for k in range(lo, hi):
                 if check[b + label[k]] != -1:
@@ -151,11 +165,15 @@ def _build_double_array(first, label, child, piece):
     last = size - 1
     while last > 0 and check[last] == -1:
         last -= 1
-    return base[:last + 1].copy(), check[:last + 1].copy(), dpiece[:last + 1].copy()
+    m = np.int64(last + 1)
+    return (_resized(base, m, m, zero), _resized(check, m, m, zero),
+            _resized(dpiece, m, m, zero))
 
 
 def build_double_array(seqs, n_symbols: int):
     """Reversed-piece double-array trie: ``(base, check, piece, max_len)``."""
+    from ._lattice_batch import compile_notice
     t = build_trie(seqs, n_symbols)
-    base, check, piece = _build_double_array(t.first, t.label, t.child, t.piece)
+    with compile_notice("trie builder", _build_double_array, "1 s"):
+        base, check, piece = _build_double_array(t.first, t.label, t.child, t.piece)
     return base, check, piece, t.max_len
