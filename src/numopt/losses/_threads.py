@@ -31,6 +31,8 @@ import os
 import queue
 import threading
 import time
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import numba
 
@@ -41,16 +43,16 @@ MIN_CHUNK_SECONDS = 5e-5
 
 
 class _Pool:
-    def __init__(self):
+    def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._jobs = queue.SimpleQueue()
-        self._threads = []
+        self._jobs: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
         self._pid = os.getpid()
 
-    def _reset_after_fork(self):
-        self.__init__()
+    def _reset_after_fork(self) -> None:
+        self.__init__()  # type: ignore[misc]  # _Pool has no subclasses
 
-    def _grow(self, k):
+    def _grow(self, k: int) -> None:
         with self._lock:
             while len(self._threads) < k:
                 t = threading.Thread(target=self._serve, daemon=True,
@@ -58,11 +60,11 @@ class _Pool:
                 t.start()
                 self._threads.append(t)
 
-    def _serve(self):
+    def _serve(self) -> None:
         while True:
             self._jobs.get()()
 
-    def map_chunks(self, fn, n_chunks, n_threads):
+    def map_chunks(self, fn: Callable[[int], Any], n_chunks: int, n_threads: int) -> list[Any]:
         """``[fn(c) for c in range(n_chunks)]`` on ``n_threads`` threads (caller included)."""
         counter = itertools.count()
         results = [None] * n_chunks
@@ -71,7 +73,7 @@ class _Pool:
         done = threading.Event()
         lock = threading.Lock()
 
-        def work():
+        def work() -> None:
             while True:
                 c = next(counter)          # atomic under the GIL
                 if c >= n_chunks:
@@ -100,10 +102,10 @@ _POOL = _Pool()
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_POOL._reset_after_fork)
 
-_GATES: dict = {}
+_GATES: dict[str, ThreadGate] = {}
 
 
-def gate(name):
+def gate(name: str) -> ThreadGate:
     """The :class:`ThreadGate` of kernel ``name`` (one per kernel and dtype)."""
     g = _GATES.get(name)
     if g is None:
@@ -111,12 +113,13 @@ def gate(name):
     return g
 
 
-def threads_for(g, work):
+def threads_for(g: ThreadGate, work: float) -> int:
     """Threads for a call of ``work`` units through gate ``g`` (1 = serial)."""
     return g.threads(work, numba.get_num_threads())
 
 
-def run(kernel, n_items, work_per_item, name):
+def run(kernel: Callable[[int, int], Any], n_items: int, work_per_item: float,
+        name: str) -> list[Any]:
     """Call ``kernel(start, stop)`` over ``[0, n_items)``, serially or in chunks on the pool as
     gate ``name`` decides; returns the list of the chunks' return values in order."""
     work = float(n_items) * max(float(work_per_item), 1.0)
@@ -136,7 +139,7 @@ def run(kernel, n_items, work_per_item, name):
     return out
 
 
-def status(results):
+def status(results: Iterable[Any]) -> int:
     """Bitwise OR of integer kernel status codes."""
     out = 0
     for r in results:
