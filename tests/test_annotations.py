@@ -2,8 +2,8 @@
 annotations (parameters and return), so ``py.typed`` is honest for them.  mypy (``.ci/run``)
 checks that the annotations are consistent; this checks that none is missing.
 
-Scope: ``probspace`` (all of it), ``solvers.diffusion``, ``numopt.scaling``, ``numopt.estimators``;
-the remaining packages join when their public API is annotated.
+Scope: ``probspace`` and ``numopt`` (all of them), ``solvers.diffusion``; the remaining packages
+join when their public API is annotated.
 """
 import importlib
 import inspect
@@ -12,7 +12,7 @@ import types
 
 import pytest
 
-TYPED = ("probspace", "solvers.diffusion", "numopt.scaling", "numopt.estimators")
+TYPED = ("probspace", "numopt", "solvers.diffusion")
 
 
 def _modules(root):

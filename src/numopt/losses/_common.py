@@ -1,30 +1,36 @@
 """Shared plumbing for the losses: argument checks, target handling, reductions, stable softmax."""
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from typing import Any, Literal
+
 import array_api_compat
 
 from probspace import array_namespace, as_float_array
 from probspace._validation import check_choice
+from probspace.typing import Array, ArrayLike, DType, Namespace
 
 REDUCTIONS = ("mean", "sum", "none")
+#: The ``reduction`` argument of every loss.
+Reduction = Literal["mean", "sum", "none"]
 
 
-def namespace(logits, targets):
+def namespace(logits: ArrayLike, targets: ArrayLike) -> Namespace:
     """The common namespace of ``logits`` and ``targets`` (lists are treated as NumPy)."""
     return array_namespace(logits, targets)
 
 
-def check_reduction(reduction):
+def check_reduction(reduction: str) -> str:
     return check_choice(reduction, "reduction", REDUCTIONS)
 
 
-def check_bool(value, name):
+def check_bool(value: object, name: str) -> bool:
     if not isinstance(value, bool):
         raise TypeError(f"{name} must be True or False, got {value!r}")
     return value
 
 
-def check_not_half(x, name):
+def check_not_half(x: Array, name: str) -> None:
     """Reject half-precision floats (float16, bfloat16): the losses compute in float32 or
     float64 and would otherwise silently change the caller's dtype or lose accuracy."""
     dt = str(x.dtype)
@@ -33,7 +39,8 @@ def check_not_half(x, name):
                         f"(cast it first, e.g. {name}.astype(float32))")
 
 
-def as_logits(logits, xp, *, ndim_min=1, check_finite=True):
+def as_logits(logits: ArrayLike, xp: Namespace, *, ndim_min: int = 1,
+              check_finite: bool = True) -> Array:
     """Logits as a real floating array (integers promoted; float16 refused).  With
     ``check_finite=False`` the NaN/inf scan is left to the caller (the Numba kernels check
     finiteness in their own pass and defer to the generic path, which raises)."""
@@ -45,27 +52,28 @@ def as_logits(logits, xp, *, ndim_min=1, check_finite=True):
     return z
 
 
-def numba_rung(xp):
+def numba_rung(xp: Namespace) -> bool:
     """True when the NumPy (Numba kernel) rung of the ladder serves namespace ``xp``."""
     from probspace import backend_for
     return backend_for(xp, available=("numba", "generic")) == "numba"
 
 
-def _as_array(x, xp):
+def _as_array(x: ArrayLike, xp: Namespace) -> Array:
     if isinstance(x, (list, tuple, int, float, bool)):
         return xp.asarray(x)
     return x
 
 
-def is_integer_array(t, xp):
+def is_integer_array(t: Array, xp: Namespace) -> bool:
     return xp.isdtype(t.dtype, "integral")
 
 
-def device_of(x):
+def device_of(x: Array) -> Any:
     return array_api_compat.device(x)
 
 
-def check_class_indices(targets, logits, xp, name="targets"):
+def check_class_indices(targets: ArrayLike, logits: Array, xp: Namespace,
+                        name: str = "targets") -> Array:
     """Validate integer class indices of shape ``logits.shape[:-1]``; returns the array."""
     C = logits.shape[-1]
     t = _as_array(targets, xp)
@@ -79,7 +87,8 @@ def check_class_indices(targets, logits, xp, name="targets"):
     return t
 
 
-def class_index_onehot(targets, logits, xp, name="targets"):
+def class_index_onehot(targets: ArrayLike, logits: Array, xp: Namespace,
+                       name: str = "targets") -> Array:
     """One-hot (dtype of ``logits``) of integer class indices of shape ``logits.shape[:-1]``."""
     C = logits.shape[-1]
     t = check_class_indices(targets, logits, xp, name)
@@ -87,7 +96,8 @@ def class_index_onehot(targets, logits, xp, name="targets"):
     return xp.astype(xp.expand_dims(t, axis=-1) == classes, logits.dtype)
 
 
-def probability_targets(targets, shape, dtype, xp, name="targets", *, sum_to_one=False):
+def probability_targets(targets: ArrayLike, shape: Sequence[int], dtype: DType, xp: Namespace,
+                        name: str = "targets", *, sum_to_one: bool = False) -> Array:
     """Float targets in [0, 1] of exactly ``shape`` (integers/bools promoted), as ``dtype``."""
     t = _as_array(targets, xp)
     if xp.isdtype(t.dtype, "bool"):
@@ -106,7 +116,8 @@ def probability_targets(targets, shape, dtype, xp, name="targets", *, sum_to_one
     return t
 
 
-def class_targets(targets, logits, xp, name="targets", *, sum_to_one=True):
+def class_targets(targets: ArrayLike, logits: Array, xp: Namespace, name: str = "targets", *,
+                  sum_to_one: bool = True) -> Array:
     """Class targets as an array of shape ``logits.shape``: integer indices of shape
     ``logits.shape[:-1]`` become one-hot rows, float rows of shape ``logits.shape`` are class
     probabilities (non-negative, summing to one)."""
@@ -123,7 +134,7 @@ def class_targets(targets, logits, xp, name="targets", *, sum_to_one=True):
     return probability_targets(t, logits.shape, logits.dtype, xp, name, sum_to_one=sum_to_one)
 
 
-def reduce(per, reduction, xp):
+def reduce(per: Array, reduction: str, xp: Namespace) -> Array:
     """Apply ``reduction`` to the per-sample losses."""
     if reduction == "none":
         return per
@@ -132,7 +143,7 @@ def reduce(per, reduction, xp):
     return xp.mean(per)
 
 
-def grad_scale(per_shape, reduction):
+def grad_scale(per_shape: Iterable[int], reduction: str) -> float:
     """Factor by which per-sample gradients are multiplied for ``reduction``."""
     if reduction == "mean":
         n = 1
@@ -142,15 +153,17 @@ def grad_scale(per_shape, reduction):
     return 1.0
 
 
-def finish(per, grad, reduction, return_grad, xp):
+def finish(per: Array, grad: Array | None, reduction: str, return_grad: bool,
+           xp: Namespace) -> Array | tuple[Array, Array]:
     """Reduce the per-sample loss and scale the per-sample gradient to match."""
     value = reduce(per, reduction, xp)
     if not return_grad:
         return value
+    assert grad is not None   # every caller computes it when return_grad is True
     return value, grad * grad_scale(per.shape, reduction)
 
 
-def check_nonempty(per_shape, name="logits"):
+def check_nonempty(per_shape: Iterable[int], name: str = "logits") -> None:
     n = 1
     for s in per_shape:
         n *= int(s)
@@ -159,14 +172,14 @@ def check_nonempty(per_shape, name="logits"):
 
 
 # ---- numerically stable building blocks (pure array API) ------------------------------------
-def logsumexp(z, xp, axis=-1, keepdims=False):
+def logsumexp(z: Array, xp: Namespace, axis: int = -1, keepdims: bool = False) -> Array:
     m = xp.max(z, axis=axis, keepdims=True)
     m = xp.where(xp.isfinite(m), m, xp.zeros_like(m))
     out = xp.log(xp.sum(xp.exp(z - m), axis=axis, keepdims=True)) + m
     return out if keepdims else xp.squeeze(out, axis=axis)
 
 
-def cross_entropy_rows(z, t, xp):
+def cross_entropy_rows(z: Array, t: Array, xp: Namespace) -> Array:
     """sum_i t_i (logsumexp(z) - z_i) along the last axis, on max-shifted logits so that the
     large common offset cancels exactly (float32 logits of size 1e4 keep full precision)."""
     m = xp.max(z, axis=-1, keepdims=True)
@@ -175,27 +188,27 @@ def cross_entropy_rows(z, t, xp):
     return xp.sum(t, axis=-1) * lse - xp.sum(t * zs, axis=-1)
 
 
-def softmax(z, xp, axis=-1):
+def softmax(z: Array, xp: Namespace, axis: int = -1) -> Array:
     m = xp.max(z, axis=axis, keepdims=True)
     e = xp.exp(z - m)
     return e / xp.sum(e, axis=axis, keepdims=True)
 
 
-def log_softmax(z, xp, axis=-1):
+def log_softmax(z: Array, xp: Namespace, axis: int = -1) -> Array:
     return z - logsumexp(z, xp, axis=axis, keepdims=True)
 
 
-def sigmoid(z, xp):
+def sigmoid(z: Array, xp: Namespace) -> Array:
     e = xp.exp(-xp.abs(z))
     one = xp.ones_like(z)
     return xp.where(z >= 0, one / (one + e), e / (one + e))
 
 
-def softplus(z, xp):
+def softplus(z: Array, xp: Namespace) -> Array:
     """log(1 + e^z) without overflow."""
     return xp.maximum(z, xp.zeros_like(z)) + xp.log1p(xp.exp(-xp.abs(z)))
 
 
-def softmax_backward(p, g, xp, axis=-1):
+def softmax_backward(p: Array, g: Array, xp: Namespace, axis: int = -1) -> Array:
     """Gradient w.r.t. logits of a function of ``p = softmax(z)``, given ``g = dF/dp``."""
     return p * (g - xp.sum(p * g, axis=axis, keepdims=True))

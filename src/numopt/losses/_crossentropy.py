@@ -2,21 +2,42 @@
 from __future__ import annotations
 
 import math
+from typing import Literal, overload
 
 import numpy as np
 
 from probspace._validation import check_probability
+from probspace.typing import Array, ArrayLike
 
+from ._common import Reduction
 from ._common import (as_logits, check_bool, check_nonempty, check_reduction, class_targets,
                       cross_entropy_rows, finish, namespace, numba_rung, probability_targets,
                       softmax)
 from ._numpy_rung import (DEFER, as_c, class_indices, elementwise, finish_rows, grad_scale,
                           kernel_float, plain_targets, run_rows)
+from ._numpy_rung import RungResult
 
 __all__ = ["sigmoid_cross_entropy", "softmax_cross_entropy"]
 
 
-def sigmoid_cross_entropy(logits, targets, /, *, reduction="mean", return_grad=False):
+@overload
+def sigmoid_cross_entropy(logits: ArrayLike, targets: ArrayLike, /, *, reduction: Reduction = ...,
+                          return_grad: Literal[False] = ...) -> Array: ...
+
+
+@overload
+def sigmoid_cross_entropy(logits: ArrayLike, targets: ArrayLike, /, *, reduction: Reduction = ...,
+                          return_grad: Literal[True]) -> tuple[Array, Array]: ...
+
+
+@overload
+def sigmoid_cross_entropy(logits: ArrayLike, targets: ArrayLike, /, *, reduction: Reduction = ...,
+                          return_grad: bool = ...) -> Array | tuple[Array, Array]: ...
+
+
+def sigmoid_cross_entropy(logits: ArrayLike, targets: ArrayLike, /, *,
+                          reduction: Reduction = "mean",
+                          return_grad: bool = False) -> Array | tuple[Array, Array]:
     r"""Binary cross-entropy on logits, :math:`\log(1+e^{z}) - t z`.
 
     Parameters
@@ -71,8 +92,27 @@ def sigmoid_cross_entropy(logits, targets, /, *, reduction="mean", return_grad=F
     return finish(per, grad, reduction, return_grad, xp)
 
 
-def softmax_cross_entropy(logits, targets, /, *, label_smoothing=0.0, reduction="mean",
-                          return_grad=False):
+@overload
+def softmax_cross_entropy(logits: ArrayLike, targets: ArrayLike, /, *,
+                          label_smoothing: float = ..., reduction: Reduction = ...,
+                          return_grad: Literal[False] = ...) -> Array: ...
+
+
+@overload
+def softmax_cross_entropy(logits: ArrayLike, targets: ArrayLike, /, *,
+                          label_smoothing: float = ..., reduction: Reduction = ...,
+                          return_grad: Literal[True]) -> tuple[Array, Array]: ...
+
+
+@overload
+def softmax_cross_entropy(logits: ArrayLike, targets: ArrayLike, /, *,
+                          label_smoothing: float = ..., reduction: Reduction = ...,
+                          return_grad: bool = ...) -> Array | tuple[Array, Array]: ...
+
+
+def softmax_cross_entropy(logits: ArrayLike, targets: ArrayLike, /, *, label_smoothing: float = 0.0,
+                          reduction: Reduction = "mean",
+                          return_grad: bool = False) -> Array | tuple[Array, Array]:
     r"""Softmax cross-entropy, :math:`\mathrm{logsumexp}(z) - \sum_i t_i z_i`.
 
     Parameters
@@ -125,7 +165,8 @@ def softmax_cross_entropy(logits, targets, /, *, label_smoothing=0.0, reduction=
     return finish(per, grad, reduction, return_grad, xp)
 
 
-def _sigmoid_ce_numba(z, targets, reduction, return_grad):
+def _sigmoid_ce_numba(z: np.ndarray, targets: ArrayLike, reduction: str,
+                      return_grad: bool) -> RungResult:
     """NumPy rung: one fused pass (``_numba_crossentropy.sigmoid_ce_blocks``)."""
     if not kernel_float(z) or z.size == 0:
         return DEFER
@@ -136,7 +177,8 @@ def _sigmoid_ce_numba(z, targets, reduction, return_grad):
     return elementwise(sigmoid_ce_blocks, z, t, (), reduction, return_grad, 60)
 
 
-def _softmax_ce_numba(z, targets, eps, reduction, return_grad):
+def _softmax_ce_numba(z: np.ndarray, targets: ArrayLike, eps: float, reduction: str,
+                      return_grad: bool) -> RungResult:
     """NumPy rung: fused per-row kernels (``_numba_crossentropy``)."""
     from . import _numba_crossentropy as K
     lead, C = tuple(z.shape[:-1]), z.shape[-1]

@@ -4,21 +4,49 @@ modeling", 2023, arXiv:2310.04691; J. Su, "EMO: a classification loss function d
 optimal transport", kexue.fm, 2023, https://kexue.fm/archives/9797)."""
 from __future__ import annotations
 
+from typing import Literal, overload
+
 import numpy as np
 
 from probspace import as_float_array
 from probspace._validation import check_positive
+from probspace.typing import Array, ArrayLike, DType, Namespace
 
+from ._common import Reduction
 from ._common import (as_logits, check_bool, check_nonempty, check_not_half, check_reduction,
                       class_targets, cross_entropy_rows, finish, namespace, numba_rung, softmax,
                       softmax_backward)
 from ._numpy_rung import DEFER, finish_rows, grad_scale, kernel_float, run_rows
+from ._numpy_rung import RungResult
 
 __all__ = ["emo"]
 
 
-def emo(logits, targets, /, *, cost=None, embeddings=None, mix=None, mix_cap=3.0,
-        reduction="mean", return_grad=False):
+@overload
+def emo(logits: ArrayLike, targets: ArrayLike, /, *, cost: ArrayLike | None = ...,
+        embeddings: ArrayLike | None = ..., mix: Literal[1, 2] | None = ...,
+        mix_cap: float | None = ..., reduction: Reduction = ..., return_grad: Literal[False] = ...
+        ) -> Array: ...
+
+
+@overload
+def emo(logits: ArrayLike, targets: ArrayLike, /, *, cost: ArrayLike | None = ...,
+        embeddings: ArrayLike | None = ..., mix: Literal[1, 2] | None = ...,
+        mix_cap: float | None = ..., reduction: Reduction = ..., return_grad: Literal[True]
+        ) -> tuple[Array, Array]: ...
+
+
+@overload
+def emo(logits: ArrayLike, targets: ArrayLike, /, *, cost: ArrayLike | None = ...,
+        embeddings: ArrayLike | None = ..., mix: Literal[1, 2] | None = ...,
+        mix_cap: float | None = ..., reduction: Reduction = ..., return_grad: bool = ...
+        ) -> Array | tuple[Array, Array]: ...
+
+
+def emo(logits: ArrayLike, targets: ArrayLike, /, *, cost: ArrayLike | None = None,
+        embeddings: ArrayLike | None = None, mix: Literal[1, 2] | None = None,
+        mix_cap: float | None = 3.0, reduction: Reduction = "mean",
+        return_grad: bool = False) -> Array | tuple[Array, Array]:
     r"""EMO loss: the earth-mover cost of moving the predicted distribution onto the target.
 
     With ``p = softmax(z)`` and target distribution ``tau`` (one-hot for a class index) the loss
@@ -122,7 +150,8 @@ def emo(logits, targets, /, *, cost=None, embeddings=None, mix=None, mix_cap=3.0
     return finish(total, g, reduction, return_grad, xp)
 
 
-def _cost_table(cost, embeddings, C, dtype, xp):
+def _cost_table(cost: ArrayLike | None, embeddings: ArrayLike | None, C: int, dtype: DType,
+                xp: Namespace) -> tuple[str, Array | None]:
     """Validated cost description: ("none", None), ("cost", M (C, C)) or ("embeddings",
     row-normalised E (C, d)), in ``dtype``."""
     if embeddings is not None:
@@ -150,7 +179,9 @@ _MAX_COSINE_TABLE = 1 << 24
 _SERIAL_TABLE_WORK = 1 << 27     # multiply-adds below which the table is built without BLAS
 
 
-def _emo_numba(z, targets, table, mix, cap, reduction, return_grad):
+def _emo_numba(z: np.ndarray, targets: ArrayLike, table: tuple[str, Array | None],
+               mix: int | None, cap: float | None, reduction: str,
+               return_grad: bool) -> RungResult:
     """NumPy rung: ``_numba_expected_cost.expected_cost_rows`` (BLAS for the cost rows that
     need a matrix product)."""
     from ._numba_expected_cost import cosine_cost_table, expected_cost_rows
@@ -165,11 +196,13 @@ def _emo_numba(z, targets, table, mix, cap, reduction, return_grad):
     if kind_name == "none":
         kind, tab = 0, np.empty((0, 0), dt)
     elif kind_name == "cost":
+        assert M is not None
         if by_index:
             kind, tab = 1, np.ascontiguousarray(M.T)            # row y: cost to target y
         else:
             kind, tab = 2, np.asarray(t2, dt) @ M.T              # sum_j c_ij tau_j
     else:
+        assert M is not None      # "embeddings"
         Eh = M
         if by_index and C * C <= max(n * C, 1) and C * C <= _MAX_COSINE_TABLE:
             Eh = np.ascontiguousarray(Eh, dtype=dt)
@@ -189,7 +222,7 @@ def _emo_numba(z, targets, table, mix, cap, reduction, return_grad):
     mode = 0 if mix is None else int(mix)
     capv = 0.0 if cap is None else float(cap)
 
-    def rows(r0, r1):
+    def rows(r0: int, r1: int) -> int:
         return expected_cost_rows(z2, y, t2, tab, kind, 1.0, mode, capv, tol, scale,
                                   return_grad, loss, grad, np.empty(C, dt), r0, r1)
     if run_rows(rows, n, 16 * C, f"emo/{dt}"):

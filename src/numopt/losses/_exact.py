@@ -26,12 +26,15 @@ from __future__ import annotations
 
 import functools
 import math
+from typing import Literal, overload
 
 import numpy as np
 
 from probspace import to_numpy
 from probspace._validation import check_choice, check_int, check_positive
+from probspace.typing import Array, ArrayLike, Namespace
 
+from ._common import Reduction
 from ._common import (_as_array, as_logits, check_class_indices, numba_rung, check_bool, check_nonempty, check_reduction,
                       class_index_onehot, device_of, grad_scale, is_integer_array, namespace,
                       probability_targets, reduce)
@@ -47,7 +50,7 @@ _MIN_WEIGHT = 1e-20
 
 
 @functools.lru_cache(maxsize=32)
-def _gauss_hermite(n):
+def _gauss_hermite(n: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """Nodes and weights of the n-point rule for E[f(W)], W ~ N(0, 1) (weights sum to one).
 
     Nodes whose normalised weight is below 1e-20 are dropped: each term is a weight times a
@@ -62,8 +65,43 @@ def _gauss_hermite(n):
     return tuple(float(v) for v in x[keep]), tuple(float(v) for v in w[keep])
 
 
-def exact(logits, targets, /, *, sigma=1.0, n_points=32, method="quadrature", seed=0,
-          reduction="mean", return_grad=False, return_error=False):
+@overload
+def exact(logits: ArrayLike, targets: ArrayLike, /, *, sigma: float = ..., n_points: int = ...,
+          method: Literal["quadrature", "qmc"] = ..., seed: int = ..., reduction: Reduction = ...,
+          return_grad: Literal[False] = ..., return_error: Literal[False] = ...) -> Array: ...
+
+
+@overload
+def exact(logits: ArrayLike, targets: ArrayLike, /, *, sigma: float = ..., n_points: int = ...,
+          method: Literal["quadrature", "qmc"] = ..., seed: int = ..., reduction: Reduction = ...,
+          return_grad: Literal[True], return_error: Literal[False] = ...
+          ) -> tuple[Array, Array]: ...
+
+
+@overload
+def exact(logits: ArrayLike, targets: ArrayLike, /, *, sigma: float = ..., n_points: int = ...,
+          method: Literal["quadrature", "qmc"] = ..., seed: int = ..., reduction: Reduction = ...,
+          return_grad: Literal[False] = ..., return_error: Literal[True]
+          ) -> tuple[Array, Array]: ...
+
+
+@overload
+def exact(logits: ArrayLike, targets: ArrayLike, /, *, sigma: float = ..., n_points: int = ...,
+          method: Literal["quadrature", "qmc"] = ..., seed: int = ..., reduction: Reduction = ...,
+          return_grad: Literal[True], return_error: Literal[True]
+          ) -> tuple[Array, Array, Array]: ...
+
+
+@overload
+def exact(logits: ArrayLike, targets: ArrayLike, /, *, sigma: float = ..., n_points: int = ...,
+          method: Literal["quadrature", "qmc"] = ..., seed: int = ..., reduction: Reduction = ...,
+          return_grad: bool = ..., return_error: bool = ...) -> Array | tuple[Array, ...]: ...
+
+
+def exact(logits: ArrayLike, targets: ArrayLike, /, *, sigma: float = 1.0, n_points: int = 32,
+          method: Literal["quadrature", "qmc"] = "quadrature", seed: int = 0,
+          reduction: Reduction = "mean", return_grad: bool = False,
+          return_error: bool = False) -> Array | tuple[Array, ...]:
     r"""EXACT loss: the probability of a wrong prediction under Gaussian logit noise.
 
     ``loss = 1 - P(argmax(z + sigma * eps) = y)``, ``eps ~ N(0, I)``.
@@ -173,13 +211,15 @@ def exact(logits, targets, /, *, sigma=1.0, n_points=32, method="quadrature", se
             err = xp.abs(per - per2)
     outs = [xp.astype(reduce(per, reduction, xp), out_dtype)]
     if return_grad:
+        assert grad is not None   # computed when return_grad is True
         outs.append(xp.astype(grad * grad_scale(per.shape, reduction), out_dtype))
     if return_error:
         outs.append(xp.astype(reduce(err, reduction, xp), out_dtype))
     return outs[0] if len(outs) == 1 else tuple(outs)
 
 
-def _binary(z, t, sigma, return_grad, xp):
+def _binary(z: Array, t: Array, sigma: float, return_grad: bool,
+            xp: Namespace) -> tuple[Array, Array | None]:
     u = z / (sigma * _SQRT2)
     # P(wrong | label 1) = Phi(-u), P(wrong | label 0) = Phi(u): no 1 - P cancellation.
     per = t * ndtr(-u, xp) + (1.0 - t) * ndtr(u, xp)
@@ -190,7 +230,8 @@ def _binary(z, t, sigma, return_grad, xp):
     return per, grad
 
 
-def _multiclass(z, onehot, sigma, n, return_grad, xp):
+def _multiclass(z: Array, onehot: Array, sigma: float, n: int, return_grad: bool,
+                xp: Namespace) -> tuple[Array, Array | None]:
     is_y = onehot > 0
     zy = xp.sum(onehot * z, axis=-1, keepdims=True)
     zero = xp.zeros_like(z)
@@ -209,13 +250,15 @@ def _multiclass(z, onehot, sigma, n, return_grad, xp):
             dp = dp + w * xp.where(is_y, zero, term)
     grad = None
     if return_grad:
+        assert dp is not None
         # dL/dz_i = -dP/da_i * da_i/dz_i = dP/da_i / sigma (i != y); z_y gets minus the sum.
         g = dp / sigma
         grad = g - onehot * xp.sum(g, axis=-1, keepdims=True)
     return loss, grad
 
 
-def _exact_numba(z, t, sigma, n, reduction, return_grad, return_error, xp):
+def _exact_numba(z: Array, t: Array, sigma: float, n: int, reduction: str, return_grad: bool,
+                 return_error: bool, xp: Namespace) -> Array | tuple[Array, ...]:
     """NumPy rung: one fused kernel over row ranges (``_numba_exact.exact_rows``)."""
     from ._numba_exact import exact_rows
     from ._threads import run
@@ -244,7 +287,9 @@ def _exact_numba(z, t, sigma, n, reduction, return_grad, return_error, xp):
     return outs[0] if len(outs) == 1 else tuple(outs)
 
 
-def _exact_qmc_wrap(z, t, sigma, n, seed, reduction, return_grad, return_error, xp):
+def _exact_qmc_wrap(z: Array, t: Array, sigma: float, n: int, seed: int, reduction: str,
+                    return_grad: bool, return_error: bool,
+                    xp: Namespace) -> Array | tuple[Array, ...]:
     """method='qmc': host computation, results moved back to the input's namespace."""
     lead, C = tuple(z.shape[:-1]), z.shape[-1]
     idx = np.asarray(to_numpy(check_class_indices(t, z, xp)), dtype=np.int64).reshape(-1)
@@ -253,6 +298,7 @@ def _exact_qmc_wrap(z, t, sigma, n, seed, reduction, return_grad, return_error, 
     dt, dev = z.dtype, device_of(z)
     outs = [xp.asarray(reduce(loss.reshape(lead), reduction, np), dtype=dt, device=dev)]
     if return_grad:
+        assert grad is not None   # exact_qmc returns it when asked
         g = grad.reshape(z.shape) * grad_scale(lead, reduction)
         outs.append(xp.asarray(g, dtype=dt, device=dev))
     if return_error:

@@ -26,7 +26,7 @@ import scipy.special as sc
 N_RANDOMIZATIONS = 8
 
 
-def _genz(b, L, U):
+def _genz(b: np.ndarray, L: np.ndarray, U: np.ndarray) -> np.ndarray:
     """Mean over points of Genz's integrand for P(Z < b), Z = L eps; b (B, d), U (N, d-1)."""
     B, d = b.shape
     N = U.shape[0]
@@ -43,14 +43,15 @@ def _genz(b, L, U):
     return f.mean(axis=1)
 
 
-def _points(dim, m, seed, r):
+def _points(dim: int, m: int, seed: int, r: int) -> np.ndarray:
     if dim == 0:
         return np.zeros((m, 0))
     from scipy.stats import qmc  # scipy.stats costs ~0.3 s to import: only on this path
     return qmc.Sobol(dim, scramble=True, rng=np.random.default_rng([seed, r])).random(m)
 
 
-def exact_qmc(z, y, sigma, n_points, seed, want_grad):
+def exact_qmc(z: np.ndarray, y: np.ndarray, sigma: float, n_points: int, seed: int,
+              want_grad: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Per-sample EXACT loss, its standard error, and (optionally) dL/dz; NumPy float64."""
     B, C = z.shape
     d = C - 1
@@ -68,19 +69,20 @@ def exact_qmc(z, y, sigma, n_points, seed, want_grad):
     for r in range(N_RANDOMIZATIONS):
         U = _points(d - 1, m, seed, r)
         est[r] = _genz(a, L, U)
-        if want_grad:
+        if dP is not None:            # want_grad
             for i in range(d):
                 dens = np.exp(-0.25 * a[:, i] ** 2) / (2.0 * math.sqrt(math.pi))
                 if d == 1:
                     cond = np.ones(B)
                 else:
+                    assert Lc is not None   # d > 1
                     rest = np.delete(a, i, axis=1) - 0.5 * a[:, i:i + 1]
                     cond = _genz(rest, Lc, U[:, :d - 2])
                 dP[:, i] += dens * cond / N_RANDOMIZATIONS
     P = est.mean(axis=0)
     stderr = est.std(axis=0, ddof=1) / math.sqrt(N_RANDOMIZATIONS)
     grad = None
-    if want_grad:
+    if dP is not None:                # want_grad
         grad = np.zeros((B, C))
         g = dP / sigma
         grad[mask] = g.reshape(-1)

@@ -2,22 +2,46 @@
 from __future__ import annotations
 
 import math
+from typing import Literal, overload
 
 import numpy as np
 
 from probspace._validation import check_choice, check_nonnegative
+from probspace.typing import Array, ArrayLike
 
+from ._common import Reduction
 from ._common import (_as_array, as_logits, check_bool, check_nonempty, check_reduction,
                       class_index_onehot, device_of, finish, is_integer_array, namespace,
                       numba_rung)
 from ._numpy_rung import (DEFER, as_c, class_indices, elementwise, finish_rows, grad_scale,
                           kernel_float, plain_targets, run_rows)
+from ._numpy_rung import RungResult
 
 __all__ = ["hinge"]
 
 
-def hinge(logits, targets, /, *, multiclass="crammer_singer", margin=1.0, reduction="mean",
-          return_grad=False):
+@overload
+def hinge(logits: ArrayLike, targets: ArrayLike, /, *,
+          multiclass: Literal["crammer_singer", "weston_watkins"] = ..., margin: float = ...,
+          reduction: Reduction = ..., return_grad: Literal[False] = ...) -> Array: ...
+
+
+@overload
+def hinge(logits: ArrayLike, targets: ArrayLike, /, *,
+          multiclass: Literal["crammer_singer", "weston_watkins"] = ..., margin: float = ...,
+          reduction: Reduction = ..., return_grad: Literal[True]) -> tuple[Array, Array]: ...
+
+
+@overload
+def hinge(logits: ArrayLike, targets: ArrayLike, /, *,
+          multiclass: Literal["crammer_singer", "weston_watkins"] = ..., margin: float = ...,
+          reduction: Reduction = ..., return_grad: bool = ...) -> Array | tuple[Array, Array]: ...
+
+
+def hinge(logits: ArrayLike, targets: ArrayLike, /, *,
+          multiclass: Literal["crammer_singer", "weston_watkins"] = "crammer_singer",
+          margin: float = 1.0, reduction: Reduction = "mean",
+          return_grad: bool = False) -> Array | tuple[Array, Array]:
     r"""Hinge loss, binary or multiclass.
 
     Parameters
@@ -110,7 +134,8 @@ def hinge(logits, targets, /, *, multiclass="crammer_singer", margin=1.0, reduct
     return finish(per, grad, reduction, return_grad, xp)
 
 
-def _hinge_numba(z, targets, multiclass, margin, reduction, return_grad):
+def _hinge_numba(z: np.ndarray, targets: ArrayLike, multiclass: str, margin: float, reduction: str,
+                 return_grad: bool) -> RungResult:
     """NumPy rung: ``_numba_hinge`` kernels (binary blocks or multiclass rows)."""
     from . import _numba_hinge as K
     if not kernel_float(z) or z.size == 0:

@@ -10,26 +10,33 @@ so the error messages are the generic rung's, word for word.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import Any
+
 import numpy as np
+
+from probspace.typing import Array, ArrayLike
 
 from . import _threads
 
 DEFER = object()   # "not handled here: run the generic path (it validates and raises)"
+#: What a NumPy-rung helper returns: the value, ``(value, grad)``, or :data:`DEFER`.
+RungResult = Any
 
 _KERNEL_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
-def kernel_float(z):
+def kernel_float(z: np.ndarray) -> bool:
     """True when ``z`` (a NumPy array) has a dtype the kernels are compiled for."""
     return z.dtype in _KERNEL_FLOATS
 
 
-def as_c(x):
+def as_c(x: ArrayLike) -> np.ndarray:
     """C-contiguous NumPy view (copy only when needed)."""
     return np.ascontiguousarray(np.asarray(x))
 
 
-def plain_targets(t, shape):
+def plain_targets(t: object, shape: Sequence[int]) -> np.ndarray | None:
     """Targets of exactly ``shape`` as a contiguous array the kernels can read (bool viewed as
     uint8; real or integer dtypes kept), or ``None`` when the generic path must handle them."""
     if isinstance(t, (list, tuple, int, float, bool)):
@@ -44,7 +51,7 @@ def plain_targets(t, shape):
     return None
 
 
-def class_indices(t, lead, C):
+def class_indices(t: object, lead: tuple[int, ...], C: int) -> np.ndarray | None:
     """Integer class indices of shape ``lead`` inside ``[0, C)`` as contiguous int64, or
     ``None`` (wrong shape, dtype or range: the generic path raises)."""
     if isinstance(t, (list, tuple)):
@@ -56,7 +63,8 @@ def class_indices(t, lead, C):
     return np.ascontiguousarray(t, dtype=np.int64).reshape(-1)
 
 
-def finish_rows(loss64, grad, lead, dtype, reduction, return_grad):
+def finish_rows(loss64: np.ndarray, grad: np.ndarray | None, lead: tuple[int, ...],
+                dtype: np.dtype, reduction: str, return_grad: bool) -> Array | tuple[Array, Array]:
     """Per-sample float64 losses -> the reduced value in ``dtype`` (plus the gradient)."""
     if reduction == "none":
         value = loss64.reshape(lead).astype(dtype, copy=False)
@@ -69,7 +77,9 @@ def finish_rows(loss64, grad, lead, dtype, reduction, return_grad):
     return value, grad
 
 
-def finish_total(total, n, per, grad, dtype, reduction, return_grad):
+def finish_total(total: float, n: int, per: np.ndarray | None, grad: np.ndarray | None,
+                 dtype: np.dtype, reduction: str, return_grad: bool
+                 ) -> Array | tuple[Array, Array]:
     """Reduced value from a float64 total of ``n`` per-element losses (``per`` for "none")."""
     if reduction == "none":
         value = per
@@ -82,17 +92,19 @@ def finish_total(total, n, per, grad, dtype, reduction, return_grad):
     return value, grad
 
 
-def grad_scale(n, reduction):
+def grad_scale(n: int, reduction: str) -> float:
     return 1.0 / n if reduction == "mean" else 1.0
 
 
-def run_rows(kernel, n_rows, work_per_row, name):
+def run_rows(kernel: Callable[[int, int], Any], n_rows: int, work_per_row: float,
+             name: str) -> int:
     """Run ``kernel(r0, r1)`` over the rows (threads when gate ``name`` says they pay); OR of
     the statuses."""
     return _threads.status(_threads.run(kernel, n_rows, work_per_row, name))
 
 
-def elementwise(kernel, z, t, args, reduction, return_grad, work_per_element):
+def elementwise(kernel: Callable[..., Any], z: np.ndarray, t: np.ndarray, args: tuple[float, ...],
+                reduction: str, return_grad: bool, work_per_element: float) -> RungResult:
     """Run an elementwise block kernel ``kernel(z, t, *args, scale, want_grad, per, per_off,
     grad, partial, b0, b1)`` over flat ``z``/``t``; DEFER when it reports bad data."""
     from ._numba_crossentropy import BLOCK
@@ -105,12 +117,12 @@ def elementwise(kernel, z, t, args, reduction, return_grad, work_per_element):
     partial = np.empty(n_blocks)
     scale = grad_scale(n, reduction)
 
-    def blocks(b0, b1):
+    def blocks(b0: int, b1: int) -> Any:
         out = per if want_per else np.empty(BLOCK, zf.dtype)   # per-thread scratch
         return kernel(zf, tf, *args, scale, return_grad, out, not want_per, grad, partial, b0, b1)
     name = f"{getattr(kernel, '__name__', 'elementwise')}/{zf.dtype}"
     if run_rows(blocks, n_blocks, work_per_element * BLOCK, name):
         return DEFER
-    return finish_total(partial.sum(), n, per.reshape(z.shape) if want_per else None,
+    return finish_total(partial.sum(), n, per.reshape(z.shape) if per is not None else None,
                         grad.reshape(z.shape) if return_grad else None, z.dtype, reduction,
                         return_grad)

@@ -7,22 +7,44 @@ train your accuracy?", kexue.fm, 2022, https://kexue.fm/archives/9098.
 from __future__ import annotations
 
 import math
+from typing import Literal, overload
 
 import numpy as np
 
 from probspace._validation import check_positive
+from probspace.typing import Array, ArrayLike, Namespace
 
+from ._common import Reduction
 from ._common import (_as_array, as_logits, check_bool, check_nonempty, check_reduction,
                       class_targets, finish, namespace, numba_rung, probability_targets,
                       sigmoid, softmax, softmax_backward)
 from ._numpy_rung import (DEFER, as_c, class_indices, elementwise, finish_rows, grad_scale,
                           kernel_float, plain_targets, run_rows)
+from ._numpy_rung import RungResult
 
 __all__ = ["smoothed_accuracy", "smoothed_f1"]
 
 
-def smoothed_accuracy(logits, targets, /, *, temperature=1.0, reduction="mean",
-                      return_grad=False):
+@overload
+def smoothed_accuracy(logits: ArrayLike, targets: ArrayLike, /, *, temperature: float = ...,
+                      reduction: Reduction = ..., return_grad: Literal[False] = ...) -> Array: ...
+
+
+@overload
+def smoothed_accuracy(logits: ArrayLike, targets: ArrayLike, /, *, temperature: float = ...,
+                      reduction: Reduction = ..., return_grad: Literal[True]
+                      ) -> tuple[Array, Array]: ...
+
+
+@overload
+def smoothed_accuracy(logits: ArrayLike, targets: ArrayLike, /, *, temperature: float = ...,
+                      reduction: Reduction = ..., return_grad: bool = ...
+                      ) -> Array | tuple[Array, Array]: ...
+
+
+def smoothed_accuracy(logits: ArrayLike, targets: ArrayLike, /, *, temperature: float = 1.0,
+                      reduction: Reduction = "mean",
+                      return_grad: bool = False) -> Array | tuple[Array, Array]:
     r"""Smoothed-accuracy loss, ``1 - <t, softmax(z / temperature)>``.
 
     Accuracy is ``<onehot(y), onehot(argmax z)>``; replacing ``onehot(argmax)`` by
@@ -78,13 +100,14 @@ def smoothed_accuracy(logits, targets, /, *, temperature=1.0, reduction="mean",
     return finish(per, grad, reduction, return_grad, xp)
 
 
-def _is_binary(z, t):
+def _is_binary(z: Array, t: Array) -> bool:
     """The shape rule: 1-D (or 0-D) logits with targets of the same shape are binary; otherwise
     the last axis of ``logits`` holds the classes."""
     return tuple(t.shape) == tuple(z.shape) and z.ndim <= 1
 
 
-def _binary_smoothed(z, t, T, reduction, return_grad, xp):
+def _binary_smoothed(z: Array, t: Array, T: float, reduction: str, return_grad: bool,
+                     xp: Namespace) -> Array | tuple[Array, Array]:
     t = probability_targets(t, z.shape, z.dtype, xp)
     check_nonempty(z.shape)
     p = sigmoid(z / T, xp)
@@ -94,7 +117,25 @@ def _binary_smoothed(z, t, T, reduction, return_grad, xp):
     return finish(per, grad, reduction, return_grad, xp)
 
 
-def smoothed_f1(logits, targets, /, *, temperature=1.0, reduction="mean", return_grad=False):
+@overload
+def smoothed_f1(logits: ArrayLike, targets: ArrayLike, /, *, temperature: float = ...,
+                reduction: Reduction = ..., return_grad: Literal[False] = ...) -> Array: ...
+
+
+@overload
+def smoothed_f1(logits: ArrayLike, targets: ArrayLike, /, *, temperature: float = ...,
+                reduction: Reduction = ..., return_grad: Literal[True]) -> tuple[Array, Array]: ...
+
+
+@overload
+def smoothed_f1(logits: ArrayLike, targets: ArrayLike, /, *, temperature: float = ...,
+                reduction: Reduction = ..., return_grad: bool = ...
+                ) -> Array | tuple[Array, Array]: ...
+
+
+def smoothed_f1(logits: ArrayLike, targets: ArrayLike, /, *, temperature: float = 1.0,
+                reduction: Reduction = "mean",
+                return_grad: bool = False) -> Array | tuple[Array, Array]:
     r"""Smoothed-F1 loss, ``1 - 2 sum(t p) / sum(t + p)`` with ``p`` the soft prediction.
 
     F1 = 2 TP / (2 TP + FP + FN) = 2 sum(t * yhat) / (sum t + sum yhat) for 0/1 predictions;
@@ -179,7 +220,8 @@ def smoothed_f1(logits, targets, /, *, temperature=1.0, reduction="mean", return
 
 
 # ---- NumPy rung -----------------------------------------------------------------------------
-def _rows_and_targets(z, targets):
+def _rows_and_targets(z: np.ndarray, targets: ArrayLike
+                      ) -> tuple[int, int, np.ndarray, np.ndarray, np.ndarray] | None:
     """(n, C, z2, y, t2) for a multiclass call the kernels can take, or None."""
     if z.ndim < 1 or z.size == 0:
         return None
@@ -195,7 +237,8 @@ def _rows_and_targets(z, targets):
     return n, C, z2, np.empty(0, np.int64), t.reshape(n, C)
 
 
-def _smoothed_accuracy_numba(z, targets, T, reduction, return_grad):
+def _smoothed_accuracy_numba(z: np.ndarray, targets: ArrayLike, T: float, reduction: str,
+                             return_grad: bool) -> RungResult:
     if not kernel_float(z) or z.size == 0:
         return DEFER
     if z.ndim <= 1:
@@ -216,7 +259,7 @@ def _smoothed_accuracy_numba(z, targets, T, reduction, return_grad):
     tol = 1e-4 if z.dtype == np.float32 else 1e-10
     no_table = np.empty((0, 0), z2.dtype)
 
-    def rows(r0, r1):
+    def rows(r0: int, r1: int) -> int:
         work = np.empty(C, z2.dtype)
         return expected_cost_rows(z2, y, t2, no_table, 0, 1.0 / T, 0, 0.0, tol, scale,
                                   return_grad, loss, grad, work, r0, r1)
@@ -226,7 +269,8 @@ def _smoothed_accuracy_numba(z, targets, T, reduction, return_grad):
                        z.dtype, reduction, return_grad)
 
 
-def _smoothed_f1_numba(z, targets, T, reduction, return_grad):
+def _smoothed_f1_numba(z: np.ndarray, targets: ArrayLike, T: float, reduction: str,
+                       return_grad: bool) -> RungResult:
     from . import _numba_smooth as K
     from ._numba_crossentropy import BLOCK
     from ._threads import run, status

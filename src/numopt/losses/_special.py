@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 
 from probspace import backend_for
+from probspace.typing import Array, Namespace
 
 _SQRT2 = math.sqrt(2.0)
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
@@ -29,11 +30,11 @@ _CF_TERMS = 100
 _CUT = 1.5
 
 
-def _rung(xp):
+def _rung(xp: Namespace) -> str:
     return backend_for(xp, available=("numba", "cupy", "generic"))
 
 
-def _log_erfc_nonneg(v, xp):
+def _log_erfc_nonneg(v: Array, xp: Namespace) -> Array:
     """log erfc(v) for v >= 0 (array), generic array API."""
     vs = xp.minimum(v, xp.full_like(v, _CUT))
     term = vs
@@ -52,7 +53,7 @@ def _log_erfc_nonneg(v, xp):
     return xp.where(v < _CUT, log_small, log_large)
 
 
-def _generic_log_ndtr(x, xp):
+def _generic_log_ndtr(x: Array, xp: Namespace) -> Array:
     v = xp.abs(x) / _SQRT2
     le = _log_erfc_nonneg(v, xp)
     neg = le - math.log(2.0)
@@ -60,19 +61,19 @@ def _generic_log_ndtr(x, xp):
     return xp.where(x < 0, neg, pos)
 
 
-def _generic_ndtr(x, xp):
+def _generic_ndtr(x: Array, xp: Namespace) -> Array:
     v = xp.abs(x) / _SQRT2
     half_erfc = 0.5 * xp.exp(_log_erfc_nonneg(v, xp))
     return xp.where(x < 0, half_erfc, 1.0 - half_erfc)
 
 
-def _to64(x, xp):
+def _to64(x: Array, xp: Namespace) -> Array:
     if hasattr(xp, "float64") and x.dtype != xp.float64:
         return xp.astype(x, xp.float64)
     return x
 
 
-def log_ndtr(x, xp):
+def log_ndtr(x: Array, xp: Namespace) -> Array:
     """log Phi(x), float64 where available."""
     x = _to64(x, xp)
     rung = _rung(xp)
@@ -85,7 +86,7 @@ def log_ndtr(x, xp):
     return _generic_log_ndtr(x, xp)
 
 
-def ndtr(x, xp):
+def ndtr(x: Array, xp: Namespace) -> Array:
     """Phi(x), float64 where available."""
     x = _to64(x, xp)
     rung = _rung(xp)
@@ -98,6 +99,6 @@ def ndtr(x, xp):
     return _generic_ndtr(x, xp)
 
 
-def log_norm_pdf(x, xp):
+def log_norm_pdf(x: Array, xp: Namespace) -> Array:
     """log phi(x) of the standard normal density."""
     return -0.5 * x * x - _LOG_SQRT_2PI

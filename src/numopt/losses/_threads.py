@@ -9,22 +9,27 @@ reductions are summed per fixed block (independent of the chunking) by the calle
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from typing import Any
+
 import numba
 
 from probspace import _pool
+from probspace._parallel import ThreadGate
 
 
-def gate(name):
+def gate(name: str) -> ThreadGate:
     """The :class:`ThreadGate` of kernel ``name`` (one per kernel and dtype)."""
     return _pool.gate(f"numopt.losses.{name}")
 
 
-def threads_for(g, work):
+def threads_for(g: ThreadGate, work: float) -> int:
     """Threads for a call of ``work`` units through gate ``g`` (1 = serial)."""
     return g.threads(work, numba.get_num_threads())
 
 
-def run(kernel, n_items, work_per_item, name):
+def run(kernel: Callable[[int, int], Any], n_items: int, work_per_item: float,
+        name: str) -> list[Any]:
     """Call ``kernel(start, stop)`` over ``[0, n_items)``, serially or in chunks on the pool as
     gate ``name`` decides; returns the list of the chunks' return values in order."""
     g = gate(name)
@@ -32,7 +37,7 @@ def run(kernel, n_items, work_per_item, name):
     return _pool.run(kernel, n_items, work_per_item, g, threads=threads_for(g, work))
 
 
-def status(results):
+def status(results: Iterable[Any]) -> int:
     """Bitwise OR of integer kernel status codes."""
     out = 0
     for r in results:

@@ -9,22 +9,26 @@ https://kexue.fm/archives/9064.
 from __future__ import annotations
 
 import math
+from typing import Literal, overload
 
 import numpy as np
 
 from probspace._validation import check_choice, check_int, check_probability
+from probspace.typing import Array, ArrayLike, Namespace
 
+from ._common import Reduction
 from ._common import (as_logits, check_bool, check_nonempty, check_reduction,
                       device_of, finish, logsumexp, namespace, numba_rung, probability_targets)
 from ._numpy_rung import (DEFER, as_c, finish_rows, grad_scale, kernel_float, plain_targets,
                           run_rows)
+from ._numpy_rung import RungResult
 
 __all__ = ["zlpr", "zlpr_soft"]
 
 _NEG_INF = -math.inf
 
 
-def _lse_with_zero(u, xp):
+def _lse_with_zero(u: Array, xp: Namespace) -> tuple[Array, Array]:
     """log(1 + sum(exp(u), axis=-1)) for u possibly containing -inf; returns (value, weights)
     where weights = exp(u - value) = d value / d u."""
     if u.shape[-1] == 0:                         # no labels: log(e^0) = 0
@@ -36,15 +40,35 @@ def _lse_with_zero(u, xp):
     return xp.squeeze(m + xp.log(S), axis=-1), e / S
 
 
-def _binary_targets(targets, z, xp):
+def _binary_targets(targets: ArrayLike, z: Array, xp: Namespace) -> Array:
     t = probability_targets(targets, z.shape, z.dtype, xp)
     if t.size and bool(xp.any((t != 0) & (t != 1))):
         raise ValueError("targets must be 0/1 multi-label indicators (use zlpr_soft for soft labels)")
     return t
 
 
-def zlpr(logits, targets, /, *, threshold_index=None, k=None, topk_method="recursion",
-         reduction="mean", return_grad=False):
+@overload
+def zlpr(logits: ArrayLike, targets: ArrayLike, /, *, threshold_index: int | None = ...,
+         k: int | None = ..., topk_method: Literal["recursion", "newton"] = ...,
+         reduction: Reduction = ..., return_grad: Literal[False] = ...) -> Array: ...
+
+
+@overload
+def zlpr(logits: ArrayLike, targets: ArrayLike, /, *, threshold_index: int | None = ...,
+         k: int | None = ..., topk_method: Literal["recursion", "newton"] = ...,
+         reduction: Reduction = ..., return_grad: Literal[True]) -> tuple[Array, Array]: ...
+
+
+@overload
+def zlpr(logits: ArrayLike, targets: ArrayLike, /, *, threshold_index: int | None = ...,
+         k: int | None = ..., topk_method: Literal["recursion", "newton"] = ...,
+         reduction: Reduction = ..., return_grad: bool = ...) -> Array | tuple[Array, Array]: ...
+
+
+def zlpr(logits: ArrayLike, targets: ArrayLike, /, *, threshold_index: int | None = None,
+         k: int | None = None, topk_method: Literal["recursion", "newton"] = "recursion",
+         reduction: Reduction = "mean",
+         return_grad: bool = False) -> Array | tuple[Array, Array]:
     r"""ZLPR multi-label loss (multi-label softmax + cross-entropy with threshold 0).
 
     ``log(1 + sum_{i in neg} e^{s_i}) + log(1 + sum_{j in pos} e^{-s_j})``: every positive score
@@ -146,13 +170,14 @@ def zlpr(logits, targets, /, *, threshold_index=None, k=None, topk_method="recur
     return finish(per, grad, reduction, return_grad, xp)
 
 
-def _shift_right(a, xp):
+def _shift_right(a: Array, xp: Namespace) -> Array:
     """a[..., j] -> a[..., j-1] with -inf entering at j = 0."""
     pad = xp.full_like(a[..., :1], _NEG_INF)
     return xp.concat([pad, a[..., :-1]], axis=-1)
 
 
-def _topk_recursion(z, k, return_grad, xp):
+def _topk_recursion(z: Array, k: int, return_grad: bool,
+                    xp: Namespace) -> tuple[Array, Array | None]:
     """log e_k(exp(z)) along the last axis and its gradient (inclusion probabilities)."""
     C = z.shape[-1]
     lead = z.shape[:-1]
@@ -165,7 +190,7 @@ def _topk_recursion(z, k, return_grad, xp):
     logz = fwd[-1][..., k]
     if not return_grad:
         return logz, None
-    bwd = [None] * (C + 1)
+    bwd: list[Array] = [None] * (C + 1)
     bwd[C] = init
     for i in range(C - 1, -1, -1):
         b = bwd[i + 1]
@@ -179,7 +204,8 @@ def _topk_recursion(z, k, return_grad, xp):
     return logz, xp.exp(xp.stack(cols, axis=-1))
 
 
-def _topk_newton(z, k, return_grad, xp):
+def _topk_newton(z: Array, k: int, return_grad: bool,
+                 xp: Namespace) -> tuple[Array, Array | None]:
     """Su's recipe: Newton's identities on x = exp(z - max z)."""
     m = xp.max(z, axis=-1, keepdims=True)
     x = xp.exp(z - m)
@@ -203,7 +229,25 @@ def _topk_newton(z, k, return_grad, xp):
     return logz, x * e / xp.expand_dims(Z[k], axis=-1)
 
 
-def zlpr_soft(logits, targets, /, *, eps=0.0, reduction="mean", return_grad=False):
+@overload
+def zlpr_soft(logits: ArrayLike, targets: ArrayLike, /, *, eps: float = ...,
+              reduction: Reduction = ..., return_grad: Literal[False] = ...) -> Array: ...
+
+
+@overload
+def zlpr_soft(logits: ArrayLike, targets: ArrayLike, /, *, eps: float = ...,
+              reduction: Reduction = ..., return_grad: Literal[True]) -> tuple[Array, Array]: ...
+
+
+@overload
+def zlpr_soft(logits: ArrayLike, targets: ArrayLike, /, *, eps: float = ...,
+              reduction: Reduction = ..., return_grad: bool = ...
+              ) -> Array | tuple[Array, Array]: ...
+
+
+def zlpr_soft(logits: ArrayLike, targets: ArrayLike, /, *, eps: float = 0.0,
+              reduction: Reduction = "mean",
+              return_grad: bool = False) -> Array | tuple[Array, Array]:
     r"""Soft-label ZLPR: ``log(1 + sum_i t_i e^{-s_i}) + log(1 + sum_i (1 - t_i) e^{s_i})``.
 
     Reduces to :func:`zlpr` for 0/1 targets; for a single sample its minimiser satisfies
@@ -269,7 +313,8 @@ def zlpr_soft(logits, targets, /, *, eps=0.0, reduction="mean", return_grad=Fals
 
 
 # ---- NumPy rung -----------------------------------------------------------------------------
-def _rows(z, targets):
+def _rows(z: np.ndarray, targets: ArrayLike
+          ) -> tuple[int, int, np.ndarray, np.ndarray] | None:
     """(n, C, z2, t2) for a call the kernels can take, or None (the generic path decides)."""
     if not kernel_float(z) or z.size == 0:
         return None
@@ -281,7 +326,8 @@ def _rows(z, targets):
     return n, C, as_c(z).reshape(n, C), t.reshape(n, C)
 
 
-def _zlpr_numba(z, targets, threshold_index, k, topk_method, reduction, return_grad):
+def _zlpr_numba(z: np.ndarray, targets: ArrayLike, threshold_index: int | None, k: int | None,
+                topk_method: str, reduction: str, return_grad: bool) -> RungResult:
     from . import _numba_zlpr as K
     rt = _rows(z, targets)
     if rt is None:
@@ -303,12 +349,12 @@ def _zlpr_numba(z, targets, threshold_index, k, topk_method, reduction, return_g
     grad = np.empty_like(z2) if return_grad else z2[:0]
     scale = grad_scale(n, reduction)
     if k is None:
-        def rows(r0, r1):
+        def rows(r0: int, r1: int) -> int:
             return K.zlpr_rows(z2, t2, thr, scale, return_grad, loss, grad,
                                np.empty(C, z2.dtype), r0, r1)
         work = 24 * C
     elif topk_method == "newton":
-        def rows(r0, r1):
+        def rows(r0: int, r1: int) -> int:
             return K.zlpr_topk_newton_rows(z2, t2, kk, scale, return_grad, loss, grad,
                                            np.empty(C), np.empty(C), np.empty(2 * kk + 1),
                                            r0, r1)
@@ -316,7 +362,7 @@ def _zlpr_numba(z, targets, threshold_index, k, topk_method, reduction, return_g
     else:
         log_binom = math.lgamma(C + 1) - math.lgamma(kk + 1) - math.lgamma(C - kk + 1)
 
-        def rows(r0, r1):
+        def rows(r0: int, r1: int) -> int:
             L = K.LANES
             return K.zlpr_topk_rows(z2, t2, kk, log_binom, scale, return_grad, loss, grad,
                                     np.empty((C, L)), np.empty((C + 1, kk + 1, L)),
@@ -328,7 +374,8 @@ def _zlpr_numba(z, targets, threshold_index, k, topk_method, reduction, return_g
                        z.dtype, reduction, return_grad)
 
 
-def _zlpr_soft_numba(z, targets, eps, reduction, return_grad):
+def _zlpr_soft_numba(z: np.ndarray, targets: ArrayLike, eps: float, reduction: str,
+                     return_grad: bool) -> RungResult:
     from . import _numba_zlpr as K
     rt = _rows(z, targets)
     if rt is None:

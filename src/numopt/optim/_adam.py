@@ -1,26 +1,30 @@
 """Adam with decoupled weight decay (AdamW), and optax's ``adamw`` spelling."""
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from collections.abc import Callable
+from types import ModuleType
+from typing import NamedTuple
 
 from probspace import array_namespace, backend_for
 from probspace._validation import check_nonnegative, check_probability
 
 from ._base import Optimizer, as_schedule, prepare, resolve_lr, store, zeros_like_tree
 from ._tree import unflatten
+from ._types import MaskTree, Params, ScalarOrSchedule, Updates
 
 __all__ = ["adam", "adamw", "AdamState"]
 
 
 class AdamState(NamedTuple):
-    count: int
-    mu: Any
-    nu: Any
-    scratch: Any = None   # reused updates buffer (inplace=True only)
+    count: int  # type: ignore[assignment]  # shadows tuple.count, as in optax
+    mu: Updates
+    nu: Updates
+    scratch: Updates | None = None   # reused updates buffer (inplace=True only)
 
 
-def adam(lr=None, *, learning_rate=None, b1=0.9, b2=0.999, eps=1e-8, weight_decay=0.0,
-         inplace=False):
+def adam(lr: ScalarOrSchedule | None = None, *, learning_rate: ScalarOrSchedule | None = None,
+         b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8, weight_decay: float = 0.0,
+         inplace: bool = False) -> Optimizer:
     """Adam; with ``weight_decay > 0`` the decoupled AdamW of Loshchilov & Hutter.
 
     ``m_t = b1 m + (1-b1) g``, ``v_t = b2 v + (1-b2) g^2``,
@@ -60,11 +64,12 @@ def adam(lr=None, *, learning_rate=None, b1=0.9, b2=0.999, eps=1e-8, weight_deca
     eps = check_nonnegative(eps, "eps")
     wd = check_nonnegative(weight_decay, "weight_decay")
 
-    def init(params):
+    def init(params: Params) -> AdamState:
         return AdamState(count=0, mu=zeros_like_tree(params), nu=zeros_like_tree(params),
                          scratch=zeros_like_tree(params) if inplace else None)
 
-    def update(grads, state, params=None):
+    def update(grads: Updates, state: AdamState,
+               params: Params | None = None) -> tuple[Updates, AdamState]:
         pl, gl, td, st, sl = prepare(grads, state, params, AdamState, "adam", ("mu", "nu"),
                                      need_params=wd > 0, inplace=inplace)
         t = state.count + 1
@@ -104,8 +109,10 @@ def adam(lr=None, *, learning_rate=None, b1=0.9, b2=0.999, eps=1e-8, weight_deca
     return Optimizer(init, update)
 
 
-def adamw(lr=None, *, learning_rate=None, b1=0.9, b2=0.999, eps=1e-8, weight_decay=1e-4,
-          mask=None, inplace=False):
+def adamw(lr: ScalarOrSchedule | None = None, *, learning_rate: ScalarOrSchedule | None = None,
+          b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8, weight_decay: float = 1e-4,
+          mask: MaskTree | Callable[[Params], MaskTree] | None = None,
+          inplace: bool = False) -> Optimizer:
     """AdamW with optax's defaults and ``mask``: ``adam`` with decoupled weight decay.
 
     Same update as :func:`adam` (the decay is multiplied by the learning rate); the default
@@ -137,11 +144,11 @@ def adamw(lr=None, *, learning_rate=None, b1=0.9, b2=0.999, eps=1e-8, weight_dec
                  scale_by_learning_rate(lr))
 
 
-def _nb():
+def _nb() -> ModuleType:
     from . import _kernels_numba
     return _kernels_numba
 
 
-def _cu():
+def _cu() -> ModuleType:
     from . import _kernels_cupy
     return _kernels_cupy

@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable, Iterable
+from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 
 from probspace import array_namespace
+from probspace.typing import Array
 
-from ._tree import flatten, leaves_like, path_name, unflatten
+from ._tree import Path, TreeDef, flatten, leaves_like, path_name, unflatten
+from ._types import InitFn, OptState, Params, ScalarOrSchedule, UpdateFn, Updates
 
 __all__ = ["Optimizer", "GradientTransformation", "apply_updates", "as_schedule",
            "check_leaves", "store", "resolve_lr", "check_state_type", "state_leaves",
            "check_count", "EmptyState", "prepare"]
+
+
+_S = TypeVar("_S")
 
 
 class Optimizer(NamedTuple):
@@ -27,8 +33,8 @@ class Optimizer(NamedTuple):
     :func:`chain` composes them.
     """
 
-    init: Callable[[Any], Any]
-    update: Callable[..., tuple]
+    init: InitFn
+    update: UpdateFn
 
 
 #: optax's name for the same pair.
@@ -39,11 +45,11 @@ class EmptyState(NamedTuple):
     """State of a stateless transformation."""
 
 
-def _leaf(path):
+def _leaf(path: Path) -> str:
     return repr(path_name(path)) if path else "<root>"
 
 
-def apply_updates(params, updates, *, inplace=False):
+def apply_updates(params: Params, updates: Updates, *, inplace: bool = False) -> Params:
     """``params + updates`` leaf by leaf (same structure, namespace and dtype as ``params``).
 
     Parameters
@@ -94,7 +100,7 @@ def apply_updates(params, updates, *, inplace=False):
     return unflatten(td, out)
 
 
-def store(buf, value):
+def store(buf: Array, value: Array) -> Array:
     """Write ``value`` into the existing array ``buf`` and return ``buf``."""
     buf[...] = value
     return buf
@@ -103,7 +109,8 @@ def store(buf, value):
 _MISSING = object()
 
 
-def resolve_lr(lr, learning_rate, fn):
+def resolve_lr(lr: ScalarOrSchedule | None, learning_rate: ScalarOrSchedule | None,
+               fn: str) -> tuple[ScalarOrSchedule, str]:
     """The learning rate given as ``lr`` (positional or keyword) or ``learning_rate`` (optax's
     name); exactly one of them."""
     if learning_rate is not _MISSING and learning_rate is not None:
@@ -116,10 +123,10 @@ def resolve_lr(lr, learning_rate, fn):
     return lr, "lr"
 
 
-def as_schedule(lr, name="lr"):
+def as_schedule(lr: ScalarOrSchedule, name: str = "lr") -> Callable[[int], float]:
     """A callable ``step -> learning rate`` from a non-negative float or a callable."""
     if callable(lr):
-        def sched(step, _f=lr):
+        def sched(step: int, _f: Callable[[int], float] = lr) -> float:
             value = _f(step)
             if isinstance(value, np.ndarray) and value.ndim == 0:
                 value = value[()]
@@ -138,7 +145,7 @@ def as_schedule(lr, name="lr"):
     return lambda step: value
 
 
-def check_state_type(state, cls, fn):
+def check_state_type(state: Any, cls: type[_S], fn: str) -> _S:
     """``TypeError`` unless ``state`` is the ``cls`` named tuple made by ``fn``'s ``init``."""
     if not isinstance(state, cls):
         raise TypeError(f"state must be the {cls.__name__} returned by {fn}().init, got "
@@ -146,13 +153,14 @@ def check_state_type(state, cls, fn):
     return state
 
 
-def check_count(count, name="state.count"):
+def check_count(count: Any, name: str = "state.count") -> int:
     if isinstance(count, bool) or not isinstance(count, numbers.Integral) or count < 0:
         raise ValueError(f"{name} must be an integer >= 0, got {count!r}")
     return int(count)
 
 
-def state_leaves(tree, td, ref_leaves, paths, name, *, writeable=False):
+def state_leaves(tree: Any, td: TreeDef, ref_leaves: list[Array], paths: list[Path], name: str, *,
+                 writeable: bool = False) -> list[Array]:
     """Leaves of a state tree checked against the parameters: same structure (naming any extra
     or missing key), and per leaf the same array type, shape and dtype; with ``writeable``
     also mutable (NumPy).  One cheap pass over the leaves, before any kernel runs: the fused
@@ -178,7 +186,8 @@ def state_leaves(tree, td, ref_leaves, paths, name, *, writeable=False):
     return leaves
 
 
-def check_leaves(grads, params, td_params=None):
+def check_leaves(grads: Updates, params: Params, td_params: TreeDef | None = None
+                 ) -> tuple[list[Array], list[Array], list[Path], TreeDef]:
     """Flatten ``grads`` and ``params`` and check they match (structure, shapes, real dtypes).
 
     Returns ``(param leaves, grad leaves, paths, treedef)``; grads are matched to params by
@@ -200,7 +209,7 @@ def check_leaves(grads, params, td_params=None):
     return pl, gl, paths, td
 
 
-def grads_only(grads):
+def grads_only(grads: Updates) -> tuple[list[Array], list[Path], TreeDef]:
     """Flatten ``grads`` alone (no params given): real floating leaves."""
     gl, paths, td = flatten(grads, "grads")
     for g, path in zip(gl, paths):
@@ -210,7 +219,7 @@ def grads_only(grads):
     return gl, paths, td
 
 
-def check_params(params):
+def check_params(params: Params) -> tuple[list[Array], list[Path], TreeDef]:
     pl, paths, td = flatten(params, "params")
     for p, path in zip(pl, paths):
         xp = array_namespace(p)
@@ -220,12 +229,15 @@ def check_params(params):
     return pl, paths, td
 
 
-def zeros_like_tree(params):
+def zeros_like_tree(params: Params) -> Params:
     pl, _, td = check_params(params)
     return unflatten(td, [array_namespace(p).zeros_like(p) for p in pl])
 
 
-def prepare(grads, state, params, cls, fn, trees, *, need_params, inplace):
+def prepare(grads: Updates, state: OptState, params: Params | None, cls: type, fn: str,
+            trees: Iterable[str], *, need_params: bool, inplace: bool
+            ) -> tuple[list[Array], list[Array], TreeDef, dict[str, list[Array]],
+                       list[Array | None]]:
     """Shared prelude of the moment-based optimizers: check grads against params (or grads
     alone when ``params`` is None), the state's type and count, and every state tree named in
     ``trees`` against the parameters.  Returns ``(pl, gl, td, {tree: leaves}, scratch)``;

@@ -1,18 +1,25 @@
 """Composing transformations: ``chain``, ``masked`` and ``multi_transform`` (optax semantics)."""
 from __future__ import annotations
 
-from typing import Any, Hashable, Mapping, NamedTuple
+from collections.abc import Callable, Hashable, Mapping
+from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 
 from ._base import Optimizer, check_state_type, grads_only
-from ._tree import MaskedNode, flatten, prefix_leaves, unflatten
+from probspace.typing import Array
+
+from ._tree import MaskedNode, TreeDef, flatten, prefix_leaves, unflatten
+from ._types import LabelTree, MaskTree, OptState, Params, Updates
 
 __all__ = ["chain", "masked", "multi_transform", "partition", "MaskedState",
            "MultiTransformState"]
 
 
-def _check_transform(t, name):
+_T = TypeVar("_T")
+
+
+def _check_transform(t: _T, name: str) -> _T:
     if not (isinstance(t, tuple) and hasattr(t, "init") and hasattr(t, "update")
             and callable(t.init) and callable(t.update)):
         raise TypeError(f"{name} must be an Optimizer / gradient transformation (an "
@@ -20,7 +27,7 @@ def _check_transform(t, name):
     return t
 
 
-def chain(*transforms):
+def chain(*transforms: Optimizer) -> Optimizer:
     """Apply transformations in sequence: the updates of each feed the next.
 
     ``init`` returns the tuple of the inner states; ``update(updates, state, params=None)``
@@ -37,10 +44,11 @@ def chain(*transforms):
     """
     ts = [_check_transform(t, f"chain argument {i}") for i, t in enumerate(transforms)]
 
-    def init(params):
+    def init(params: Params) -> tuple[OptState, ...]:
         return tuple(t.init(params) for t in ts)
 
-    def update(updates, state, params=None):
+    def update(updates: Updates, state: tuple[OptState, ...], params: Params | None = None
+               ) -> tuple[Updates, tuple[OptState, ...]]:
         if not isinstance(state, tuple) or hasattr(state, "_fields") or len(state) != len(ts):
             raise ValueError(f"state must be the tuple of {len(ts)} states returned by this "
                              f"chain's init, got {type(state).__name__}"
@@ -55,24 +63,25 @@ def chain(*transforms):
 
 
 class MaskedState(NamedTuple):
-    inner_state: Any
+    inner_state: OptState
 
 
-def _is_flag(x):
+def _is_flag(x: object) -> bool:
     return isinstance(x, (bool, np.bool_))
 
 
-def _mask_flags(mask, tree, td, name="mask"):
+def _mask_flags(mask: MaskTree | Callable[[Updates], MaskTree], tree: Updates, td: TreeDef,
+                name: str = "mask") -> list[bool]:
     mtree = mask(tree) if callable(mask) else mask
     flags = prefix_leaves(mtree, td, name, _is_flag)
     return [bool(f) for f in flags]
 
 
-def _hide(leaves, flags, td):
+def _hide(leaves: list[Array], flags: list[bool], td: TreeDef) -> Updates:
     return unflatten(td, [x if f else MaskedNode() for x, f in zip(leaves, flags)])
 
 
-def masked(inner, mask):
+def masked(inner: Optimizer, mask: MaskTree | Callable[[Updates], MaskTree]) -> Optimizer:
     """Apply ``inner`` only to the leaves where ``mask`` is True; the other updates pass
     through unchanged.
 
@@ -93,12 +102,13 @@ def masked(inner, mask):
     if not callable(mask) and not isinstance(mask, (dict, list, tuple, bool, np.bool_)):
         raise TypeError(f"mask must be a tree of bools or a callable, got {type(mask).__name__}")
 
-    def init(params):
+    def init(params: Params) -> MaskedState:
         pl, _, td = flatten(params, "params")
         flags = _mask_flags(mask, params, td)
         return MaskedState(inner.init(_hide(pl, flags, td)))
 
-    def update(updates, state, params=None):
+    def update(updates: Updates, state: MaskedState,
+               params: Params | None = None) -> tuple[Updates, MaskedState]:
         check_state_type(state, MaskedState, "masked")
         ul, _, td = grads_only(updates)
         flags = _mask_flags(mask, updates, td)
@@ -118,11 +128,12 @@ class MultiTransformState(NamedTuple):
     inner_states: Mapping[Hashable, Any]
 
 
-def _is_label(x):
+def _is_label(x: object) -> bool:
     return not isinstance(x, (dict, list, tuple))
 
 
-def multi_transform(transforms, param_labels):
+def multi_transform(transforms: Mapping[Any, Optimizer],
+                    param_labels: LabelTree | Callable[[Updates], LabelTree]) -> Optimizer:
     """A different transformation per group of parameters (optax's ``multi_transform``,
     also named ``partition``).
 
@@ -144,7 +155,7 @@ def multi_transform(transforms, param_labels):
     for k, t in transforms.items():
         _check_transform(t, f"transforms[{k!r}]")
 
-    def labels_of(tree):
+    def labels_of(tree: Updates) -> tuple[list[Any], TreeDef]:
         _, _, td = flatten(tree, "params")
         lt = param_labels(tree) if callable(param_labels) else param_labels
         labels = prefix_leaves(lt, td, "param_labels", _is_label)
@@ -154,15 +165,16 @@ def multi_transform(transforms, param_labels):
                              f"transformation; transforms has {sorted(map(repr, transforms))}")
         return labels, td
 
-    def group_mask(labels, td, group):
+    def group_mask(labels: list[Any], td: TreeDef, group: Hashable) -> MaskTree:
         return unflatten(td, [lb == group for lb in labels])
 
-    def init(params):
+    def init(params: Params) -> MultiTransformState:
         labels, td = labels_of(params)
         return MultiTransformState({g: masked(t, group_mask(labels, td, g)).init(params)
                                     for g, t in transforms.items()})
 
-    def update(updates, state, params=None):
+    def update(updates: Updates, state: MultiTransformState,
+               params: Params | None = None) -> tuple[Updates, MultiTransformState]:
         check_state_type(state, MultiTransformState, "multi_transform")
         if not isinstance(state.inner_states, Mapping) or set(state.inner_states) != set(
                 transforms):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from probspace import array_namespace
 from probspace._validation import check_nonnegative, check_positive, check_probability
@@ -11,15 +11,17 @@ from probspace._validation import check_nonnegative, check_positive, check_proba
 from ._base import (Optimizer, as_schedule, check_count, check_leaves, check_params,
                     check_state_type, resolve_lr, state_leaves, zeros_like_tree)
 from ._tree import leaves_like, unflatten
+from ._types import OptState, Params, ScalarOrSchedule, Updates
 
 __all__ = ["eg", "eg_adaptive", "EgState", "EgAdaptiveState"]
 
 
 class EgState(NamedTuple):
-    count: int
+    count: int  # type: ignore[assignment]  # shadows tuple.count, as in optax
 
 
-def eg(lr=None, *, learning_rate=None):
+def eg(lr: ScalarOrSchedule | None = None, *,
+       learning_rate: ScalarOrSchedule | None = None) -> Optimizer:
     """Unnormalised exponentiated gradient for nonnegative parameters:
     ``theta <- theta * exp(-lr_t g)``.
 
@@ -42,7 +44,7 @@ def eg(lr=None, *, learning_rate=None):
     lr, lr_name = resolve_lr(lr, learning_rate, "eg")
     sched = as_schedule(lr, lr_name)
 
-    def init(params):
+    def init(params: Params) -> EgState:
         pl, _, _ = check_params(params)
         for p in pl:
             xp = array_namespace(p)
@@ -50,7 +52,7 @@ def eg(lr=None, *, learning_rate=None):
                 raise ValueError("params must be nonnegative for exponentiated gradient")
         return EgState(count=0)
 
-    def update(grads, state, params):
+    def update(grads: Updates, state: EgState, params: Params) -> tuple[Updates, EgState]:
         check_state_type(state, EgState, "eg")
         check_count(state.count)
         pl, gl, _, td = check_leaves(grads, params)
@@ -66,16 +68,17 @@ def eg(lr=None, *, learning_rate=None):
 
 
 class EgAdaptiveState(NamedTuple):
-    count: int
-    base_state: Any
-    gains: Any         # per-coordinate gains p (start at 1)
-    scale: float       # global step-size scale s (starts at init_scale)
-    prev_update: Any   # the base optimizer's raw update u_{t-1}
-    grad_avg: Any      # EMA of gradients (normalised mode's global signal)
+    count: int  # type: ignore[assignment]  # shadows tuple.count, as in optax
+    base_state: OptState
+    gains: Updates         # per-coordinate gains p (start at 1)
+    scale: float           # global step-size scale s (starts at init_scale)
+    prev_update: Updates   # the base optimizer's raw update u_{t-1}
+    grad_avg: Updates      # EMA of gradients (normalised mode's global signal)
 
 
-def eg_adaptive(base, *, gain_lr=0.01, scale_lr=0.01, beta=0.9, normalize=True,
-                init_scale=1.0):
+def eg_adaptive(base: Optimizer, *, gain_lr: float = 0.01, scale_lr: float = 0.01,
+                beta: float = 0.9, normalize: bool = True,
+                init_scale: float = 1.0) -> Optimizer:
     """Step-size adaptation by exponentiated-gradient updates of per-coordinate gains and a
     global scale, wrapping any base optimizer (after Amid, Anil, Fifty & Warmuth 2022,
     arXiv 2202.00145, and the simplified form of J. Su, "Exponentiated gradient descent +
@@ -123,13 +126,14 @@ def eg_adaptive(base, *, gain_lr=0.01, scale_lr=0.01, beta=0.9, normalize=True,
     init_scale = check_positive(init_scale, "init_scale")
     normalize = bool(normalize)
 
-    def init(params):
+    def init(params: Params) -> EgAdaptiveState:
         pl, _, td = check_params(params)
         ones = unflatten(td, [array_namespace(p).ones_like(p) for p in pl])
         return EgAdaptiveState(0, base.init(params), ones, init_scale, zeros_like_tree(params),
                                zeros_like_tree(params))
 
-    def update(grads, state, params):
+    def update(grads: Updates, state: EgAdaptiveState,
+               params: Params) -> tuple[Updates, EgAdaptiveState]:
         check_state_type(state, EgAdaptiveState, "eg_adaptive")
         check_count(state.count)
         pl, gl, paths, td = check_leaves(grads, params)

@@ -17,7 +17,7 @@ from probspace._validation import check_positive, check_probability
 __all__ = ["momentum_to_friction", "friction_to_momentum", "rescale_momentum"]
 
 
-def momentum_to_friction(lr, beta):
+def momentum_to_friction(lr: float, beta: float) -> tuple[float, float]:
     """The ODE ``theta'' + lam theta' = -grad f`` that heavy ball ``(lr, beta)`` discretises.
 
     Parameters
@@ -40,7 +40,7 @@ def momentum_to_friction(lr, beta):
     return 2.0 * (1.0 - beta) / ((1.0 + beta) * h), h
 
 
-def friction_to_momentum(friction, time_step):
+def friction_to_momentum(friction: float, time_step: float) -> tuple[float, float]:
     """Inverse of :func:`momentum_to_friction`: ``(lr, beta)`` for friction ``lam`` and step ``h``.
 
     ``beta = (1 - lam h/2) / (1 + lam h/2)``, ``lr = h^2 / (1 + lam h/2)``; needs
@@ -56,7 +56,7 @@ def friction_to_momentum(friction, time_step):
     return h * h / (1.0 + q), (1.0 - q) / (1.0 + q)
 
 
-def rescale_momentum(beta, lr_ratio, *, lr=None):
+def rescale_momentum(beta: float, lr_ratio: float, *, lr: float | None = None) -> float:
     """Momentum that keeps the continuous-time friction when the learning rate is multiplied
     by ``lr_ratio``.
 

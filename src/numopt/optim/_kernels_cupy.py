@@ -8,10 +8,13 @@ same thread, so aliasing is safe.
 from __future__ import annotations
 
 import functools
+from typing import Any
+
+from probspace.typing import Array
 
 
 @functools.lru_cache(maxsize=None)
-def _kernels():
+def _kernels() -> tuple[Any, Any, Any]:
     import cupy as cp
     sign = "((double)(c > 0) - (double)(c < 0))"
     adam = cp.ElementwiseKernel(
@@ -53,21 +56,25 @@ def _kernels():
     return adam, lion, tiger
 
 
-def usable(*arrays):
+def usable(*arrays: Array) -> bool:
     import cupy as cp
     dt, shape = arrays[0].dtype, arrays[0].shape
     return all(isinstance(a, cp.ndarray) and a.dtype == dt and a.shape == shape
                and dt in (cp.float32, cp.float64) for a in arrays)
 
 
-def adam_step(p, g, m, v, u, m_out, v_out, b1, b2, c1, c2, lr, eps, wd):
+def adam_step(p: Array, g: Array, m: Array, v: Array, u: Array, m_out: Array, v_out: Array,
+              b1: float, b2: float, c1: float, c2: float, lr: float, eps: float,
+              wd: float) -> None:
     _kernels()[0](p, g, m, v, float(b1), float(b2), float(c1), float(c2), float(lr), float(eps),
                   float(wd), u, m_out, v_out)
 
 
-def lion_step(p, g, m, u, m_out, b1, b2, lr, wd):
+def lion_step(p: Array, g: Array, m: Array, u: Array, m_out: Array, b1: float, b2: float,
+              lr: float, wd: float) -> None:
     _kernels()[1](p, g, m, float(b1), float(b2), float(lr), float(wd), u, m_out)
 
 
-def tiger_step(p, g, m, u, m_out, keep, gain, lr, wd):
+def tiger_step(p: Array, g: Array, m: Array, u: Array, m_out: Array, keep: float, gain: float,
+               lr: float, wd: float) -> None:
     _kernels()[2](p, g, m, float(keep), float(gain), float(lr), float(wd), u, m_out)

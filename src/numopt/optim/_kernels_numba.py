@@ -17,6 +17,8 @@ import math
 import numba
 import numpy as np
 
+from probspace.typing import Array
+
 _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
 
 
@@ -99,7 +101,7 @@ def has_nan(g):
     return False
 
 
-def usable(*arrays):
+def usable(*arrays: Array) -> bool:
     """True when every array is a C-contiguous NumPy float array of one dtype and one shape.
 
     (The update checks shapes against the parameters before this; the shape test here is a
@@ -111,5 +113,5 @@ def usable(*arrays):
                and a.flags.c_contiguous and dt in (np.float32, np.float64) for a in arrays)
 
 
-def flat(a):
+def flat(a: np.ndarray) -> np.ndarray:
     return a.reshape(-1)

@@ -7,48 +7,54 @@ https://kexue.fm/archives/9512.
 from __future__ import annotations
 
 import re
-from typing import Any, NamedTuple
+from collections.abc import Callable
+from types import ModuleType
+from typing import Literal, NamedTuple, Union
 
 from probspace import array_namespace, backend_for
 from probspace._validation import check_int, check_nonnegative, check_probability
+from probspace.typing import Array, Namespace
 
 from ._base import Optimizer, as_schedule, prepare, resolve_lr, store, zeros_like_tree
 from ._tree import flatten, path_name, unflatten
+from ._types import Params, ScalarOrSchedule, Updates
 
 __all__ = ["lion", "tiger", "LionState", "TigerState", "TIGER_ROLES"]
 
 
 class LionState(NamedTuple):
-    count: int
-    mu: Any
-    scratch: Any = None   # reused updates buffer (inplace=True only)
+    count: int  # type: ignore[assignment]  # shadows tuple.count, as in optax
+    mu: Updates
+    scratch: Updates | None = None   # reused updates buffer (inplace=True only)
 
 
 class TigerState(NamedTuple):
-    count: int   # micro-steps (gradients) seen so far
-    mu: Any
-    scratch: Any = None   # reused updates buffer (inplace=True only)
+    count: int  # type: ignore[assignment]  # micro-steps (gradients) seen so far
+    mu: Updates
+    scratch: Updates | None = None   # reused updates buffer (inplace=True only)
 
 
-def _nb():
+def _nb() -> ModuleType:
     from . import _kernels_numba
     return _kernels_numba
 
 
-def _cu():
+def _cu() -> ModuleType:
     from . import _kernels_cupy
     return _kernels_cupy
 
 
-def _fast(xp, *arrays):
+def _fast(xp: Namespace, *arrays: Array) -> bool:
     return backend_for(xp) == "numba" and _nb().usable(*arrays)
 
 
-def _gpu(xp, *arrays):
+def _gpu(xp: Namespace, *arrays: Array) -> bool:
     return backend_for(xp) == "cupy" and _cu().usable(*arrays)
 
 
-def lion(lr=None, *, learning_rate=None, b1=0.9, b2=0.99, weight_decay=0.0, inplace=False):
+def lion(lr: ScalarOrSchedule | None = None, *, learning_rate: ScalarOrSchedule | None = None,
+         b1: float = 0.9, b2: float = 0.99, weight_decay: float = 0.0,
+         inplace: bool = False) -> Optimizer:
     """Lion: ``update = -lr_t (sign(b1 m + (1-b1) g) + weight_decay theta)``, then
     ``m <- b2 m + (1-b2) g``.
 
@@ -85,11 +91,12 @@ def lion(lr=None, *, learning_rate=None, b1=0.9, b2=0.99, weight_decay=0.0, inpl
     b2 = check_probability(b2, "b2", open_right=True)
     wd = check_nonnegative(weight_decay, "weight_decay")
 
-    def init(params):
+    def init(params: Params) -> LionState:
         return LionState(count=0, mu=zeros_like_tree(params),
                          scratch=zeros_like_tree(params) if inplace else None)
 
-    def update(grads, state, params=None):
+    def update(grads: Updates, state: LionState,
+               params: Params | None = None) -> tuple[Updates, LionState]:
         pl, gl, td, st, sl = prepare(grads, state, params, LionState, "lion", ("mu",),
                                      need_params=wd > 0, inplace=inplace)
         a = sched(state.count)
@@ -131,8 +138,11 @@ TIGER_ROLES = {
     "gamma": "lr / 2, no weight decay, shrink towards 1 (LayerNorm/BatchNorm scales)",
 }
 
+#: ``tiger``'s ``labels``: None, "auto", ``(path_name, param) -> role`` or ``{path_name: role}``.
+TigerLabels = Union[None, Literal["auto"], Callable[[str, Array], str], dict[str, str]]
 
-def _auto_role(name, _param):
+
+def _auto_role(name: str, _param: Array) -> str:
     # the naming rule of the reference implementation (bojone/tiger)
     if re.search("bias|beta|gamma", name):
         return "gamma" if "gamma" in name else "bias"
@@ -141,7 +151,7 @@ def _auto_role(name, _param):
     return "kernel"
 
 
-def _role_fn(labels):
+def _role_fn(labels: TigerLabels) -> Callable[[str, Array], str]:
     if labels is None:
         return lambda name, p: "plain"
     if isinstance(labels, str):
@@ -155,8 +165,10 @@ def _role_fn(labels):
     raise TypeError(f"labels must be None, 'auto', a callable or a dict, got {type(labels).__name__}")
 
 
-def tiger(lr=None, *, learning_rate=None, beta=0.965, weight_decay=0.01, grad_accum_steps=1,
-          shrink_ratio=0.99, labels=None, inplace=False):
+def tiger(lr: ScalarOrSchedule | None = None, *, learning_rate: ScalarOrSchedule | None = None,
+          beta: float = 0.965, weight_decay: float = 0.01, grad_accum_steps: int = 1,
+          shrink_ratio: float | None = 0.99, labels: TigerLabels = None,
+          inplace: bool = False) -> Optimizer:
     """Tiger ("a tight-fisted optimizer"): Lion with ``b1 = b2 = beta``, per-tensor learning
     rates, gradient accumulation without an extra buffer, and a NaN guard.
 
@@ -216,7 +228,7 @@ def tiger(lr=None, *, learning_rate=None, beta=0.965, weight_decay=0.01, grad_ac
         shrink_ratio = check_probability(shrink_ratio, "shrink_ratio", open_left=True)
     role_of = _role_fn(labels)
 
-    def _roles(params):
+    def _roles(params: Params) -> list[str]:
         pl, paths, _ = flatten(params, "params")
         roles = []
         for p, path in zip(pl, paths):
@@ -227,12 +239,13 @@ def tiger(lr=None, *, learning_rate=None, beta=0.965, weight_decay=0.01, grad_ac
             roles.append(r)
         return roles
 
-    def init(params):
+    def init(params: Params) -> TigerState:
         _roles(params)
         return TigerState(count=0, mu=zeros_like_tree(params),
                           scratch=zeros_like_tree(params) if inplace else None)
 
-    def update(grads, state, params=None):
+    def update(grads: Updates, state: TigerState,
+               params: Params | None = None) -> tuple[Updates, TigerState]:
         pl, gl, td, st, sl = prepare(grads, state, params, TigerState, "tiger", ("mu",),
                                      need_params=True, inplace=inplace)
         ml = st["mu"]

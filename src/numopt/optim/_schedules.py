@@ -10,8 +10,15 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
+
+from probspace.typing import ArrayLike
+
+from ._types import Schedule
 
 __all__ = ["constant_schedule", "polynomial_schedule", "linear_schedule",
            "piecewise_constant_schedule", "exponential_decay", "cosine_decay_schedule",
@@ -19,42 +26,43 @@ __all__ = ["constant_schedule", "polynomial_schedule", "linear_schedule",
            "join_schedules"]
 
 
-def _value(x, name):
+def _value(x: float, name: str) -> float:
     if isinstance(x, bool) or not isinstance(x, numbers.Real) or not math.isfinite(x):
         raise ValueError(f"{name} must be a finite real number, got {x!r}")
     return x
 
 
-def _steps(x, name):
+def _steps(x: Any, name: str) -> int:
     if isinstance(x, bool) or not isinstance(x, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {type(x).__name__}")
     return int(x)
 
 
-def _begin(x):
+def _begin(x: Any) -> int:
     x = _steps(x, "transition_begin")
     if x < 0:
         raise ValueError(f"transition_begin must be >= 0, got {x}")
     return x
 
 
-def _out(v):
+def _out(v: ArrayLike) -> float | NDArray[np.float64]:
     """A float for a scalar count, the array for an array of counts."""
     v = np.asarray(v, dtype=np.float64)
     return float(v) if v.ndim == 0 else v
 
 
-def _count(count):
+def _count(count: ArrayLike) -> NDArray[np.float64]:
     return np.asarray(count, dtype=np.float64)
 
 
-def constant_schedule(value):
+def constant_schedule(value: float) -> Schedule:
     """``value`` at every step."""
     _value(value, "value")
     return lambda count: value
 
 
-def polynomial_schedule(init_value, end_value, power, transition_steps, transition_begin=0):
+def polynomial_schedule(init_value: float, end_value: float, power: float, transition_steps: int,
+                        transition_begin: int = 0) -> Schedule:
     r"""From ``init_value`` to ``end_value`` along ``(1 - (t - B)/T)^power``.
 
     :math:`I` for :math:`t < B`; :math:`(I - E)(1 - (t - B)/T)^P + E` for
@@ -69,20 +77,23 @@ def polynomial_schedule(init_value, end_value, power, transition_steps, transiti
     if transition_steps <= 0:
         return lambda count: init_value
 
-    def schedule(count):
+    def schedule(count: ArrayLike) -> Any:
         c = np.clip(_count(count) - transition_begin, 0, transition_steps)
         frac = 1 - c / transition_steps
         return _out((init_value - end_value) * frac ** power + end_value)
     return schedule
 
 
-def linear_schedule(init_value, end_value, transition_steps, transition_begin=0):
+def linear_schedule(init_value: float, end_value: float, transition_steps: int,
+                    transition_begin: int = 0) -> Schedule:
     """Linear from ``init_value`` (until ``transition_begin``) to ``end_value`` (from
     ``transition_begin + transition_steps`` on): ``polynomial_schedule`` with power 1."""
     return polynomial_schedule(init_value, end_value, 1, transition_steps, transition_begin)
 
 
-def piecewise_constant_schedule(init_value, boundaries_and_scales=None):
+def piecewise_constant_schedule(init_value: float,
+                                boundaries_and_scales: Mapping[int, float] | None = None
+                                ) -> Schedule:
     """``init_value`` times the product of the scales of every boundary ``b <= count``.
 
     Parameters
@@ -101,7 +112,7 @@ def piecewise_constant_schedule(init_value, boundaries_and_scales=None):
             items.append((int(b), float(s)))
     items.sort()
 
-    def schedule(count):
+    def schedule(count: ArrayLike) -> Any:
         c = _count(count)
         v = np.full(c.shape, float(init_value))
         for b, s in items:
@@ -110,8 +121,9 @@ def piecewise_constant_schedule(init_value, boundaries_and_scales=None):
     return schedule
 
 
-def exponential_decay(init_value, transition_steps, decay_rate, transition_begin=0,
-                      staircase=False, end_value=None):
+def exponential_decay(init_value: float, transition_steps: int, decay_rate: float,
+                      transition_begin: int = 0, staircase: bool = False,
+                      end_value: float | None = None) -> Schedule:
     """``init_value * decay_rate ** ((count - transition_begin) / transition_steps)`` from
     ``transition_begin`` on (``init_value`` before).
 
@@ -139,7 +151,7 @@ def exponential_decay(init_value, transition_steps, decay_rate, transition_begin
         end_value = _value(end_value, "end_value")
         bound = np.maximum if decay_rate < 1.0 else np.minimum
 
-    def schedule(count):
+    def schedule(count: ArrayLike) -> Any:
         d = _count(count) - transition_begin
         p = d / transition_steps
         if staircase:
@@ -152,7 +164,8 @@ def exponential_decay(init_value, transition_steps, decay_rate, transition_begin
     return schedule
 
 
-def cosine_decay_schedule(init_value, decay_steps, alpha=0.0, exponent=1.0):
+def cosine_decay_schedule(init_value: float, decay_steps: int, alpha: float = 0.0,
+                          exponent: float = 1.0) -> Schedule:
     r"""Cosine decay (Loshchilov & Hutter, SGDR):
     :math:`I\,[(1 - \alpha)(\tfrac12(1 + \cos(\pi \min(t, T)/T)))^p + \alpha]`.
 
@@ -171,14 +184,15 @@ def cosine_decay_schedule(init_value, decay_steps, alpha=0.0, exponent=1.0):
     alpha = _value(alpha, "alpha")
     exponent = _value(exponent, "exponent")
 
-    def schedule(count):
+    def schedule(count: ArrayLike) -> Any:
         c = np.minimum(_count(count), decay_steps)
         cos = 0.5 * (1 + np.cos(np.pi * c / decay_steps))
         return _out(init_value * ((1 - alpha) * cos ** exponent + alpha))
     return schedule
 
 
-def join_schedules(schedules, boundaries):
+def join_schedules(schedules: Iterable[Callable[[int], float]],
+                   boundaries: Iterable[int]) -> Schedule:
     """Run ``schedules[i]`` from ``boundaries[i-1]`` on, with the count restarted at each
     boundary (``schedules[i](count - boundaries[i-1])``).
 
@@ -197,7 +211,7 @@ def join_schedules(schedules, boundaries):
     if any(b1 > b2 for b1, b2 in zip(boundaries, boundaries[1:])):
         raise ValueError(f"boundaries must be non-decreasing, got {boundaries}")
 
-    def schedule(count):
+    def schedule(count: ArrayLike) -> Any:
         c = _count(count)
         if c.ndim == 0:
             i = sum(1 for b in boundaries if b <= c)
@@ -209,8 +223,9 @@ def join_schedules(schedules, boundaries):
     return schedule
 
 
-def warmup_cosine_decay_schedule(init_value, peak_value, warmup_steps, decay_steps,
-                                 end_value=0.0, exponent=1.0):
+def warmup_cosine_decay_schedule(init_value: float, peak_value: float, warmup_steps: int,
+                                 decay_steps: int, end_value: float = 0.0,
+                                 exponent: float = 1.0) -> Schedule:
     """Linear warmup from ``init_value`` to ``peak_value`` over ``warmup_steps``, then
     cosine decay to ``end_value`` at step ``decay_steps`` (which counts the warmup:
     ``decay_steps > warmup_steps``).  With ``peak_value == 0`` the decay part is 0."""
@@ -228,9 +243,10 @@ def warmup_cosine_decay_schedule(init_value, peak_value, warmup_steps, decay_ste
         [warmup_steps])
 
 
-def warmup_exponential_decay_schedule(init_value, peak_value, warmup_steps, transition_steps,
-                                      decay_rate, transition_begin=0, staircase=False,
-                                      end_value=None):
+def warmup_exponential_decay_schedule(init_value: float, peak_value: float, warmup_steps: int,
+                                      transition_steps: int, decay_rate: float,
+                                      transition_begin: int = 0, staircase: bool = False,
+                                      end_value: float | None = None) -> Schedule:
     """Linear warmup to ``peak_value`` over ``warmup_steps``, then
     ``exponential_decay(peak_value, ...)`` counted from the end of the warmup."""
     warmup_steps = _steps(warmup_steps, "warmup_steps")

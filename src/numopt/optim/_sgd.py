@@ -1,27 +1,29 @@
 """Plain SGD, heavy-ball momentum and Nesterov momentum."""
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from probspace._validation import check_probability
 
 from ._base import (Optimizer, as_schedule, check_count, check_leaves, check_params,
                     check_state_type, grads_only, resolve_lr, state_leaves, zeros_like_tree)
 from ._tree import unflatten
+from ._types import Params, ScalarOrSchedule, Updates
 
 __all__ = ["sgd", "momentum", "nesterov", "SgdState", "MomentumState"]
 
 
 class SgdState(NamedTuple):
-    count: int
+    count: int  # type: ignore[assignment]  # shadows tuple.count, as in optax
 
 
 class MomentumState(NamedTuple):
-    count: int
-    trace: Any
+    count: int  # type: ignore[assignment]  # shadows tuple.count, as in optax
+    trace: Updates
 
 
-def sgd(lr=None, *, learning_rate=None):
+def sgd(lr: ScalarOrSchedule | None = None, *,
+        learning_rate: ScalarOrSchedule | None = None) -> Optimizer:
     """Stochastic gradient descent: ``update = -lr_t * g``.
 
     Parameters
@@ -37,11 +39,12 @@ def sgd(lr=None, *, learning_rate=None):
     lr, lr_name = resolve_lr(lr, learning_rate, "sgd")
     sched = as_schedule(lr, lr_name)
 
-    def init(params):
+    def init(params: Params) -> SgdState:
         check_params(params)
         return SgdState(count=0)
 
-    def update(grads, state, params=None):
+    def update(grads: Updates, state: SgdState,
+               params: Params | None = None) -> tuple[Updates, SgdState]:
         check_state_type(state, SgdState, "sgd")
         check_count(state.count)
         if params is not None:
@@ -54,16 +57,18 @@ def sgd(lr=None, *, learning_rate=None):
     return Optimizer(init, update)
 
 
-def _momentum(lr, learning_rate, beta, nesterov):
+def _momentum(lr: ScalarOrSchedule | None, learning_rate: ScalarOrSchedule | None, beta: float,
+              nesterov: bool) -> Optimizer:
     fn = "nesterov" if nesterov else "momentum"
     lr, lr_name = resolve_lr(lr, learning_rate, fn)
     sched = as_schedule(lr, lr_name)
     beta = check_probability(beta, "beta", open_right=True)
 
-    def init(params):
+    def init(params: Params) -> MomentumState:
         return MomentumState(count=0, trace=zeros_like_tree(params))
 
-    def update(grads, state, params=None):
+    def update(grads: Updates, state: MomentumState,
+               params: Params | None = None) -> tuple[Updates, MomentumState]:
         check_state_type(state, MomentumState, fn)
         check_count(state.count)
         if params is not None:
@@ -83,7 +88,8 @@ def _momentum(lr, learning_rate, beta, nesterov):
     return Optimizer(init, update)
 
 
-def momentum(lr=None, beta=0.9, *, learning_rate=None):
+def momentum(lr: ScalarOrSchedule | None = None, beta: float = 0.9, *,
+             learning_rate: ScalarOrSchedule | None = None) -> Optimizer:
     """Heavy-ball momentum: ``m_t = beta m_{t-1} + g_t``, ``update = -lr_t m_t``.
 
     Equivalent to ``theta_{t+1} = theta_t - lr g_t + beta (theta_t - theta_{t-1})``, a leapfrog
@@ -102,7 +108,8 @@ def momentum(lr=None, beta=0.9, *, learning_rate=None):
     return _momentum(lr, learning_rate, beta, False)
 
 
-def nesterov(lr=None, beta=0.9, *, learning_rate=None):
+def nesterov(lr: ScalarOrSchedule | None = None, beta: float = 0.9, *,
+             learning_rate: ScalarOrSchedule | None = None) -> Optimizer:
     """Nesterov momentum (PyTorch/optax form): ``m_t = beta m_{t-1} + g_t``,
     ``update = -lr_t (g_t + beta m_t)``.
     """

@@ -9,16 +9,20 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any, Literal, NamedTuple, overload
 
 import numpy as np
 
 from probspace import array_namespace, backend_for
 from probspace._validation import check_nonnegative, check_positive, check_probability
+from probspace.typing import Array
 
 from ._base import (EmptyState, Optimizer, check_count, check_leaves, check_state_type,
                     grads_only, state_leaves, zeros_like_tree)
-from ._tree import unflatten
+from ._tree import Path, TreeDef, unflatten
+from ._types import MaskTree, Params, ScalarOrSchedule, Updates
 
 __all__ = ["identity", "set_to_zero", "scale", "scale_by_schedule", "scale_by_learning_rate",
            "add_decayed_weights", "clip", "clip_by_global_norm", "trace", "scale_by_adam",
@@ -27,29 +31,29 @@ __all__ = ["identity", "set_to_zero", "scale", "scale_by_schedule", "scale_by_le
 
 
 class ScaleByScheduleState(NamedTuple):
-    count: int
+    count: int  # type: ignore[assignment]  # shadows tuple.count, as in optax
 
 
 class TraceState(NamedTuple):
-    trace: Any
+    trace: Updates
 
 
 class ScaleByAdamState(NamedTuple):
-    count: int
-    mu: Any
-    nu: Any
+    count: int  # type: ignore[assignment]  # shadows tuple.count, as in optax
+    mu: Updates
+    nu: Updates
 
 
 class ScaleByLionState(NamedTuple):
-    count: int
-    mu: Any
+    count: int  # type: ignore[assignment]  # shadows tuple.count, as in optax
+    mu: Updates
 
 
-def _empty_init(params):
+def _empty_init(params: Params) -> EmptyState:
     return EmptyState()
 
 
-def _check_empty(state, fn):
+def _check_empty(state: object, fn: str) -> None:
     if state is not None and not isinstance(state, (EmptyState, tuple)):
         raise TypeError(f"state must be the EmptyState returned by {fn}().init, got "
                         f"{type(state).__name__}")
@@ -58,7 +62,18 @@ def _check_empty(state, fn):
                         f"{type(state).__name__} with {len(state)} entries")
 
 
-def _updates_and_params(updates, params, need_params, fn):
+@overload
+def _updates_and_params(updates: Updates, params: Params | None, need_params: Literal[True],
+                        fn: str) -> tuple[list[Array], list[Array], list[Path], TreeDef]: ...
+
+
+@overload
+def _updates_and_params(updates: Updates, params: Params | None, need_params: bool, fn: str
+                        ) -> tuple[list[Array], list[Array] | None, list[Path], TreeDef]: ...
+
+
+def _updates_and_params(updates: Updates, params: Params | None, need_params: bool, fn: str
+                        ) -> tuple[list[Array], list[Array] | None, list[Path], TreeDef]:
     """Leaves of ``updates`` (and of ``params`` when given: same structure and shapes)."""
     if params is None:
         if need_params:
@@ -69,7 +84,7 @@ def _updates_and_params(updates, params, need_params, fn):
     return ul, pl, paths, td
 
 
-def _real_scalar(value, name):
+def _real_scalar(value: Any, name: str) -> float:
     if isinstance(value, np.ndarray) and value.ndim == 0:
         value = value[()]
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
@@ -77,36 +92,39 @@ def _real_scalar(value, name):
     return float(value)
 
 
-def identity():
+def identity() -> Optimizer:
     """The identity transformation: updates pass unchanged."""
-    def update(updates, state, params=None):
+    def update(updates: Updates, state: EmptyState,
+               params: Params | None = None) -> tuple[Updates, EmptyState]:
         _check_empty(state, "identity")
         grads_only(updates)
         return updates, state
     return Optimizer(_empty_init, update)
 
 
-def set_to_zero():
+def set_to_zero() -> Optimizer:
     """Every update becomes zero (freezes the parameters it sees; see :func:`masked`)."""
-    def update(updates, state, params=None):
+    def update(updates: Updates, state: EmptyState,
+               params: Params | None = None) -> tuple[Updates, EmptyState]:
         _check_empty(state, "set_to_zero")
         ul, _, td = grads_only(updates)
         return unflatten(td, [array_namespace(u).zeros_like(u) for u in ul]), state
     return Optimizer(_empty_init, update)
 
 
-def scale(step_size):
+def scale(step_size: float) -> Optimizer:
     """Multiply every update by the constant ``step_size`` (any finite real)."""
     step_size = _real_scalar(step_size, "step_size")
 
-    def update(updates, state, params=None):
+    def update(updates: Updates, state: EmptyState,
+               params: Params | None = None) -> tuple[Updates, EmptyState]:
         _check_empty(state, "scale")
         ul, _, td = grads_only(updates)
         return unflatten(td, [step_size * u for u in ul]), state
     return Optimizer(_empty_init, update)
 
 
-def scale_by_schedule(step_size_fn):
+def scale_by_schedule(step_size_fn: Callable[[int], float]) -> Optimizer:
     """Multiply the updates by ``step_size_fn(count)``; ``count`` starts at 0 and is
     incremented after each update (so the first update uses ``step_size_fn(0)``).
 
@@ -119,10 +137,11 @@ def scale_by_schedule(step_size_fn):
     if not callable(step_size_fn):
         raise TypeError(f"step_size_fn must be callable, got {type(step_size_fn).__name__}")
 
-    def init(params):
+    def init(params: Params) -> ScaleByScheduleState:
         return ScaleByScheduleState(count=0)
 
-    def update(updates, state, params=None):
+    def update(updates: Updates, state: ScaleByScheduleState,
+               params: Params | None = None) -> tuple[Updates, ScaleByScheduleState]:
         check_state_type(state, ScaleByScheduleState, "scale_by_schedule")
         count = check_count(state.count)
         ul, _, td = grads_only(updates)
@@ -131,7 +150,7 @@ def scale_by_schedule(step_size_fn):
     return Optimizer(init, update)
 
 
-def scale_by_learning_rate(learning_rate, *, flip_sign=True):
+def scale_by_learning_rate(learning_rate: ScalarOrSchedule, *, flip_sign: bool = True) -> Optimizer:
     """Scale by ``-learning_rate`` (a float or a schedule ``count -> lr``); with
     ``flip_sign=False`` by ``+learning_rate``.  The last link of optax-style chains."""
     m = -1.0 if flip_sign else 1.0
@@ -141,7 +160,8 @@ def scale_by_learning_rate(learning_rate, *, flip_sign=True):
     return scale(m * lr)
 
 
-def add_decayed_weights(weight_decay=0.0, mask=None):
+def add_decayed_weights(weight_decay: float = 0.0,
+                        mask: MaskTree | Callable[[Params], MaskTree] | None = None) -> Optimizer:
     """``updates + weight_decay * params`` (decoupled weight decay, applied before the
     learning-rate scaling in a chain, as in optax's ``adamw``).
 
@@ -157,18 +177,20 @@ def add_decayed_weights(weight_decay=0.0, mask=None):
         from ._combine import masked
         return masked(add_decayed_weights(wd), mask)
 
-    def update(updates, state, params=None):
+    def update(updates: Updates, state: EmptyState,
+               params: Params | None = None) -> tuple[Updates, EmptyState]:
         _check_empty(state, "add_decayed_weights")
         ul, pl, _, td = _updates_and_params(updates, params, True, "add_decayed_weights")
         return unflatten(td, [u + wd * p for u, p in zip(ul, pl)]), state
     return Optimizer(_empty_init, update)
 
 
-def clip(max_delta):
+def clip(max_delta: float) -> Optimizer:
     """Clip every update element to ``[-max_delta, max_delta]`` (NaN stays NaN)."""
     max_delta = check_nonnegative(max_delta, "max_delta")
 
-    def update(updates, state, params=None):
+    def update(updates: Updates, state: EmptyState,
+               params: Params | None = None) -> tuple[Updates, EmptyState]:
         _check_empty(state, "clip")
         ul, _, td = grads_only(updates)
         out = []
@@ -179,7 +201,7 @@ def clip(max_delta):
     return Optimizer(_empty_init, update)
 
 
-def clip_by_global_norm(max_norm):
+def clip_by_global_norm(max_norm: float) -> Optimizer:
     """Rescale all updates together so that their global L2 norm (over every leaf) is at
     most ``max_norm``: ``u * max_norm / norm`` when ``norm >= max_norm``, unchanged
     otherwise (Pascanu et al. 2012; optax's rule).  A NaN norm leaves NaN updates.
@@ -190,7 +212,8 @@ def clip_by_global_norm(max_norm):
     """
     max_norm = check_positive(max_norm, "max_norm")
 
-    def update(updates, state, params=None):
+    def update(updates: Updates, state: EmptyState,
+               params: Params | None = None) -> tuple[Updates, EmptyState]:
         _check_empty(state, "clip_by_global_norm")
         ul, _, td = grads_only(updates)
         sq = 0.0
@@ -204,16 +227,17 @@ def clip_by_global_norm(max_norm):
     return Optimizer(_empty_init, update)
 
 
-def trace(decay, nesterov=False):
+def trace(decay: float, nesterov: bool = False) -> Optimizer:
     """Momentum trace: ``t <- g + decay * t``; the update is ``t`` (or ``g + decay * t`` with
     ``nesterov=True``).  ``chain(trace(b), scale_by_learning_rate(lr))`` is
     :func:`numopt.optim.momentum` (``nesterov``)."""
     decay = check_probability(decay, "decay")
 
-    def init(params):
+    def init(params: Params) -> TraceState:
         return TraceState(trace=zeros_like_tree(params))
 
-    def update(updates, state, params=None):
+    def update(updates: Updates, state: TraceState,
+               params: Params | None = None) -> tuple[Updates, TraceState]:
         check_state_type(state, TraceState, "trace")
         ul, paths, td = grads_only(updates)
         tl = state_leaves(state.trace, td, ul, paths, "state.trace")
@@ -223,7 +247,8 @@ def trace(decay, nesterov=False):
     return Optimizer(init, update)
 
 
-def scale_by_adam(b1=0.9, b2=0.999, eps=1e-8, eps_root=0.0):
+def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8,
+                  eps_root: float = 0.0) -> Optimizer:
     """Adam's direction without the learning rate: ``m_hat / (sqrt(v_hat + eps_root) + eps)``
     with bias corrections ``1 - b^t`` (``t = count + 1``)."""
     b1 = check_probability(b1, "b1", open_right=True)
@@ -231,10 +256,11 @@ def scale_by_adam(b1=0.9, b2=0.999, eps=1e-8, eps_root=0.0):
     eps = check_nonnegative(eps, "eps")
     eps_root = check_nonnegative(eps_root, "eps_root")
 
-    def init(params):
+    def init(params: Params) -> ScaleByAdamState:
         return ScaleByAdamState(count=0, mu=zeros_like_tree(params), nu=zeros_like_tree(params))
 
-    def update(updates, state, params=None):
+    def update(updates: Updates, state: ScaleByAdamState,
+               params: Params | None = None) -> tuple[Updates, ScaleByAdamState]:
         check_state_type(state, ScaleByAdamState, "scale_by_adam")
         t = check_count(state.count) + 1
         ul, paths, td = grads_only(updates)
@@ -261,16 +287,17 @@ def scale_by_adam(b1=0.9, b2=0.999, eps=1e-8, eps_root=0.0):
     return Optimizer(init, update)
 
 
-def scale_by_lion(b1=0.9, b2=0.99):
+def scale_by_lion(b1: float = 0.9, b2: float = 0.99) -> Optimizer:
     """Lion's direction without the learning rate: ``sign((1-b1) g + b1 m)``, then
     ``m <- b2 m + (1-b2) g``."""
     b1 = check_probability(b1, "b1", open_right=True)
     b2 = check_probability(b2, "b2", open_right=True)
 
-    def init(params):
+    def init(params: Params) -> ScaleByLionState:
         return ScaleByLionState(count=0, mu=zeros_like_tree(params))
 
-    def update(updates, state, params=None):
+    def update(updates: Updates, state: ScaleByLionState,
+               params: Params | None = None) -> tuple[Updates, ScaleByLionState]:
         check_state_type(state, ScaleByLionState, "scale_by_lion")
         t = check_count(state.count) + 1
         ul, paths, td = grads_only(updates)
@@ -292,7 +319,7 @@ def scale_by_lion(b1=0.9, b2=0.99):
     return Optimizer(init, update)
 
 
-def _nb():
+def _nb() -> ModuleType:
     from . import _kernels_numba
     return _kernels_numba
 

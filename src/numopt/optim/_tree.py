@@ -7,15 +7,26 @@ hides from its inner transform: it has no leaves, so inner transforms never see 
 """
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 import array_api_compat
 import numpy as np
 
 from probspace import array_namespace
+from probspace.typing import Array, Namespace
+
+from ._types import Tree
 
 __all__ = ["flatten", "unflatten", "tree_map", "leaf_namespace", "path_name", "leaves_like",
            "prefix_leaves", "MaskedNode", "is_array"]
+
+
+#: A leaf's position: the dict keys and sequence indices from the root down to it.
+Path = tuple[Any, ...]
+#: A structure descriptor: ``("leaf",)``, ``("dict", type, keys, subs)`` or
+#: ``("seq", type, length, subs)`` with ``subs`` a tuple of descriptors.
+TreeDef = tuple[Any, ...]
 
 
 class MaskedNode(NamedTuple):
@@ -26,24 +37,24 @@ class MaskedNode(NamedTuple):
     """
 
 
-def is_array(x):
+def is_array(x: object) -> bool:
     return isinstance(x, np.ndarray) or array_api_compat.is_array_api_obj(x)
 
 
-def path_name(path):
+def path_name(path: Path) -> str:
     """'a/b/0' style name of a leaf path (used in error messages and Tiger's roles)."""
     return "/".join(str(p) for p in path)
 
 
-def _where(path):
+def _where(path: Path) -> str:
     return repr(path_name(path)) if path else "the root"
 
 
-def flatten(tree, name="params"):
+def flatten(tree: Tree, name: str = "params") -> tuple[list[Array], list[Path], TreeDef]:
     """Leaves (depth first, dict insertion order), their paths, and a structure descriptor."""
     leaves, paths = [], []
 
-    def rec(node, path):
+    def rec(node: Tree, path: Path) -> TreeDef:
         if isinstance(node, dict):
             keys = tuple(node.keys())
             return ("dict", type(node), keys, tuple(rec(node[k], path + (k,)) for k in keys))
@@ -61,10 +72,10 @@ def flatten(tree, name="params"):
     return leaves, paths, treedef
 
 
-def unflatten(treedef, leaves):
+def unflatten(treedef: TreeDef, leaves: Sequence[Any]) -> Tree:
     it = iter(leaves)
 
-    def rec(d):
+    def rec(d: TreeDef) -> Tree:
         kind = d[0]
         if kind == "leaf":
             return next(it)
@@ -80,7 +91,7 @@ def unflatten(treedef, leaves):
     return rec(treedef)
 
 
-def leaves_like(tree, treedef, name, ref="params"):
+def leaves_like(tree: Tree, treedef: TreeDef, name: str, ref: str = "params") -> list[Array]:
     """The leaves of ``tree`` in the order of ``treedef``; ``ValueError`` naming the first path
     where ``tree`` differs (extra or missing dict key, other length, subtree vs array).
 
@@ -89,7 +100,7 @@ def leaves_like(tree, treedef, name, ref="params"):
     """
     out = []
 
-    def rec(node, d, path):
+    def rec(node: Tree, d: TreeDef, path: Path) -> None:
         kind = d[0]
         if kind == "leaf":
             if not is_array(node):
@@ -127,19 +138,20 @@ def leaves_like(tree, treedef, name, ref="params"):
     return out
 
 
-def prefix_leaves(prefix, treedef, name, is_value, ref="params"):
+def prefix_leaves(prefix: Any, treedef: TreeDef, name: str, is_value: Callable[[Any], bool],
+                  ref: str = "params") -> list[Any]:
     """Broadcast a prefix tree (``prefix`` has the structure of ``treedef`` down to some
     depth, with values where ``is_value(node)``) to one value per leaf of ``treedef``."""
     out = []
 
-    def fill(value, d):
+    def fill(value: Any, d: TreeDef) -> None:
         if d[0] == "leaf":
             out.append(value)
         else:
             for sub in d[3]:
                 fill(value, sub)
 
-    def rec(node, d, path):
+    def rec(node: Any, d: TreeDef, path: Path) -> None:
         if is_value(node):
             fill(node, d)
             return
@@ -173,13 +185,14 @@ def prefix_leaves(prefix, treedef, name, is_value, ref="params"):
     return out
 
 
-def same_structure(treedef, other, name):
+def same_structure(treedef: TreeDef, other: TreeDef, name: str) -> None:
     """Raise ValueError naming ``name`` when two structures differ."""
     if treedef != other:
         raise ValueError(f"{name} must have the same structure (dict keys, list lengths) as params")
 
 
-def tree_map(fn, tree, *rest, names=()):
+def tree_map(fn: Callable[..., Array], tree: Tree, *rest: Tree,
+             names: Sequence[str] = ()) -> Tree:
     """Apply ``fn`` leaf-wise over trees of identical structure (matched like ``leaves_like``)."""
     leaves, _, td = flatten(tree)
     others = [leaves_like(r, td, names[i] if i < len(names) else "tree")
@@ -187,5 +200,5 @@ def tree_map(fn, tree, *rest, names=()):
     return unflatten(td, [fn(*xs) for xs in zip(leaves, *others)])
 
 
-def leaf_namespace(x):
+def leaf_namespace(x: Array) -> Namespace:
     return array_namespace(x)

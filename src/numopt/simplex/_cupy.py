@@ -7,6 +7,9 @@ where CuPy's device sort is efficient.
 from __future__ import annotations
 
 import functools
+from typing import Any
+
+from probspace.typing import Array
 
 _SOURCE = r"""
 // Condat's threshold carried as base + off (base: an input value, |off| < 2 radius), as in
@@ -82,13 +85,13 @@ ROWS_FOR_KERNEL = 256
 
 
 @functools.lru_cache(maxsize=None)
-def _module():
+def _module() -> Any:
     import cupy as cp
     return cp.RawModule(code=_SOURCE, options=("-std=c++14",),
                         name_expressions=("condat_f64", "condat_f32"))
 
 
-def project_rows(v2d, radius, out2d):
+def project_rows(v2d: Array, radius: float, out2d: Array) -> Array:
     """Project each row of C-contiguous 2-D CuPy array ``v2d`` into ``out2d``."""
     import cupy as cp
     rows, n = v2d.shape

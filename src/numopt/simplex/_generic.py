@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from probspace.typing import Array, Namespace
+
 __all__ = ["sort_projection"]
 
 
-def sort_projection(xp, v, radius):
+def sort_projection(xp: Namespace, v: Array, radius: float) -> Array:
     """Held–Wolfe–Crowder / Duchi et al.: sort, cumulative sums, threshold. ``v`` rows last.
 
     Computed on ``d = v - max(v)``: the entries that can be in the support lie within

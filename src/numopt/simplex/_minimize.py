@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Callable
+from typing import Literal, SupportsFloat
 
 from probspace import Result, array_namespace
 from probspace._validation import check_choice, check_int, check_nonnegative
+from probspace.typing import Array, ArrayLike, Namespace
 
 from ._project import _float_input, eg_step, project_simplex
 
@@ -51,12 +54,16 @@ class SimplexResult(Result):
     """
 
 
-def _scalar(x):
+def _scalar(x: SupportsFloat) -> float:
     return float(x)
 
 
-def minimize_simplex(fun, grad, p0, /, *, method="eg", lr=None, maxiter=1000, tol=1e-9,
-                     callback=None):
+def minimize_simplex(fun: Callable[[Array], SupportsFloat], grad: Callable[[Array], Array],
+                     p0: ArrayLike, /, *, method: Literal["eg", "pgd", "frank_wolfe"] = "eg",
+                     lr: float | Callable[[int], SupportsFloat] | None = None,
+                     maxiter: int = 1000, tol: float = 1e-9,
+                     callback: Callable[[SimplexResult], bool | None] | None = None
+                     ) -> SimplexResult:
     r"""Minimize a convex function over the probability simplex.
 
     Parameters
@@ -129,7 +136,7 @@ def minimize_simplex(fun, grad, p0, /, *, method="eg", lr=None, maxiter=1000, to
     return solver(xp, fun, grad, p, method, lr, maxiter, tol, callback)
 
 
-def _gap(xp, p, g):
+def _gap(xp: Namespace, p: Array, g: Array) -> float:
     """Frank–Wolfe gap ``sum_i p_i (g_i - min g)``: equal to ``<p, g> - min g`` on the simplex
     but free of the cancellation that form suffers when ``|g|`` is large (a gradient around
     1e15 made that form return 0 or negative values at far-from-optimal points)."""
@@ -137,7 +144,7 @@ def _gap(xp, p, g):
     return _scalar(xp.sum(p * (g - gmin)))
 
 
-def _certify(xp, p, g, status, tol):
+def _certify(xp: Namespace, p: Array, g: Array, status: int, tol: float) -> int:
     """Downgrade a "converged" status whose certificate does not hold (see SimplexResult)."""
     if status != 0:
         return status
@@ -155,7 +162,8 @@ def _certify(xp, p, g, status, tol):
     return 0
 
 
-def _finish(xp, p, f, g, nit, nfev, njev, status, tol, history):
+def _finish(xp: Namespace, p: Array, f: float, g: Array | None, nit: int, nfev: int, njev: int,
+            status: int, tol: float, history: dict[str, list[float]]) -> SimplexResult:
     gap = _gap(xp, p, g) if g is not None else math.nan
     if g is not None:
         status = _certify(xp, p, g, status, tol)
@@ -164,7 +172,10 @@ def _finish(xp, p, f, g, nit, nfev, njev, status, tol, history):
                          history=history)
 
 
-def _run_mirror(xp, fun, grad, p, method, lr, maxiter, tol, callback):
+def _run_mirror(xp: Namespace, fun: Callable[[Array], SupportsFloat],
+                grad: Callable[[Array], Array], p: Array, method: str,
+                lr: float | Callable[[int], SupportsFloat] | None, maxiter: int, tol: float,
+                callback: Callable[[SimplexResult], bool | None] | None) -> SimplexResult:
     f = _scalar(fun(p))
     g = grad(p)
     nfev, njev = 1, 1
@@ -223,7 +234,11 @@ def _run_mirror(xp, fun, grad, p, method, lr, maxiter, tol, callback):
     return _finish(xp, p, f, g, maxiter, nfev, njev, 0 if gap <= tol else 1, tol, history)
 
 
-def _run_frank_wolfe(xp, fun, grad, p, method, lr, maxiter, tol, callback):
+def _run_frank_wolfe(xp: Namespace, fun: Callable[[Array], SupportsFloat],
+                     grad: Callable[[Array], Array], p: Array, method: str,
+                     lr: float | Callable[[int], SupportsFloat] | None, maxiter: int,
+                     tol: float, callback: Callable[[SimplexResult], bool | None] | None
+                     ) -> SimplexResult:
     n = p.shape[0]
     f = _scalar(fun(p))
     g = grad(p)

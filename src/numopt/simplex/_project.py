@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Literal
 
 import numpy as np
 
@@ -11,6 +12,7 @@ from probspace import array_namespace, backend_for
 from probspace._array import check_axis, default_float
 from probspace._parallel import ThreadGate
 from probspace._validation import check_choice, check_positive
+from probspace.typing import Array, ArrayLike, Namespace
 
 from ._generic import sort_projection as _sort_projection
 
@@ -21,7 +23,7 @@ _METHODS = ("auto", "sort", "condat")
 _tls = threading.local()
 
 
-def _float_input(v, name, xp):
+def _float_input(v: ArrayLike, name: str, xp: Namespace) -> Array:
     """Promote integer/bool input to the default float dtype; reject complex and float16."""
     if isinstance(v, (list, tuple, int, float)):
         v = xp.asarray(v)
@@ -37,14 +39,14 @@ def _float_input(v, name, xp):
     return v
 
 
-def _check_simplex_axis(v, axis, name="v"):
+def _check_simplex_axis(v: Array, axis: int, name: str = "v") -> None:
     """A slice along ``axis`` must have coordinates; an empty batch is fine (empty result)."""
     if v.shape[axis] == 0:
         raise ValueError(f"{name} has length 0 along axis {axis} (shape {tuple(v.shape)}): "
                          "a simplex needs at least one coordinate")
 
 
-def _check_projection_input(v, xp):
+def _check_projection_input(v: Array, xp: Namespace) -> None:
     if bool(xp.any(xp.isnan(v))):
         raise ValueError("v contains NaN; the projection is undefined")
     if bool(xp.any(v == xp.inf)):
@@ -52,7 +54,7 @@ def _check_projection_input(v, xp):
                          "and project to 0)")
 
 
-def _check_out(out, v):
+def _check_out(out: object, v: np.ndarray) -> None:
     """``out=`` must be a writable NumPy array of v's shape and dtype that is either ``v``
     itself (in place: allowed, the kernels read each entry before writing it) or disjoint
     from ``v`` (a partial overlap would let the output overwrite input not read yet)."""
@@ -67,7 +69,8 @@ def _check_out(out, v):
     if same:
         return
     try:
-        overlap = np.shares_memory(out, v, max_work=10_000)
+        # numpy's stub allows only max_work -1 or 0; the function takes any bound
+        overlap = np.shares_memory(out, v, max_work=10_000)  # type: ignore[arg-type]
     except np.exceptions.TooHardError:
         overlap = True
     if overlap:
@@ -75,7 +78,7 @@ def _check_out(out, v):
                          "place, or a separate array")
 
 
-def _workspace(rows_threads, n):
+def _workspace(rows_threads: int, n: int) -> np.ndarray:
     buf = getattr(_tls, "aux", None)
     if buf is None or buf.shape[0] < rows_threads or buf.shape[1] < n:
         buf = np.empty((max(rows_threads, 1), n), dtype=np.float64)
@@ -83,7 +86,7 @@ def _workspace(rows_threads, n):
     return buf[:rows_threads, :n]
 
 
-def _workspace_merged(n):
+def _workspace_merged(n: int) -> np.ndarray:
     """(2, n): the merged candidates of a long row and the workspace of their Condat pass."""
     buf = getattr(_tls, "merged", None)
     if buf is None or buf.shape[1] < n:
@@ -105,17 +108,18 @@ class _dynamic_schedule:
     setting): with several chunks per thread, a thread that the OS deschedules holds back one
     chunk, and the others take the rest."""
 
-    def __enter__(self):
+    def __enter__(self) -> None:
         import numba
         self._old = numba.set_parallel_chunksize(1)
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> Literal[False]:
         import numba
         numba.set_parallel_chunksize(self._old)
         return False
 
 
-def _numba_projection(v, radius, axis, out):
+def _numba_projection(v: np.ndarray, radius: float, axis: int,
+                      out: np.ndarray | None) -> np.ndarray:
     from . import _numba as K
     vm = np.moveaxis(v, axis, -1)
     rows2d = vm.reshape(-1, vm.shape[-1]) if vm.flags.c_contiguous else np.ascontiguousarray(
@@ -163,7 +167,9 @@ def _numba_projection(v, radius, axis, out):
     return out
 
 
-def project_simplex(v, /, *, radius=1.0, axis=-1, method="auto", out=None):
+def project_simplex(v: ArrayLike, /, *, radius: float = 1.0, axis: int = -1,
+                    method: Literal["auto", "sort", "condat"] = "auto",
+                    out: np.ndarray | None = None) -> Array:
     r"""Euclidean projection onto the simplex :math:`\{p \ge 0,\ \sum p = r\}` along ``axis``.
 
     Solves :math:`\min_p \|p - v\|^2` subject to :math:`p \ge 0`, :math:`\sum_i p_i = r`
@@ -261,7 +267,8 @@ def project_simplex(v, /, *, radius=1.0, axis=-1, method="auto", out=None):
     return res
 
 
-def project_simplex_jvp(v, tangent, /, *, radius=1.0, axis=-1):
+def project_simplex_jvp(v: ArrayLike, tangent: ArrayLike, /, *, radius: float = 1.0,
+                        axis: int = -1) -> Array:
     r"""Jacobian-vector product of :func:`project_simplex` at ``v`` applied to ``tangent``.
 
     Where the support :math:`s = 1[p > 0]` is locally constant the Jacobian is
@@ -278,19 +285,19 @@ def project_simplex_jvp(v, tangent, /, *, radius=1.0, axis=-1):
     return st - s * (xp.sum(st, axis=axis, keepdims=True) / xp.sum(s, axis=axis, keepdims=True))
 
 
-def sparsemax(x, /, *, axis=-1):
+def sparsemax(x: ArrayLike, /, *, axis: int = -1) -> Array:
     """Sparsemax (Martins & Astudillo 2016): the Euclidean projection of ``x`` onto the
     probability simplex along ``axis`` (``project_simplex`` with radius 1)."""
     return project_simplex(x, radius=1.0, axis=axis)
 
 
-def _logsoftmax(xp, z, axis):
+def _logsoftmax(xp: Namespace, z: Array, axis: int) -> Array:
     m = xp.max(z, axis=axis, keepdims=True)
     zs = z - m
     return zs - xp.log(xp.sum(xp.exp(zs), axis=axis, keepdims=True))
 
 
-def entropic_argmin(c, tau, /, *, axis=-1):
+def entropic_argmin(c: ArrayLike, tau: float, /, *, axis: int = -1) -> Array:
     r"""Minimizer over the simplex of :math:`\langle c, p\rangle + \tau \sum_i p_i \log p_i`.
 
     The closed form is :math:`p^* = \mathrm{softmax}(-c/\tau)`, evaluated in the log
@@ -332,14 +339,15 @@ def entropic_argmin(c, tau, /, *, axis=-1):
     return xp.exp(_logsoftmax(xp, z, axis))
 
 
-def _check_simplex_point(p, xp, name="p", atol=None):
+def _check_simplex_point(p: Array, xp: Namespace, name: str = "p",
+                         atol: float | None = None) -> None:
     if bool(xp.any(xp.isnan(p))) or bool(xp.any(xp.isinf(p))):
         raise ValueError(f"{name} must be finite")
     if bool(xp.any(p < 0)):
         raise ValueError(f"{name} must be non-negative (a point of the simplex)")
 
 
-def eg_step(p, grad, lr, /, *, axis=-1):
+def eg_step(p: ArrayLike, grad: ArrayLike, lr: float, /, *, axis: int = -1) -> Array:
     r"""One exponentiated-gradient (entropic mirror descent) step on the simplex.
 
     :math:`p^+ \propto p \odot \exp(-\eta\, g)`, computed in the log domain: the gradient
@@ -383,7 +391,7 @@ def eg_step(p, grad, lr, /, *, axis=-1):
     return xp.exp(_logsoftmax(xp, z, axis))
 
 
-def optimality_gap(p, grad, /, *, axis=-1):
+def optimality_gap(p: ArrayLike, grad: ArrayLike, /, *, axis: int = -1) -> Array:
     r"""Frank–Wolfe gap :math:`\langle p, g\rangle - \min_i g_i \ge 0` of ``p`` on the simplex.
 
     For a convex ``f`` with gradient ``g`` at ``p`` it bounds the suboptimality,
