@@ -334,7 +334,7 @@ def make_cases(n, C, dtype, rng):
     ]
     if n * C <= 1 << 20:
         # 65536 x 1000: the NumPy recursion keeps 2 x 1001 arrays of (n, k + 1) (4 GB) and
-        # EXACT takes minutes per call on both sides
+        # EXACT takes minutes per call in NumPy (seconds here)
         cases.insert(-5, (f"zlpr, k={k} (recursion; peer: the same recursion)",
                           lambda: zlpr(z, topk, k=k, return_grad=True),
                           lambda: np_zlpr_topk_recursion(z, topk, k), None))
@@ -463,7 +463,7 @@ def main():
     body = f"""Loss + gradient, reduction "mean", logits N(0, 3^2).  Medians of 7 runs (3 for
 65536 x 1000) after a warm-up; compile time excluded.  "ours" uses the library's default
 threads ({numba.get_num_threads()}): row chunks on a small pool of non-spinning Python threads
-(``numopt/losses/_threads.py``; Numba's own threading layer is not used), only for calls with
+(``probspace/_pool.py``, shared with ``probspace.random`` and ``solvers.diffusion``; Numba's own threading layer is not used), only for calls with
 enough work (a calibrated single-thread time of 0.3 ms or more) and only on cores that no other runnable thread occupies at the time of the call
 (``probspace._parallel.ThreadGate``).  Free cores seen at the start / end of the run:
 {free_before} / {free_after} (the machine line gives the load average).  "ours, 1 thread" is the same kernels with

@@ -439,17 +439,3 @@ def test_pool_asks_the_thread_gate(monkeypatch):
     assert sum(out) == 1000 and sorted(seen)[0][0] == 0 and len(seen) > 2
     edges = sorted(seen)
     assert all(e[1] == f[0] for e, f in zip(edges, edges[1:])) and edges[-1][1] == 1000
-
-
-def test_pool_runs_every_chunk_once_and_propagates_errors():
-    seen = []
-    out = _threads._POOL.map_chunks(lambda c: seen.append(c) or c * c, 17, 3)
-    assert out == [c * c for c in range(17)] and sorted(seen) == list(range(17))
-
-    def boom(c):
-        if c == 5:
-            raise RuntimeError("chunk 5")
-        return c
-    with pytest.raises(RuntimeError, match="chunk 5"):
-        _threads._POOL.map_chunks(boom, 9, 3)
-    assert _threads._POOL.map_chunks(lambda c: c, 4, 2) == [0, 1, 2, 3]   # still usable

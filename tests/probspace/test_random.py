@@ -171,8 +171,31 @@ def test_lane_generator_matches_scalar_normal_pair():
 
 
 def test_parallel_fill_bit_identical():
-    n = 2**20 + 3  # above the threshold where Stream fills on several threads
+    n = 2**20 + 3  # above the size where Stream asks its thread gate
     a = Stream(31).normal(n)
     with probspace.use_backend("generic"):
         b = Stream(31).normal(n)
     np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("normal", [True, False])
+def test_fill_does_not_depend_on_the_thread_count(monkeypatch, normal):
+    # The fill runs counter-block chunks on probspace._pool when its gate says so; force
+    # 1..4 threads (and a stream offset that is not a multiple of the lane block) and compare
+    # with the generic rung, bit for bit.
+    from probspace import _pool
+    n = 3 * 2**17 + 5
+    gate = _pool.gate("probspace.random.normal" if normal else "probspace.random.uniform")
+    with probspace.use_backend("generic"):
+        s = Stream(77).at(13)
+        ref = s.normal(n) if normal else s.uniform(n)
+    chunks = []
+    real_map = _pool.POOL.map_chunks
+    monkeypatch.setattr(_pool.POOL, "map_chunks",
+                        lambda fn, k, nt: chunks.append(k) or real_map(fn, k, nt))
+    for nt in (1, 2, 3, 4):
+        monkeypatch.setattr(gate, "threads", lambda work, max_threads=None, t=nt: t)
+        s = Stream(77).at(13)
+        got = s.normal(n) if normal else s.uniform(n)
+        np.testing.assert_array_equal(got, ref)
+    assert len(chunks) == 3 and min(chunks) >= 2      # the threaded runs used several chunks

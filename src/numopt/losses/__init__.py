@@ -15,7 +15,7 @@ Logits must be float32 or float64 (or integers, promoted to float64); float16/bf
 costs and embeddings raise ``TypeError``.  NumPy input runs fused Numba kernels (loss and
 gradient in one pass per row, float32 computed in float32 with float64 sums); large batches are
 split over ``numba.get_num_threads()`` threads unless other processes keep the cores busy (see
-``_threads.py``).  Every other namespace runs the generic array-API code, which is the
+``probspace/_pool.py``).  Every other namespace runs the generic array-API code, which is the
 reference the kernels are tested against.
 """
 from ._crossentropy import sigmoid_cross_entropy, softmax_cross_entropy

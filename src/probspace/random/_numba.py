@@ -266,47 +266,75 @@ def _fill_normal_range(out, k0, k1, s0, s1, start, jlo, jhi):
 
 
 @nb.njit(cache=True, nogil=True)
+def fill_normal_blocks(out, key, stream_id, start, jlo, jhi):
+    """Normals of counter blocks ``start + jlo .. start + jhi - 1`` into ``out[2 jlo : 2 jhi]``
+    (element i from counter start + i//2, slot i%2), by lanes.  Serial and ``nogil``: the
+    Stream runs ranges of blocks on ``probspace._pool``; every number depends only on its
+    counter, so the result does not depend on the split."""
+    k0, k1 = split_key(key)
+    s0, s1 = split_key(stream_id)
+    _fill_normal_range(out, k0, k1, s0, s1, start, jlo, jhi)
+    return 0
+
+
+@nb.njit(cache=True, nogil=True)
 def fill_normal_serial(out, key, stream_id, start):
     """Fill 1-D float64 ``out``: element i from counter start + i//2, slot i%2 (one thread)."""
-    k0, k1 = split_key(key)
-    s0, s1 = split_key(stream_id)
-    _fill_normal_range(out, k0, k1, s0, s1, start, 0, (out.shape[0] + 1) // 2)
+    return fill_normal_blocks(out, key, stream_id, start, 0, (out.shape[0] + 1) // 2)
 
 
-@nb.njit(cache=True, nogil=True, parallel=True)
-def fill_normal(out, key, stream_id, start):
-    """``fill_normal_serial`` split over threads in chunks of whole lane blocks."""
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def _uniform_pairs_lanes(k0, k1, c, s0, s1, U0, U1):
+    """``U0[l], U1[l] = uniform_pair`` at counter ``c + l`` (straight loop: it vectorizes)."""
+    for l in range(U0.shape[0]):
+        i = c + np.uint64(l)
+        c0 = i & _MASK
+        c1 = i >> _S32
+        c2 = s0
+        c3 = s1
+        kk0 = k0
+        kk1 = k1
+        for r in range(C.PHILOX_ROUNDS):
+            p0 = c0 * _M0
+            p1 = c2 * _M1
+            n0 = (p1 >> _S32) ^ c1 ^ kk0
+            n2 = (p0 >> _S32) ^ c3 ^ kk1
+            c1 = p1 & _MASK
+            c3 = p0 & _MASK
+            c0 = n0
+            c2 = n2
+            if r + 1 < C.PHILOX_ROUNDS:
+                kk0 = (kk0 + _W0) & _MASK
+                kk1 = (kk1 + _W1) & _MASK
+        U0[l] = float(_u53(c0, c1)) * C.TWO_M53
+        U1[l] = float(_u53(c2, c3)) * C.TWO_M53
+
+
+@nb.njit(cache=True, nogil=True)
+def fill_uniform_blocks(out, key, stream_id, start, jlo, jhi):
+    """Uniforms of counter blocks ``start + jlo .. start + jhi - 1`` into ``out[2 jlo : 2 jhi]``
+    (the last block writes one number when ``out`` has odd length), by lanes like the normals."""
     k0, k1 = split_key(key)
     s0, s1 = split_key(stream_id)
-    npairs = (out.shape[0] + 1) // 2
-    nchunks = (npairs + 4095) // 4096
-    for c in nb.prange(nchunks):
-        _fill_normal_range(out, k0, k1, s0, s1, start, c * 4096, min(npairs, (c + 1) * 4096))
+    n = out.shape[0]
+    U0 = np.empty(LANES)
+    U1 = np.empty(LANES)
+    j = jlo
+    while j < jhi:
+        B = min(LANES, jhi - j)
+        _uniform_pairs_lanes(k0, k1, np.uint64(start) + np.uint64(j), s0, s1, U0, U1)
+        for l in range(B):
+            i = 2 * (j + l)
+            out[i] = U0[l]
+            if i + 1 < n:
+                out[i + 1] = U1[l]
+        j += B
+    return 0
 
 
 @nb.njit(cache=True, nogil=True)
 def fill_uniform_serial(out, key, stream_id, start):
-    k0, k1 = split_key(key)
-    s0, s1 = split_key(stream_id)
-    n = out.shape[0]
-    for j in range((n + 1) // 2):
-        u0, u1 = uniform_pair(k0, k1, s0, s1, np.uint64(start) + np.uint64(j))
-        out[2 * j] = u0
-        if 2 * j + 1 < n:
-            out[2 * j + 1] = u1
-
-
-@nb.njit(cache=True, nogil=True, parallel=True)
-def fill_uniform(out, key, stream_id, start):
-    k0, k1 = split_key(key)
-    s0, s1 = split_key(stream_id)
-    n = out.shape[0]
-    npairs = (n + 1) // 2
-    for j in nb.prange(npairs):
-        u0, u1 = uniform_pair(k0, k1, s0, s1, np.uint64(start) + np.uint64(j))
-        out[2 * j] = u0
-        if 2 * j + 1 < n:
-            out[2 * j + 1] = u1
+    return fill_uniform_blocks(out, key, stream_id, start, 0, (out.shape[0] + 1) // 2)
 
 
 @nb.njit(cache=True, nogil=True)

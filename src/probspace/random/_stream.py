@@ -15,7 +15,9 @@ from . import _generic
 __all__ = ["Stream", "as_stream"]
 
 _U64 = 1 << 64
-_PARALLEL_MIN = 1 << 20  # below this many numbers one thread beats thread start-up (2-3 ns each)
+# From this many numbers on, a fill asks its ThreadGate whether threads pay (they do only for
+# calls of >= 0.3 ms on one thread, about 2**17 normals); smaller fills skip the question.
+_GATED_MIN = 1 << 16
 
 
 def _check_shape(shape: Any) -> tuple[int, ...]:
@@ -179,11 +181,18 @@ class Stream:
         if rung == "numba":
             from . import _numba
             out = np.empty(size, dtype=np.float64)
-            if size >= _PARALLEL_MIN:
-                fill = _numba.fill_normal if normal else _numba.fill_uniform
-            else:
+            key, sid, st = np.uint64(self._key), np.uint64(self._id), np.uint64(start)
+            if size < _GATED_MIN:
                 fill = _numba.fill_normal_serial if normal else _numba.fill_uniform_serial
-            fill(out, np.uint64(self._key), np.uint64(self._id), np.uint64(start))
+                fill(out, key, sid, st)
+            else:
+                # counter blocks in chunks on the shared non-spinning pool, when it pays;
+                # every number depends only on its counter, not on the split
+                from .._pool import run
+                blocks = _numba.fill_normal_blocks if normal else _numba.fill_uniform_blocks
+                run(lambda a, b: blocks(out, key, sid, st, a, b), npairs, 1.0,
+                    "probspace.random.normal" if normal else "probspace.random.uniform",
+                    align=_numba.LANES)
             flat = xp.asarray(out)
         elif rung == "cupy":
             from . import _cupy

@@ -108,9 +108,14 @@ def _solve(schedule, ms, n1, k1):
         return np.array([1], dtype=np.int64), 0.0
     rung = backend_for(np, available=("numba", "generic"))
     if rung == "numba":
+        from probspace._pool import run
         from . import _trajectory_numba as K
-        FT = K.cost_matrix_t(schedule.log_alpha_bar, ms, schedule.beta_bar, n1)
-        path, cost = K.dp(FT, 1, n1, k1)
+        # NumPy allocates this (large) matrix on huge pages; only s < t entries are written and read
+        F = np.empty((n1 + 1, n1 + 1))
+        la, bb = schedule.log_alpha_bar, schedule.beta_bar
+        run(lambda i0, i1: K.cost_rows(F, la, ms, bb, n1, i0, i1), n1 // 2 + 1, n1,
+            "solvers.diffusion.cost_matrix")
+        path, cost = K.dp(F, 1, n1, k1)
         return path, float(cost)
     F = step_cost_matrix(schedule, ms, n1)
     return _dp_generic(F, 1, n1, k1)
@@ -312,7 +317,7 @@ def vb_trajectory(F: ArrayLike, K: int, /, *,
     Fm[np.tril_indices(N + 1)] = np.inf                 # only s < t are steps
     if backend_for(np, available=("numba", "generic")) == "numba":
         from . import _trajectory_numba as Kn
-        path, cost = Kn.dp(np.ascontiguousarray(Fm.T), 0, N, K + 1)
+        path, cost = Kn.dp(Fm, 0, N, K + 1)
         path, cost = np.asarray(path), float(cost)
     else:
         path, cost = _dp_generic(Fm, 0, N, K + 1)

@@ -210,3 +210,75 @@ def test_mse_moment_trajectory():
     assert len(tr) == 6
     with pytest.raises(ValueError, match="moment"):
         optimal_trajectory(sch, ms, 3, moment="x")
+
+
+def _scan_dp(F, start, n1, k1):
+    """The DP written as the plain scan (for each end point n, predecessors s in increasing
+    order, strict <: the smallest minimizing s wins), in Python floats."""
+    F = F.tolist()
+    prev = [math.inf] * (n1 + 1)
+    prev[start] = 0.0
+    arg = {}
+    for k in range(2, k1 + 1):
+        lo, hi = start + k - 1, n1 - (k1 - k)
+        cur = [math.inf] * (n1 + 1)
+        for n in range(lo, hi + 1):
+            best, bi = math.inf, -1
+            for s in range(start + k - 2, n):
+                v = prev[s] + F[s][n]
+                if v < best:
+                    best, bi = v, s
+            cur[n], arg[k, n] = best, bi
+        prev = cur
+    if prev[n1] == math.inf:
+        return None, math.inf
+    path, n = [n1], n1
+    for k in range(k1, 1, -1):
+        n = arg[k, n]
+        path.append(n)
+    return path[::-1], prev[n1]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_dp_kernel_is_the_plain_scan_bit_for_bit(seed):
+    # The Numba DP relaxes layer by layer on SIMD lanes; it must return the same path (ties
+    # included: small integer costs tie a lot) and the same cost, bit for bit, as the plain
+    # scan -- also with inf and -inf steps (vb_trajectory accepts any non-NaN costs).
+    from solvers.diffusion import _trajectory_numba as Kn
+    rng = np.random.default_rng(seed)
+    n1 = int(rng.integers(5, 40))
+    F = rng.integers(-3, 4, size=(n1 + 1, n1 + 1)).astype(float)
+    if seed % 2:
+        F += rng.normal(size=F.shape) * 1e-3
+    F[rng.random(F.shape) < 0.1] = np.inf
+    if seed >= 4:
+        F[rng.random(F.shape) < 0.02] = -np.inf
+    for start in (0, 1):
+        for k1 in sorted({2, 3, (n1 - start) // 2 + 1, n1 - start + 1}):
+            path, cost = Kn.dp(F, start, n1, k1)
+            ref_path, ref_cost = _scan_dp(F, start, n1, k1)
+            assert cost == ref_cost, (start, k1)
+            if ref_path is not None:
+                assert path.tolist() == ref_path, (start, k1)
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_cost_matrix_rows_do_not_depend_on_threads(monkeypatch, threads):
+    # The cost matrix is filled in chunks of (long row, short row) pairs on probspace._pool
+    # when its gate says so; force the thread count and compare the matrix and the path.
+    from probspace import _pool
+    from solvers.diffusion import _trajectory_numba as Kn
+    sch = NoiseSchedule.linear(301)
+    ms = np.r_[0.0, sch.beta_bar[1:] / (0.3 * sch.alpha_bar[1:] + sch.beta_bar[1:])]
+    ref = optimal_trajectory(sch, ms, 40)
+    Fref = step_cost_matrix(sch, ms)
+    monkeypatch.setattr(_pool.gate("solvers.diffusion.cost_matrix"), "threads",
+                        lambda work, max_threads=None: threads)
+    F = np.full((302, 302), np.nan)
+    _pool.run(lambda i0, i1: Kn.cost_rows(F, sch.log_alpha_bar, ms, sch.beta_bar, 301, i0, i1),
+              301 // 2 + 1, 301, "solvers.diffusion.cost_matrix")
+    iu = np.triu_indices(302, 1)
+    upper = iu[0] >= 1
+    np.testing.assert_allclose(F[iu][upper], Fref[iu][upper], rtol=1e-14, atol=0)
+    assert np.isnan(F[np.tril_indices(302)]).all() and np.isnan(F[0]).all()   # not written
+    np.testing.assert_array_equal(optimal_trajectory(sch, ms, 40), ref)
