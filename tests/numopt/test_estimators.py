@@ -80,7 +80,7 @@ def _probit_argmax_probs(theta, eps):
 
 
 def test_zeroth_order_of_argmax_reward_is_the_probit_policy_gradient():
-    # Su 7737: the ZO gradient of r(argmax theta) is the policy gradient of the Gaussian-argmax
+    # J. Su, "Policy gradient and zeroth-order optimization" (kexue.fm/archives/7737, 2020): the ZO gradient of r(argmax theta) is the policy gradient of the Gaussian-argmax
     # policy q(y) = P(argmax(theta + eps u) = y)
     theta = np.array([0.2, 0.0, -0.1])
     r = np.array([1.0, 0.0, 2.0])
