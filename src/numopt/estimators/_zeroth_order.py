@@ -71,7 +71,7 @@ def zeroth_order_grad(f: Callable[[Array], Any], x: Array, /, *, eps: float, n_s
     """
     if not callable(f):
         raise TypeError("f must be callable")
-    xp = array_namespace(x)
+    xp = array_namespace(x, names=("x",))
     x = as_float_array(x, "x", xp)
     eps = check_positive(eps, "eps")
     n = check_int(n_samples, "n_samples", minimum=2)

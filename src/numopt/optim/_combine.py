@@ -155,8 +155,8 @@ def multi_transform(transforms: Mapping[Any, Optimizer],
     for k, t in transforms.items():
         _check_transform(t, f"transforms[{k!r}]")
 
-    def labels_of(tree: Updates) -> tuple[list[Any], TreeDef]:
-        _, _, td = flatten(tree, "params")
+    def labels_of(tree: Updates, name: str) -> tuple[list[Any], TreeDef]:
+        _, _, td = flatten(tree, name)
         lt = param_labels(tree) if callable(param_labels) else param_labels
         labels = prefix_leaves(lt, td, "param_labels", _is_label)
         unknown = sorted({repr(lb) for lb in labels if lb not in transforms})
@@ -169,7 +169,7 @@ def multi_transform(transforms: Mapping[Any, Optimizer],
         return unflatten(td, [lb == group for lb in labels])
 
     def init(params: Params) -> MultiTransformState:
-        labels, td = labels_of(params)
+        labels, td = labels_of(params, "params")
         return MultiTransformState({g: masked(t, group_mask(labels, td, g)).init(params)
                                     for g, t in transforms.items()})
 
@@ -179,7 +179,7 @@ def multi_transform(transforms: Mapping[Any, Optimizer],
         if not isinstance(state.inner_states, Mapping) or set(state.inner_states) != set(
                 transforms):
             raise ValueError("state.inner_states must have one entry per label of transforms")
-        labels, td = labels_of(updates)
+        labels, td = labels_of(updates, "updates")
         new = {}
         for g, t in transforms.items():
             updates, new[g] = masked(t, group_mask(labels, td, g)).update(

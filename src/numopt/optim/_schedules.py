@@ -72,6 +72,8 @@ def polynomial_schedule(init_value: float, end_value: float, power: float, trans
     init_value = _value(init_value, "init_value")
     end_value = _value(end_value, "end_value")
     power = _value(power, "power")
+    if power < 0:   # (1 - t/T)^power would reach 0^power = inf at the end of the transition
+        raise ValueError(f"power must be >= 0, got {power!r}")
     transition_steps = _steps(transition_steps, "transition_steps")
     transition_begin = _begin(transition_begin)
     if transition_steps <= 0:
@@ -103,6 +105,9 @@ def piecewise_constant_schedule(init_value: float,
     """
     init_value = _value(init_value, "init_value")
     items = []
+    if boundaries_and_scales is not None and not isinstance(boundaries_and_scales, Mapping):
+        raise TypeError("boundaries_and_scales must be a dict {step: scale} or None, got "
+                        f"{type(boundaries_and_scales).__name__}")
     if boundaries_and_scales is not None:
         for b, s in boundaries_and_scales.items():
             _steps(b, "boundaries_and_scales key")
@@ -183,6 +188,8 @@ def cosine_decay_schedule(init_value: float, decay_steps: int, alpha: float = 0.
         raise ValueError(f"cosine_decay_schedule needs positive decay_steps, got {decay_steps}")
     alpha = _value(alpha, "alpha")
     exponent = _value(exponent, "exponent")
+    if exponent < 0:   # the cosine factor reaches 0 at decay_steps: 0^exponent = inf
+        raise ValueError(f"exponent must be >= 0, got {exponent!r}")
 
     def schedule(count: ArrayLike) -> Any:
         c = np.minimum(_count(count), decay_steps)
@@ -201,6 +208,9 @@ def join_schedules(schedules: Iterable[Callable[[int], float]],
     schedules : sequence of callables
     boundaries : sequence of int, one fewer than ``schedules``, non-decreasing
     """
+    for arg, name in ((schedules, "schedules"), (boundaries, "boundaries")):
+        if isinstance(arg, (str, bytes)) or not isinstance(arg, Iterable):
+            raise TypeError(f"{name} must be a sequence, got {type(arg).__name__}")
     schedules = list(schedules)
     boundaries = [_steps(b, "boundaries") for b in boundaries]
     if not schedules or len(boundaries) != len(schedules) - 1:
@@ -237,6 +247,8 @@ def warmup_cosine_decay_schedule(init_value: float, peak_value: float, warmup_st
         raise ValueError(f"decay_steps ({decay_steps}) must exceed warmup_steps "
                          f"({warmup_steps}): it counts the warmup")
     alpha = 0.0 if peak_value == 0.0 else end_value / peak_value
+    if not math.isfinite(alpha):
+        raise ValueError(f"end_value / peak_value = {end_value!r} / {peak_value!r} overflows")
     return join_schedules(
         [linear_schedule(init_value, peak_value, warmup_steps),
          cosine_decay_schedule(peak_value, decay_steps - warmup_steps, alpha, exponent)],
@@ -249,6 +261,7 @@ def warmup_exponential_decay_schedule(init_value: float, peak_value: float, warm
                                       end_value: float | None = None) -> Schedule:
     """Linear warmup to ``peak_value`` over ``warmup_steps``, then
     ``exponential_decay(peak_value, ...)`` counted from the end of the warmup."""
+    peak_value = _value(peak_value, "peak_value")   # before it is passed on as end_value
     warmup_steps = _steps(warmup_steps, "warmup_steps")
     return join_schedules(
         [linear_schedule(init_value, peak_value, warmup_steps),

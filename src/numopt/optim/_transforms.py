@@ -19,7 +19,7 @@ from probspace import array_namespace, backend_for
 from probspace._validation import check_nonnegative, check_positive, check_probability
 from probspace.typing import Array
 
-from ._base import (EmptyState, Optimizer, check_count, check_leaves, check_state_type,
+from ._base import (EmptyState, Optimizer, adam_direction, check_count, check_leaves, check_state_type,
                     grads_only, state_leaves, zeros_like_tree)
 from ._tree import Path, TreeDef, unflatten
 from ._types import MaskTree, Params, ScalarOrSchedule, Updates
@@ -240,7 +240,7 @@ def trace(decay: float, nesterov: bool = False) -> Optimizer:
                params: Params | None = None) -> tuple[Updates, TraceState]:
         check_state_type(state, TraceState, "trace")
         ul, paths, td = grads_only(updates)
-        tl = state_leaves(state.trace, td, ul, paths, "state.trace")
+        tl = state_leaves(state.trace, td, ul, paths, "state.trace", ref="updates")
         new = [g + decay * t for g, t in zip(ul, tl)]
         out = [g + decay * t for g, t in zip(ul, new)] if nesterov else new
         return unflatten(td, out), TraceState(unflatten(td, new))
@@ -264,8 +264,8 @@ def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8,
         check_state_type(state, ScaleByAdamState, "scale_by_adam")
         t = check_count(state.count) + 1
         ul, paths, td = grads_only(updates)
-        ml = state_leaves(state.mu, td, ul, paths, "state.mu")
-        vl = state_leaves(state.nu, td, ul, paths, "state.nu")
+        ml = state_leaves(state.mu, td, ul, paths, "state.mu", ref="updates")
+        vl = state_leaves(state.nu, td, ul, paths, "state.nu", ref="updates")
         c1, c2 = 1.0 - b1 ** t, 1.0 - b2 ** t
         out, mus, nus = [], [], []
         for g, m, v in zip(ul, ml, vl):
@@ -279,7 +279,7 @@ def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8,
             else:
                 mo = b1 * m + (1.0 - b1) * g
                 vo = b2 * v + (1.0 - b2) * (g * g)
-                u = (mo / c1) / (xp.sqrt(vo / c2 + eps_root) + eps)
+                u = adam_direction(xp, mo / c1, xp.sqrt(vo / c2 + eps_root) + eps)
             out.append(u)
             mus.append(mo)
             nus.append(vo)
@@ -301,7 +301,7 @@ def scale_by_lion(b1: float = 0.9, b2: float = 0.99) -> Optimizer:
         check_state_type(state, ScaleByLionState, "scale_by_lion")
         t = check_count(state.count) + 1
         ul, paths, td = grads_only(updates)
-        ml = state_leaves(state.mu, td, ul, paths, "state.mu")
+        ml = state_leaves(state.mu, td, ul, paths, "state.mu", ref="updates")
         out, mus = [], []
         for g, m in zip(ul, ml):
             xp = array_namespace(g)

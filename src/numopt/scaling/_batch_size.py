@@ -18,7 +18,7 @@ __all__ = ["optimal_lr", "lr_max", "b_noise", "b_simple", "check_quadratic_model
 def check_quadratic_model(grad: Array, hessian: Array,
                           cov: Array | None = None) -> tuple[Namespace, Array, Array, Array | None]:
     """Validate ``grad (d,)``, ``hessian (d, d)`` and ``cov (d, d)``; returns them and ``xp``."""
-    xp = array_namespace(grad, hessian, cov)
+    xp = array_namespace(grad, hessian, cov, names=("grad", "hessian", "cov"))
     grad = as_float_array(grad, "grad", xp)
     hessian = as_float_array(hessian, "hessian", xp)
     if grad.ndim != 1:
@@ -156,7 +156,7 @@ def optimal_lr(batch_size: ArrayLike, lr_max: ArrayLike, b_noise: ArrayLike) -> 
     >>> np.round(optimal_lr(np.array([1.0, 4.0, 16.0, 64.0]), lm, bn), 4)
     array([0.1233, 0.2123, 0.259 , 0.2741])
     """
-    xp = array_namespace(batch_size, lr_max, b_noise)
+    xp = array_namespace(batch_size, lr_max, b_noise, names=("batch_size", "lr_max", "b_noise"))
     bs = as_float_array(batch_size, "batch_size", xp)
     if not bool(xp.all(bs > 0)):
         raise ValueError("batch_size must be positive")
@@ -187,7 +187,7 @@ def b_simple(per_example_grads: Array, *, unbiased: bool = True) -> Array:
     0-d array
         Equals :func:`b_noise` when the Hessian is a multiple of the identity.
     """
-    xp = array_namespace(per_example_grads)
+    xp = array_namespace(per_example_grads, names=("per_example_grads",))
     G = as_float_array(per_example_grads, "per_example_grads", xp, ndim_min=1)
     n = check_int(G.shape[0], "per_example_grads.shape[0]", minimum=2)
     G = xp.reshape(G, (n, -1))

@@ -30,7 +30,7 @@ def expected_sign(grad: ArrayLike, noise_std: ArrayLike, batch_size: ArrayLike) 
 
     Elementwise (broadcasting) in all three arguments; result in ``grad``'s namespace.
     """
-    xp = array_namespace(grad, noise_std, batch_size)
+    xp = array_namespace(grad, noise_std, batch_size, names=("grad", "noise_std", "batch_size"))
     g = as_float_array(grad, "grad", xp)
     s = as_float_array(noise_std, "noise_std", xp)
     b = as_float_array(batch_size, "batch_size", xp)

@@ -118,7 +118,7 @@ def minimize_simplex(fun: Callable[[Array], SupportsFloat], grad: Callable[[Arra
     tol = check_nonnegative(tol, "tol")
     if not callable(fun) or not callable(grad):
         raise TypeError("fun and grad must be callables")
-    xp = array_namespace(p0)
+    xp = array_namespace(p0, names=("p0",))
     p = _float_input(p0, "p0", xp)
     if p.ndim != 1 or p.shape[0] == 0:
         raise ValueError(f"p0 must be a non-empty 1-D array, got shape {tuple(p.shape)}")

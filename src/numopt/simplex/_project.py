@@ -27,6 +27,8 @@ def _float_input(v: ArrayLike, name: str, xp: Namespace) -> Array:
     """Promote integer/bool input to the default float dtype; reject complex and float16."""
     if isinstance(v, (list, tuple, int, float)):
         v = xp.asarray(v)
+    if not hasattr(v, "dtype"):
+        raise TypeError(f"{name} must be an array, got {type(v).__name__}")
     if xp.isdtype(v.dtype, "complex floating"):
         raise TypeError(f"{name} must be real, got complex dtype {v.dtype}")
     if not xp.isdtype(v.dtype, "real floating"):
@@ -221,7 +223,7 @@ def project_simplex(v: ArrayLike, /, *, radius: float = 1.0, axis: int = -1,
     >>> project_simplex(np.array([0.5, 2.5, 3.2]))
     array([0.  , 0.15, 0.85])
     """
-    xp = array_namespace(v)
+    xp = array_namespace(v, names=("v",))
     v = _float_input(v, "v", xp)
     check_choice(method, "method", _METHODS)
     radius = check_positive(radius, "radius")
@@ -275,7 +277,7 @@ def project_simplex_jvp(v: ArrayLike, tangent: ArrayLike, /, *, radius: float = 
     :math:`J = \mathrm{diag}(s) - s s^\top / |s|`; it is symmetric, so this is also the
     vector-Jacobian product (the backward pass of sparsemax).
     """
-    xp = array_namespace(v, tangent)
+    xp = array_namespace(v, tangent, names=("v", "tangent"))
     p = project_simplex(v, radius=radius, axis=axis)
     tangent = _float_input(tangent, "tangent", xp)
     if tuple(tangent.shape) != tuple(p.shape):
@@ -316,7 +318,7 @@ def entropic_argmin(c: ArrayLike, tau: float, /, *, axis: int = -1) -> Array:
     tau : float
         Entropic temperature, ``tau > 0`` and finite.
     """
-    xp = array_namespace(c)
+    xp = array_namespace(c, names=("c",))
     c = _float_input(c, "c", xp)
     tau = check_positive(tau, "tau")
     if c.ndim == 0:
@@ -364,7 +366,7 @@ def eg_step(p: ArrayLike, grad: ArrayLike, lr: float, /, *, axis: int = -1) -> A
     lr : float
         Step size ``eta > 0``.
     """
-    xp = array_namespace(p, grad)
+    xp = array_namespace(p, grad, names=("p", "grad"))
     p = _float_input(p, "p", xp)
     grad = _float_input(grad, "grad", xp)
     lr = check_positive(lr, "lr")
@@ -404,7 +406,7 @@ def optimality_gap(p: ArrayLike, grad: ArrayLike, /, *, axis: int = -1) -> Array
     without the cancellation of :math:`\langle p, g\rangle - \min g` when ``|g|`` is large
     (the second term is exactly 0 when ``p`` sums to 1).  NaN in ``p`` or ``grad`` propagates.
     """
-    xp = array_namespace(p, grad)
+    xp = array_namespace(p, grad, names=("p", "grad"))
     p = _float_input(p, "p", xp)
     grad = _float_input(grad, "grad", xp)
     if tuple(p.shape) != tuple(grad.shape):

@@ -48,7 +48,7 @@ def _run(eps_fn, x0, schedule, seed, steps, steps_per_call, which, with_mse=Fals
     if not callable(eps_fn):
         raise TypeError("eps_fn must be callable as eps_fn(x_n, n)")
     schedule = check_schedule(schedule)
-    xp = array_namespace(x0)
+    xp = array_namespace(x0, names=("x0",))
     x0 = as_float_array(x0, "x0", xp, ndim_min=2)
     m = x0.shape[0]
     if m < 2:

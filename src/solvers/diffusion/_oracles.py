@@ -154,7 +154,7 @@ class _Oracle:
         """``(x0, eps, x_n)`` with ``x_n = sqrt(alpha_bar[n]) x0 + sqrt(beta_bar[n]) eps``."""
         s0, s1 = as_stream(seed).spawn(2)
         x0 = self.sample(m, s0, xp=xp, dtype=dtype)
-        xq = array_namespace(x0)
+        xq = array_namespace(x0, names=("x0",))
         eps = s1.normal((m, self.dim), xp=xq, dtype=x0.dtype)
         a, b2 = step_coeffs(check_schedule(schedule), n, xq, x0.dtype, m, allow_zero=True)
         return x0, eps, a * x0 + (b2 ** 0.5) * eps

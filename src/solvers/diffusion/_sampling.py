@@ -52,7 +52,7 @@ def _x0_hat(x, eps_hat, sa_t, sb_t, clip):
 
 
 def _clip(x0, clip):
-    xp = array_namespace(x0)
+    xp = array_namespace(x0, names=("x0",))
     return xp.clip(x0, clip[0], clip[1])
 
 
@@ -129,7 +129,7 @@ def sample(eps_fn: Callable[[Array, int], Array], schedule: NoiseSchedule, traje
     tr = check_trajectory(trajectory, schedule.N)
     K = tr.size - 1
     src = _variance_source(variances, K)
-    xp = array_namespace(x_T)
+    xp = array_namespace(x_T, names=("x_T",))
     x = as_float_array(x_T, "x_T", xp, ndim_min=1)
     if clip_x0 is not None:
         half = _range_width_given(clip_x0)
@@ -244,7 +244,7 @@ def nelbo(eps_fn: Callable[[Array, int], Array], x0: Array, schedule: NoiseSched
         srcs = {k: _variance_source(v, K) for k, v in variances.items()}
     else:
         srcs = {None: _variance_source(variances, K)}
-    xp = array_namespace(x0)
+    xp = array_namespace(x0, names=("x0",))
     x0 = as_float_array(x0, "x0", xp, ndim_min=2)
     m = x0.shape[0]
     shape = tuple(x0.shape)

@@ -220,7 +220,7 @@ def analytic_variance(schedule: NoiseSchedule, ms_eps: Array, trajectory: ArrayL
     ((10,), True)
     """
     schedule = check_schedule(schedule)
-    xp = array_namespace(ms_eps)
+    xp = array_namespace(ms_eps, names=("ms_eps",))
     ms_x = as_float_array(ms_eps, "ms_eps", xp, allow_nan=True)
     ms = np.asarray(to_numpy(ms_x), dtype=np.float64)
     if ms.shape != (schedule.N + 1,):
@@ -316,7 +316,7 @@ def sn_variance(schedule: NoiseSchedule, s: int, t: int, eps_hat: Array, h: Arra
     exact ``eps_hat`` ``Cov_hat`` is the diagonal of ``Cov[x0 | x_t]`` (second-order Tweedie).
     """
     schedule = check_schedule(schedule)
-    xp = array_namespace(eps_hat, h)
+    xp = array_namespace(eps_hat, h, names=("eps_hat", "h"))
     e = as_float_array(eps_hat, "eps_hat", xp)
     h = as_float_array(h, "h", xp)
     lam2, g2, snr_inv = _st_scalars(schedule, s, t, eta)
@@ -334,7 +334,7 @@ def npr_variance(schedule: NoiseSchedule, s: int, t: int, g: Array, /, *, eta: f
     variance for the given (possibly imperfect) mean.
     """
     schedule = check_schedule(schedule)
-    xp = array_namespace(g)
+    xp = array_namespace(g, names=("g",))
     g = as_float_array(g, "g", xp)
     if bool(xp.any(g < 0)):
         raise ValueError("g must be non-negative (a second moment)")
