@@ -355,7 +355,7 @@ register(Entry(
     "numopt.estimators.policy_gradient",
     build=lambda: Call(__import__("numopt.estimators").estimators.policy_gradient,
                        {"logits": np.array([0.1, -0.3, 0.7]), "sample_fn": None,
-                        "reward_fn": lambda y: (np.asarray(y) == 2).astype(float),
+                        "reward_fn": lambda y: (np.asarray(y).reshape(len(y), -1) == 2).mean(1),
                         "n_samples": 16, "seed": 1, "baseline": "mean"},
                        ("logits", "sample_fn", "reward_fn")),
     params={"logits": "array", "sample_fn": "callable", "reward_fn": "callable",
@@ -424,7 +424,7 @@ _loss_entry("numopt.losses.zlpr_soft", HOT43 * 0.8, {"eps": 0.0}, {"eps": "float
             targets_kind="array")
 _loss_entry("numopt.losses.emo", IDX4,
             {"cost": np.array([[0.0, 1.0, 2.0], [1.0, 0.0, 1.0], [2.0, 1.0, 0.0]])},
-            {"cost": "array"})
+            {"cost": "array"}, optional=("cost",))
 
 
 # ============================================================================ numopt.optim

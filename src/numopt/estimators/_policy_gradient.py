@@ -41,6 +41,8 @@ def categorical_sample(probs: Array, n_samples: int, stream: Stream) -> Array:
     -------
     Integer indices of shape ``(n_samples, *probs.shape[:-1])`` (namespace of ``probs``).
     """
+    if not isinstance(stream, Stream):
+        raise TypeError(f"stream must be a probspace.random.Stream, got {type(stream).__name__}")
     xp = array_namespace(probs, names=("probs",))
     probs = as_float_array(probs, "probs", xp, ndim_min=1)
     n_samples = check_int(n_samples, "n_samples", minimum=0)

@@ -52,6 +52,17 @@ def as_logits(logits: ArrayLike, xp: Namespace, *, ndim_min: int = 1,
     return z
 
 
+def check_temperature(z: Array, T: float, xp: Namespace) -> None:
+    """``z / T`` and ``1 / T`` (the gradient's factor) must not overflow ``z``'s dtype: a tiny
+    temperature would otherwise turn the softmax into inf / inf = NaN."""
+    zmax = float(xp.max(xp.abs(z))) if z.size else 0.0
+    if zmax != zmax or zmax == float("inf"):   # non-finite logits: reported by the caller
+        return
+    if max(zmax, 1.0) / T > float(xp.finfo(z.dtype).max):
+        raise ValueError(f"temperature {T!r} is too small: logits / temperature overflows "
+                         f"{z.dtype} (max |logits| = {zmax:.3g})")
+
+
 def numba_rung(xp: Namespace) -> bool:
     """True when the NumPy (Numba kernel) rung of the ladder serves namespace ``xp``."""
     from probspace import backend_for
@@ -135,8 +146,9 @@ def class_targets(targets: ArrayLike, logits: Array, xp: Namespace, name: str = 
                         f"got dtype {t.dtype}")
     if tuple(t.shape) != tuple(logits.shape):
         raise ValueError(f"{name} must be integer class indices of shape {tuple(logits.shape[:-1])} "
-                         f"or class probabilities of shape {tuple(logits.shape)}, got dtype "
-                         f"{t.dtype} and shape {tuple(t.shape)}")
+                         f"or class probabilities of shape {tuple(logits.shape)} (for logits of "
+                         f"shape {tuple(logits.shape)}), got dtype {t.dtype} and shape "
+                         f"{tuple(t.shape)}")
     return probability_targets(t, logits.shape, logits.dtype, xp, name, sum_to_one=sum_to_one)
 
 

@@ -168,7 +168,8 @@ def _cost_table(cost: ArrayLike | None, embeddings: ArrayLike | None, C: int, dt
         M = as_float_array(cost, "cost", xp, ndim_min=2)
         check_not_half(M, "cost")
         if tuple(M.shape) != (C, C):
-            raise ValueError(f"cost must have shape ({C}, {C}), got {tuple(M.shape)}")
+            raise ValueError(f"cost must have shape ({C}, {C}) for logits with {C} classes, "
+                             f"got {tuple(M.shape)}")
         return "cost", xp.astype(M, dtype)
     return "none", None
 

@@ -16,6 +16,7 @@ from probspace.typing import Array, ArrayLike, Namespace
 
 from ._common import Reduction
 from ._common import (_as_array, as_logits, check_bool, check_nonempty, check_reduction,
+                      check_temperature,
                       class_targets, finish, namespace, numba_rung, probability_targets,
                       sigmoid, softmax, softmax_backward)
 from ._numpy_rung import (DEFER, as_c, class_indices, elementwise, finish_rows, grad_scale,
@@ -82,11 +83,14 @@ def smoothed_accuracy(logits: ArrayLike, targets: ArrayLike, /, *, temperature: 
     check_bool(return_grad, "return_grad")
     T = check_positive(temperature, "temperature")
     if numba_rung(xp):
-        out = _smoothed_accuracy_numba(as_logits(logits, xp, ndim_min=0, check_finite=False),
+        z = as_logits(logits, xp, ndim_min=0, check_finite=False)
+        check_temperature(z, T, xp)
+        out = _smoothed_accuracy_numba(z,
                                        targets, T, reduction, return_grad)
         if out is not DEFER:
             return out
     z = as_logits(logits, xp, ndim_min=0)
+    check_temperature(z, T, xp)
     t = _as_array(targets, xp)
     if _is_binary(z, t):
         return _binary_smoothed(z, t, T, reduction, return_grad, xp)
@@ -176,11 +180,14 @@ def smoothed_f1(logits: ArrayLike, targets: ArrayLike, /, *, temperature: float 
     check_bool(return_grad, "return_grad")
     T = check_positive(temperature, "temperature")
     if numba_rung(xp):
-        out = _smoothed_f1_numba(as_logits(logits, xp, ndim_min=0, check_finite=False),
+        z = as_logits(logits, xp, ndim_min=0, check_finite=False)
+        check_temperature(z, T, xp)
+        out = _smoothed_f1_numba(z,
                                  targets, T, reduction, return_grad)
         if out is not DEFER:
             return out
     z = as_logits(logits, xp, ndim_min=0)
+    check_temperature(z, T, xp)
     t = _as_array(targets, xp)
     if _is_binary(z, t):
         t = probability_targets(t, z.shape, z.dtype, xp)

@@ -38,12 +38,17 @@ def expected_sign(grad: ArrayLike, noise_std: ArrayLike, batch_size: ArrayLike) 
         raise ValueError("noise_std must be positive")
     if not bool(xp.all(b > 0)):
         raise ValueError("batch_size must be positive")
+    try:
+        np.broadcast_shapes(tuple(g.shape), tuple(s.shape), tuple(b.shape))
+    except ValueError:
+        raise ValueError(f"grad {tuple(g.shape)}, noise_std {tuple(s.shape)} and batch_size "
+                         f"{tuple(b.shape)} do not broadcast together") from None
     x = to_numpy(g / s * xp.sqrt(b / 2.0))
     return xp.asarray(_erf(np.asarray(x)), dtype=g.dtype)
 
 
 def _parts(grad: Array, hessian: Array, cov: Array) -> Any:
-    xp, g, h, c = check_quadratic_model(grad, hessian, cov)
+    xp, g, h, c = check_quadratic_model(grad, hessian, cov, need_cov=True)
     sig = xp.sqrt(xp.linalg.diagonal(c))
     if not bool(xp.all(sig > 0)):
         raise ValueError("cov must have a positive diagonal")

@@ -118,6 +118,8 @@ def minimize_simplex(fun: Callable[[Array], SupportsFloat], grad: Callable[[Arra
     tol = check_nonnegative(tol, "tol")
     if not callable(fun) or not callable(grad):
         raise TypeError("fun and grad must be callables")
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be callable or None, got {type(callback).__name__}")
     xp = array_namespace(p0, names=("p0",))
     p = _float_input(p0, "p0", xp)
     if p.ndim != 1 or p.shape[0] == 0:

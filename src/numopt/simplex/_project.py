@@ -48,6 +48,20 @@ def _check_simplex_axis(v: Array, axis: int, name: str = "v") -> None:
                          "a simplex needs at least one coordinate")
 
 
+def _check_radius(radius: float, v: Array, axis: int, xp: Namespace) -> None:
+    """The slices' entries, down to ``radius / n``, must be normal numbers of ``v``'s dtype:
+    below that they lose digits (or underflow to 0, and the slice no longer sums to
+    ``radius``); above its largest finite value they overflow."""
+    fi = xp.finfo(v.dtype)
+    n = v.shape[axis]
+    if radius > float(fi.max):
+        raise ValueError(f"radius {radius!r} overflows {v.dtype}")
+    if radius < n * float(fi.smallest_normal):
+        raise ValueError(f"radius {radius!r} is too small for {n} coordinates in {v.dtype}: "
+                         f"the entries would be subnormal (need radius >= "
+                         f"{n * float(fi.smallest_normal):.3g})")
+
+
 def _check_projection_input(v: Array, xp: Namespace) -> None:
     if bool(xp.any(xp.isnan(v))):
         raise ValueError("v contains NaN; the projection is undefined")
@@ -231,6 +245,7 @@ def project_simplex(v: ArrayLike, /, *, radius: float = 1.0, axis: int = -1,
         raise ValueError("v must have at least one dimension")
     axis = check_axis(axis, v.ndim)
     _check_simplex_axis(v, axis)
+    _check_radius(radius, v, axis, xp)
     rung = backend_for(xp)
     if out is not None and rung != "numba":
         raise TypeError("out= is supported for NumPy input only")
@@ -275,13 +290,16 @@ def project_simplex_jvp(v: ArrayLike, tangent: ArrayLike, /, *, radius: float = 
 
     Where the support :math:`s = 1[p > 0]` is locally constant the Jacobian is
     :math:`J = \mathrm{diag}(s) - s s^\top / |s|`; it is symmetric, so this is also the
-    vector-Jacobian product (the backward pass of sparsemax).
+    vector-Jacobian product (the backward pass of sparsemax).  ``v`` follows :func:`project_simplex`'s
+    rules for NaN and inf; a NaN or infinite ``tangent`` raises ``ValueError``.
     """
     xp = array_namespace(v, tangent, names=("v", "tangent"))
     p = project_simplex(v, radius=radius, axis=axis)
     tangent = _float_input(tangent, "tangent", xp)
     if tuple(tangent.shape) != tuple(p.shape):
         raise ValueError(f"tangent must have the shape of v {tuple(p.shape)}, got {tuple(tangent.shape)}")
+    if not bool(xp.all(xp.isfinite(tangent))):   # it would spread NaN over its whole slice
+        raise ValueError("tangent contains NaN or infinite values")
     s = xp.astype(p > 0, p.dtype)
     st = s * tangent
     return st - s * (xp.sum(st, axis=axis, keepdims=True) / xp.sum(s, axis=axis, keepdims=True))
