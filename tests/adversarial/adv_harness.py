@@ -174,12 +174,13 @@ def mutate_float(x: Any, *, optional: bool) -> Iterator[Mutation]:
 
 def mutate_int(n: Any, *, optional: bool) -> Iterator[Mutation]:
     """A count that is cheap at any size the library accepts (not a memory size: see 'size')."""
-    yield "np_int64", "same", np.int64(n)
+    if n is not None:
+        yield "np_int64", "same", np.int64(n)
     yield "zero", "value", 0
     yield "negative", "value", -1
     yield "huge", "value", 2**62
-    yield "float_integral", "value", float(n)
-    yield "fraction", "reject", n + 0.5
+    yield "float_integral", "value", float(n if n is not None else 3)
+    yield "fraction", "reject", (n if n is not None else 3) + 0.5
     yield "nan", "reject", math.nan
     yield "bool", "value", True
     yield "string", "reject", "3"
@@ -238,8 +239,9 @@ def mutate_object(o: Any, *, optional: bool) -> Iterator[Mutation]:
 
 def mutate_pair(p: Any, *, optional: bool) -> Iterator[Mutation]:
     """A (low, high) range."""
-    lo, hi = p
-    yield "np_array", "same", np.asarray(p, dtype=float)
+    lo, hi = p if p is not None else (0.0, 1.0)
+    if p is not None:
+        yield "np_array", "same", np.asarray(p, dtype=float)
     yield "reversed", "reject", (hi, lo)
     yield "empty_range", "reject", (lo, lo)
     yield "nan", "reject", (lo, math.nan)

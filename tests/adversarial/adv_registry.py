@@ -625,3 +625,419 @@ not_called(["numopt.optim.Optimizer", "numopt.optim.GradientTransformation",
            "and test_adv_regressions.py")
 not_called(["numopt.optim.TIGER_ROLES"], "constant (the label table of tiger; used by the "
            "tiger entry)")
+
+
+# ============================================================================ solvers.diffusion
+def _dif() -> Any:
+    import solvers.diffusion
+    return solvers.diffusion
+
+
+def _sched() -> Any:
+    return _dif().NoiseSchedule.linear(20, 1e-3, 0.2)
+
+
+def _gm() -> Any:
+    return _dif().GaussianMixture([0.3, 0.7], [[1.0, -1.0], [-0.5, 0.5]],
+                                  [np.eye(2) * 0.5, np.array([[1.0, 0.2], [0.2, 0.4]])])
+
+
+TRAJ = np.array([0, 3, 7, 12, 20])
+
+
+def _ms(sch: Any) -> Any:
+    """The exact mean squared noise-prediction norm of the mixture (a valid ms_eps)."""
+    return _dif().estimate_gamma(_gm().noise_predictor(sch), _gm().sample(64, 1), sch, seed=2)
+
+
+MS = None
+_MS0 = {"nan": "ms_eps[0] is never read (documented); NaN at a read step: test_adv_regressions",
+        "inf": "as nan", "-inf": "as nan"}
+
+
+def ms_eps() -> np.ndarray:
+    global MS
+    if MS is None:
+        MS = np.asarray(_ms(_sched()))
+    return MS.copy()
+
+
+def _check_schedule(res: Any, call: Call) -> None:
+    ab = finite(res.alpha_bar, "alpha_bar")
+    assert np.all(ab > 0) and np.all(ab <= 1) and np.all(np.diff(ab) <= 0), ab
+    finite(res.beta_bar, "beta_bar")
+
+
+register(Entry("solvers.diffusion.NoiseSchedule",
+               build=lambda: Call(_dif().NoiseSchedule, {"betas": np.linspace(1e-3, 0.2, 20)},
+                                  ("betas",)),
+               params={"betas": "array"}, check=_check_schedule))
+register(Entry("solvers.diffusion.NoiseSchedule.linear",
+               build=lambda: Call(_dif().NoiseSchedule.linear,
+                                  {"N": 20, "beta_start": 1e-3, "beta_end": 0.2}, ("N",)),
+               params={"N": "size", "beta_start": "float", "beta_end": "float"},
+               check=_check_schedule))
+register(Entry("solvers.diffusion.NoiseSchedule.cosine",
+               build=lambda: Call(_dif().NoiseSchedule.cosine,
+                                  {"N": 20, "s": 0.008, "max_beta": 0.999}, ("N",)),
+               params={"N": "size", "s": "float", "max_beta": "float"},
+               check=_check_schedule))
+
+
+def _check_traj(res: Any, call: Call) -> None:
+    t = arr(res)
+    assert t.dtype.kind == "i" and t[0] == 0 and np.all(np.diff(t) > 0), t
+
+
+register(Entry("solvers.diffusion.even_trajectory",
+               build=lambda: Call(_dif().even_trajectory, {"N": 20, "K": 5}, ("N", "K")),
+               params={"N": "size", "K": "size"}, check=_check_traj))
+
+
+def _check_mixture(res: Any, call: Call) -> None:
+    x = finite(res.sample(5, 0), "sample")
+    assert x.shape == (5, res.dim if hasattr(res, "dim") else x.shape[1])
+
+
+register(Entry("solvers.diffusion.GaussianMixture",
+               build=lambda: Call(_dif().GaussianMixture,
+                                  {"weights": np.array([0.3, 0.7]),
+                                   "means": np.array([[1.0, -1.0], [-0.5, 0.5]]),
+                                   "covs": np.array([np.eye(2) * 0.5, [[1.0, 0.2], [0.2, 0.4]]])},
+                                  ("weights", "means", "covs")),
+               params={"weights": "array", "means": "array", "covs": "array"},
+               check=_check_mixture))
+register(Entry("solvers.diffusion.PointSet",
+               build=lambda: Call(_dif().PointSet,
+                                  {"points": np.array([[1.0, -1.0], [-0.5, 0.5], [0.0, 2.0]]),
+                                   "weights": np.array([0.2, 0.3, 0.5])},
+                                  ("points", "weights")),
+               params={"points": "array", "weights": "array"}, optional=("weights",),
+               check=_check_mixture))
+
+
+def _check_gamma(res: Any, call: Call) -> None:
+    a = finite(res)
+    assert a.shape == (call.args["schedule"].N + 1,) and np.all(a >= 0), a
+
+
+_ORACLE_SKIPS = {
+    "huge_entry": "the oracle eps_fn overflows at |x| ~ 1e300: estimate_gamma refuses its "
+                  "output ('eps_fn returned non-finite values', naming the callable)",
+    "huge_scale": "as huge_entry",
+    "zero_size": "the oracle eps_fn refuses data of another dimension (its own ValueError)",
+    "one_element": "as zero_size", "extra_axis": "as zero_size"}
+for _fname in ("estimate_gamma", "estimate_eps_mse"):
+    register(Entry(f"solvers.diffusion.{_fname}",
+                   build=lambda _f=_fname: Call(getattr(_dif(), _f),
+                                                {"eps_fn": _gm().noise_predictor(_sched()),
+                                                 "x0": _gm().sample(16, 1),
+                                                 "schedule": _sched(), "seed": 2,
+                                                 "steps_per_call": 1},
+                                                ("eps_fn", "x0", "schedule")),
+                   params={"eps_fn": "callable", "x0": "array", "schedule": "object",
+                           "seed": "seed", "steps_per_call": "size"},
+                   check=_check_gamma, tol=1e-12, skip={"x0": _ORACLE_SKIPS}))
+
+
+def _check_coeffs(res: Any, call: Call) -> None:
+    for a in res:
+        finite(a)
+
+
+register(Entry("solvers.diffusion.step_coefficients",
+               build=lambda: Call(_dif().step_coefficients,
+                                  {"schedule": _sched(), "s": np.array([0, 3, 7]),
+                                   "t": np.array([3, 7, 12]), "eta": 1.0},
+                                  ("schedule", "s", "t", "eta")),
+               params={"schedule": "object", "s": "int_array", "t": "int_array",
+                       "eta": "float"},
+               check=_check_coeffs))
+
+
+def _check_variances(res: Any, call: Call) -> None:
+    a = finite(res)
+    traj = np.asarray(call.args["trajectory"])
+    assert a.shape == (len(traj) - 1,) and np.all(a >= 0), a
+
+
+register(Entry("solvers.diffusion.analytic_variance",
+               build=lambda: Call(_dif().analytic_variance,
+                                  {"schedule": _sched(), "ms_eps": ms_eps(),
+                                   "trajectory": TRAJ.copy(), "eta": 1.0, "data_range": None},
+                                  ("schedule", "ms_eps", "trajectory")),
+               params={"schedule": "object", "ms_eps": "array", "trajectory": "int_array",
+                       "eta": "float", "data_range": "pair"},
+               optional=("data_range",), skip={"ms_eps": _MS0}, check=_check_variances))
+register(Entry("solvers.diffusion.baseline_variances",
+               build=lambda: Call(_dif().baseline_variances,
+                                  {"schedule": _sched(), "trajectory": TRAJ.copy(),
+                                   "kind": "beta_tilde", "eta": 1.0},
+                                  ("schedule", "trajectory", "kind")),
+               params={"schedule": "object", "trajectory": "int_array", "kind": "choice",
+                       "eta": "float"},
+               check=_check_variances))
+
+
+def _check_pointwise_var(res: Any, call: Call) -> None:
+    a = finite(res)
+    assert np.all(a >= 0), a
+
+
+def _sn_args() -> dict[str, Any]:
+    sch = _sched()
+    x = _gm().sample_noisy(8, 12, sch, 4)[2]
+    return {"schedule": sch, "s": 7, "t": 12, "eps_hat": _gm().eps(x, 12, sch),
+            "h": _gm().eps_second_moment(sch)(x, 12), "eta": 1.0}
+
+
+register(Entry("solvers.diffusion.sn_variance",
+               build=lambda: Call(_dif().sn_variance, _sn_args(),
+                                  ("schedule", "s", "t", "eps_hat", "h")),
+               params={"schedule": "object", "s": "int", "t": "int", "eps_hat": "array",
+                       "h": "array", "eta": "float"},
+               check=_check_pointwise_var))
+
+
+def _npr_args() -> dict[str, Any]:
+    a = _sn_args()
+    sch = a["schedule"]
+    x = _gm().sample_noisy(8, 12, sch, 4)[2]
+    return {"schedule": sch, "s": 7, "t": 12,
+            "g": _gm().npr_second_moment(sch, _gm().noise_predictor(sch))(x, 12), "eta": 1.0}
+
+
+register(Entry("solvers.diffusion.npr_variance",
+               build=lambda: Call(_dif().npr_variance, _npr_args(), ("schedule", "s", "t", "g")),
+               params={"schedule": "object", "s": "int", "t": "int", "g": "array",
+                       "eta": "float"},
+               check=_check_pointwise_var))
+for _cls, _fn in (("SNVariance", "h_fn"), ("NPRVariance", "g_fn")):
+    register(Entry(f"solvers.diffusion.{_cls}",
+                   build=lambda _c=_cls, _f=_fn: Call(
+                       getattr(_dif(), _c),
+                       {_f: (_gm().eps_second_moment(_sched()) if _f == "h_fn" else
+                             _gm().npr_second_moment(_sched(), _gm().noise_predictor(_sched()))),
+                        "schedule": _sched(), "eta": 1.0, "data_range": None}, (_f, "schedule")),
+                   params={_fn: "callable", "schedule": "object", "eta": "float",
+                           "data_range": "pair"},
+                   optional=("data_range",)))
+register(Entry("solvers.diffusion.paper_sampling_clip",
+               build=lambda: Call(_dif().paper_sampling_clip,
+                                  {"y": 2.0, "data_range": (-1.0, 1.0), "levels": 256}, ("y",)),
+               params={"y": "float", "data_range": "pair", "levels": "int"},
+               check=lambda res, call: (finite(res), None)[1]))
+
+
+def _check_opt_traj(res: Any, call: Call) -> None:
+    t = arr(res)
+    K = int(call.args["K"])
+    assert t.shape == (K + 1,) and t[0] == 0 and t[-1] == call.args["schedule"].N, t
+    assert np.all(np.diff(t) > 0), t
+
+
+register(Entry("solvers.diffusion.optimal_trajectory",
+               build=lambda: Call(_dif().optimal_trajectory,
+                                  {"schedule": _sched(), "ms_eps": ms_eps(), "K": 4},
+                                  ("schedule", "ms_eps", "K")),
+               params={"schedule": "object", "ms_eps": "array", "K": "size"},
+               skip={"ms_eps": _MS0}, check=_check_opt_traj))
+register(Entry("solvers.diffusion.trajectory_cost",
+               build=lambda: Call(_dif().trajectory_cost,
+                                  {"schedule": _sched(), "ms_eps": ms_eps(),
+                                   "trajectory": TRAJ.copy()},
+                                  ("schedule", "ms_eps", "trajectory")),
+               params={"schedule": "object", "ms_eps": "array", "trajectory": "int_array"},
+               skip={"ms_eps": _MS0}, check=lambda res, call: (finite(res), None)[1], tol=1e-13))
+
+
+def _check_cost_matrix(res: Any, call: Call) -> None:
+    a = arr(res)
+    assert a.ndim == 2 and a.shape[0] == a.shape[1], a.shape
+    ms = np.asarray(call.args.get("ms_eps", call.args.get("mse")), dtype=float)
+    if np.all(ms[1:] <= 1):   # documented: NaN only where ms_eps > 1 makes the log undefined
+        assert not np.any(np.isnan(a)), "NaN in the cost matrix"
+
+
+register(Entry("solvers.diffusion.step_cost_matrix",
+               build=lambda: Call(_dif().step_cost_matrix,
+                                  {"schedule": _sched(), "ms_eps": ms_eps(), "n_max": None},
+                                  ("schedule", "ms_eps")),
+               params={"schedule": "object", "ms_eps": "array", "n_max": "size"},
+               optional=("n_max",), skip={"ms_eps": _MS0}, check=_check_cost_matrix, tol=1e-13))
+register(Entry("solvers.diffusion.baseline_cost_matrix",
+               build=lambda: Call(_dif().baseline_cost_matrix,
+                                  {"schedule": _sched(), "mse": ms_eps(), "kind": "beta"},
+                                  ("schedule", "mse", "kind")),
+               params={"schedule": "object", "mse": "array", "kind": "choice"},
+               skip={"mse": _MS0}, check=_check_cost_matrix, tol=1e-13))
+
+
+def _F() -> np.ndarray:
+    rng = np.random.default_rng(0)
+    F = np.triu(rng.random((8, 8)) + 0.1, 1)
+    F[np.tril_indices(8)] = np.inf
+    return F
+
+
+def _check_vb(res: Any, call: Call) -> None:
+    t = arr(res)
+    K = int(call.args["K"])
+    assert t.shape == (K + 1,) and t[0] == 0 and np.all(np.diff(t) > 0), t
+
+
+register(Entry("solvers.diffusion.vb_trajectory",
+               build=lambda: Call(_dif().vb_trajectory, {"F": _F(), "K": 3}, ("F", "K")),
+               params={"F": "array", "K": "size"}, nonfinite="propagate",
+               check=_check_vb))
+
+
+def _check_samples(res: Any, call: Call) -> None:
+    x = finite(res)
+    assert x.shape == np.asarray(call.args["x_T"]).shape
+
+
+def _sample_args() -> dict[str, Any]:
+    sch = _sched()
+    return {"eps_fn": _gm().noise_predictor(sch), "schedule": sch, "trajectory": TRAJ.copy(),
+            "variances": _dif().analytic_variance(sch, ms_eps(), TRAJ),
+            "x_T": np.random.default_rng(3).standard_normal((6, 2)), "eta": 1.0, "seed": 5}
+
+
+register(Entry("solvers.diffusion.sample",
+               build=lambda: Call(_dif().sample, _sample_args(),
+                                  ("eps_fn", "schedule", "trajectory", "variances", "x_T")),
+               params={"eps_fn": "callable", "schedule": "object", "trajectory": "int_array",
+                       "variances": "array", "x_T": "array", "eta": "float", "seed": "seed"},
+               check=_check_samples, tol=1e-12,
+               skip={"x_T": {"huge_entry": "x_T = 1e300 blows up through the sampler's "
+                             "linear maps: inf is the true value", "huge_scale": "as huge_entry",
+                             "zero_size": _ORACLE_SKIPS["zero_size"],
+                             "one_element": _ORACLE_SKIPS["zero_size"],
+                             "extra_axis": _ORACLE_SKIPS["zero_size"]}}))
+
+
+def _check_nelbo(res: Any, call: Call) -> None:
+    finite(res.nelbo if hasattr(res, "nelbo") else leaves_of_nelbo(res))
+
+
+def leaves_of_nelbo(res: Any) -> Any:
+    from adv_harness import leaves
+    return np.array([float(np.asarray(v).ravel()[0]) for v in leaves(res)
+                     if isinstance(v, np.ndarray) and v.size])
+
+
+def _nelbo_args() -> dict[str, Any]:
+    a = _sample_args()
+    return {"eps_fn": a["eps_fn"], "x0": _gm().sample(6, 7), "schedule": a["schedule"],
+            "trajectory": a["trajectory"], "variances": a["variances"], "eta": 1.0, "seed": 5}
+
+
+register(Entry("solvers.diffusion.nelbo",
+               build=lambda: Call(_dif().nelbo, _nelbo_args(),
+                                  ("eps_fn", "x0", "schedule", "trajectory", "variances")),
+               params={"eps_fn": "callable", "x0": "array", "schedule": "object",
+                       "trajectory": "int_array", "variances": "array", "eta": "float",
+                       "seed": "seed"},
+               check=lambda res, call: None, tol=1e-12,
+               skip={"x0": {k: v for k, v in _ORACLE_SKIPS.items() if "size" in k or
+                            "element" in k or "axis" in k},
+                     "variances": {"dict": "a dict of variance choices is documented ({} "
+                                   "gives {})"}}))
+not_called(["solvers.diffusion.GammaEstimate", "solvers.diffusion.AnalyticVariance",
+            "solvers.diffusion.NelboResult"],
+           "result class (fields checked by the estimate_gamma / analytic_variance / nelbo "
+           "entries and tests/solvers/diffusion)")
+
+
+# ============================================================================ probspace (core)
+def _ps() -> Any:
+    import probspace
+    return probspace
+
+
+register(Entry("probspace.as_float_array",
+               build=lambda: Call(_ps().as_float_array,
+                                  {"x": np.array([[1.0, -2.0], [0.5, 3.0]]), "name": "x",
+                                   "xp": __import__("array_api_compat.numpy").numpy},
+                                  ("x", "name", "xp")),
+               params={"x": "array"},
+               check=lambda res, call: (finite(res), None)[1]))
+register(Entry("probspace.array_namespace",
+               build=lambda: Call(lambda x: _ps().array_namespace(x, names=("x",)),
+                                  {"x": np.ones(3)}),
+               params={"x": "object"}, optional=("x",),
+               skip={"x": {"number": "a Python number is ignored (numpy namespace): documented"}}))
+register(Entry("probspace.to_numpy",
+               build=lambda: Call(_ps().to_numpy, {"x": np.ones((2, 3))}, ("x",)),
+               params={}))
+register(Entry("probspace.backend_for",
+               build=lambda: Call(_ps().backend_for,
+                                  {"xp": __import__("array_api_compat.numpy").numpy}, ("xp",)),
+               params={}))
+register(Entry("probspace.get_backend", build=lambda: Call(_ps().get_backend, {}), params={}))
+
+
+def _use_backend(name: Any) -> str:
+    with _ps().use_backend(name):
+        return str(_ps().get_backend())
+
+
+register(Entry("probspace.use_backend", build=lambda: Call(_use_backend, {"name": "generic"}),
+               params={"name": "choice"}))
+
+
+def _stream_draws(seed: Any) -> Any:
+    from probspace.random import Stream
+    s = Stream(seed)
+    return s.normal((3,)), s.uniform((2,))
+
+
+register(Entry("probspace.random.Stream", build=lambda: Call(_stream_draws, {"seed": 7}),
+               params={"seed": "seed"}))
+register(Entry("probspace.random.as_stream",
+               build=lambda: Call(lambda seed: _ps().random.as_stream(seed).normal((2,)),
+                                  {"seed": 7}),
+               params={"seed": "seed"}))
+register(Entry("probspace.sym.lambdify",
+               build=lambda: Call(lambda args, expr, backend: __import__(
+                   "probspace.sym").sym.lambdify(args, expr, backend=backend)(0.5),
+                   {"args": __import__("sympy").Symbol("x"),
+                    "expr": __import__("sympy").exp(-__import__("sympy").Symbol("x")),
+                    "backend": "array"}),
+               params={"backend": "choice"}))
+register(Entry("probspace.sym.namespace_module",
+               build=lambda: Call(__import__("probspace.sym").sym.namespace_module,
+                                  {"xp": __import__("array_api_compat.numpy").numpy}, ("xp",)),
+               params={}))
+register(Entry("probspace.testing.chisquare_gof",
+               build=lambda: Call(__import__("probspace.testing").testing.chisquare_gof,
+                                  {"observed": np.array([30, 22, 48]),
+                                   "expected_probs": np.array([0.3, 0.2, 0.5])},
+                                  ("observed", "expected_probs")),
+               params={"observed": "int_array", "expected_probs": "array"},
+               check=lambda res, call: None if 0 <= res.pvalue <= 1 else
+               (_ for _ in ()).throw(AssertionError(res))))
+register(Entry("probspace.testing.finite_difference_grad",
+               build=lambda: Call(__import__("probspace.testing").testing.finite_difference_grad,
+                                  {"f": lambda x: float(np.sum(np.asarray(x) ** 2)),
+                                   "x": np.array([1.0, -2.0]), "h": 1e-6}, ("f", "x")),
+               params={"h": "float"},
+               skip={"h": {"huge": "h is a step the caller chooses; 1e300 gives inf (true)",
+                           "subnormal": "as huge (rounding is the caller's choice)",
+                           "zero": "documented step; 0 divides by 0 (caller's choice)",
+                           "negative_zero": "as zero", "inf": "as huge", "-inf": "as huge",
+                           "negative": "a negative step is a valid central difference",
+                           "bool": "as negative", "list": "as negative"}}))
+not_called(["probspace.testing.xp_assert_close", "probspace.testing.xp_assert_equal",
+            "probspace.testing.available_namespaces", "probspace.testing.gpu_available",
+            "probspace.testing.run_isolated", "probspace.testing.IsolatedResult",
+            "probspace.testing.ChiSquareResult"],
+           "test helper: used by the test suite itself (every test that compares arrays or "
+           "runs in a subprocess, this suite included)")
+not_called(["probspace.Result"], "result base class (every result entry above builds one)")
+not_called(["probspace.random"], "submodule: its own __all__ is registered name by name")
+not_called(["probspace.__version__"], "constant string (tests/test_public_api.py)")
+not_called(["probspace.typing.Array", "probspace.typing.ArrayLike", "probspace.typing.Namespace",
+            "probspace.typing.Seed", "probspace.typing.DType"],
+           "type alias for annotations (tests/test_annotations.py, mypy)")

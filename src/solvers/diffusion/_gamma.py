@@ -13,6 +13,7 @@ from probspace.random import as_stream
 from probspace.typing import Array, ArrayLike, Seed
 
 from ._common import StepNoise, check_schedule
+from ._inputs import as_int64
 from ._schedule import NoiseSchedule
 
 __all__ = ["estimate_gamma", "estimate_eps_mse", "GammaEstimate"]
@@ -38,7 +39,7 @@ class GammaEstimate(Result):
 def _steps(steps, N):
     if steps is None:
         return np.arange(1, N + 1)
-    st = np.unique(np.asarray(to_numpy(steps)).astype(np.int64))
+    st = np.unique(as_int64(steps, "steps"))
     if st.size == 0 or st[0] < 1 or st[-1] > N:
         raise ValueError(f"steps must be integers in [1, N={N}]")
     return st

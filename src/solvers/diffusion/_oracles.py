@@ -27,13 +27,14 @@ from ._schedule import NoiseSchedule
 
 EpsFn = Callable[[Array, Any], Array]
 
+from ._inputs import as_float64
 from ._common import as_batch, check_schedule, logsumexp0, softmax0, step_coeffs
 
 __all__ = ["GaussianMixture", "PointSet"]
 
 
 def _check_weights(weights, k, name="weights"):
-    w = np.asarray(to_numpy(weights), dtype=np.float64)
+    w = as_float64(weights, name)
     if w.shape != (k,):
         raise ValueError(f"{name} must have shape ({k},), got {w.shape}")
     if not np.all(np.isfinite(w)) or np.any(w < 0):
@@ -188,13 +189,14 @@ class GaussianMixture(_Oracle):
     """
 
     def __init__(self, weights: Any, means: Any, covs: Any) -> None:
-        mu = np.asarray(to_numpy(means), dtype=np.float64)
+        mu = as_float64(means, "means")
         if mu.ndim != 2:
             raise ValueError(f"means must have shape (K, d), got {mu.shape}")
         k, d = mu.shape
-        cv = np.asarray(to_numpy(covs), dtype=np.float64)
+        cv = as_float64(covs, "covs")
         if cv.shape != (k, d, d):
-            raise ValueError(f"covs must have shape ({k}, {d}, {d}), got {cv.shape}")
+            raise ValueError(f"covs must have shape ({k}, {d}, {d}) for means of shape ({k}, {d}), "
+                             f"got {cv.shape}")
         if not (np.all(np.isfinite(mu)) and np.all(np.isfinite(cv))):
             raise ValueError("means and covs must be finite")
         if not np.allclose(cv, np.swapaxes(cv, 1, 2), rtol=1e-10, atol=1e-12):
@@ -330,7 +332,7 @@ class PointSet(_Oracle):
     """
 
     def __init__(self, points: Any, weights: Any = None) -> None:
-        y = np.asarray(to_numpy(points), dtype=np.float64)
+        y = as_float64(points, "points")
         if y.ndim != 2 or y.shape[0] < 1:
             raise ValueError(f"points must have shape (P, d) with P >= 1, got {y.shape}")
         if not np.all(np.isfinite(y)):

@@ -12,11 +12,12 @@ from probspace.random import as_stream
 from probspace.typing import Array, ArrayLike, Seed
 
 from ._common import StepNoise, check_schedule
+from ._inputs import as_float64
 from ._schedule import NoiseSchedule, check_trajectory
 
 #: Reverse variances: an array of ``K`` values, or a per-point callable ``(x_t, eps_hat, s, t)``.
 Variances = Union[ArrayLike, Callable[[Array, Array, int, int], Array]]
-from ._variance import _range_width_given, step_coefficients
+from ._variance import _check_eta, _range_width_given, step_coefficients
 
 __all__ = ["sample", "nelbo", "NelboResult"]
 
@@ -26,7 +27,7 @@ _FILL_LIMIT = 1 << 22      # numbers of noise drawn per Philox fill (bounds the 
 def _variance_source(variances, K):
     if callable(variances):
         return variances
-    v = np.asarray(to_numpy(variances), dtype=np.float64)
+    v = as_float64(variances, "variances")
     if v.shape != (K,):
         raise ValueError(f"variances must have shape (K,) = ({K},) for a trajectory of K={K} steps "
                          f"(or be callable as variances(x_t, eps_hat, s, t)), got {v.shape}")
@@ -235,6 +236,7 @@ def nelbo(eps_fn: Callable[[Array, int], Array], x0: Array, schedule: NoiseSched
     if not callable(eps_fn):
         raise TypeError("eps_fn must be callable as eps_fn(x_t, t)")
     schedule = check_schedule(schedule)
+    eta = _check_eta(eta)
     if not eta > 0:
         raise ValueError(f"eta must be positive for a finite bound, got {eta!r}")
     tr = check_trajectory(trajectory, schedule.N)
@@ -262,6 +264,9 @@ def nelbo(eps_fn: Callable[[Array, int], Array], x0: Array, schedule: NoiseSched
             pending = dict(zip(range(k, hi + 1), noise.steps(k, hi - k + 1)))
         s, t = int(tr[k - 1]), int(tr[k])
         lam2, c_x, gamma = (float(v) for v in step_coefficients(schedule, s, t, eta))
+        if not lam2 > 0:   # eta^2 underflowed: the Gaussian KL would take log(0)
+            raise ValueError(f"eta={eta!r} is too small: lambda^2 underflows to 0 at step {k} "
+                             "(the bound is infinite)")
         sa_t, sb_t = math.sqrt(schedule.alpha_bar[t]), math.sqrt(schedule.beta_bar[t])
         eps = pending.pop(k)
         xt = sa_t * x0 + sb_t * eps
@@ -273,7 +278,8 @@ def nelbo(eps_fn: Callable[[Array, int], Array], x0: Array, schedule: NoiseSched
         for name, src in srcs.items():     # the same x_t and eps_hat serve every variance choice
             var = _step_var(xp, src, k, xt, eps_hat, s, t, x0.dtype)
             if (not callable(src) and var <= 0) or (callable(src) and bool(xp.any(var <= 0))):
-                raise ValueError(f"the variance of step {k} (p(x_{s} | x_{t})) must be positive for a finite bound")
+                raise ValueError(f"variances: the variance of step {k} (p(x_{s} | x_{t})) must be "
+                                 "positive for a finite bound")
             log = math.log if isinstance(var, float) else xp.log
             if s == 0:
                 term = 0.5 * log(2 * math.pi * var) + err2 / (2 * var)

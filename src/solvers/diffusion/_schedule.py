@@ -9,6 +9,8 @@ import numpy as np
 
 from probspace._validation import check_int, check_positive
 
+from ._inputs import as_float64
+
 __all__ = ["NoiseSchedule", "even_trajectory", "check_trajectory"]
 
 
@@ -42,7 +44,7 @@ class NoiseSchedule:
     """
 
     def __init__(self, betas: Any) -> None:
-        b = np.asarray(betas, dtype=np.float64)
+        b = as_float64(betas, "betas")
         if b.ndim != 1 or b.size < 1:
             raise ValueError(f"betas must be a non-empty 1-D array, got shape {b.shape}")
         if not np.all(np.isfinite(b)) or np.any(b <= 0) or np.any(b >= 1):
@@ -101,6 +103,9 @@ class NoiseSchedule:
         f = np.cos((n / N + s) / (1 + s) * math.pi / 2) ** 2
         ab = f / f[0]
         betas = np.minimum(1.0 - ab[1:] / ab[:-1], max_beta)
+        if not np.all((betas > 0) & (betas < 1)):   # s so large that f no longer decreases
+            raise ValueError(f"s={s!r} gives betas outside (0, 1) for N={N} (alpha_bar does not "
+                             "decrease strictly in float64)")
         return cls(betas)
 
     def __repr__(self) -> str:

@@ -11,6 +11,7 @@ from probspace._validation import check_int
 from probspace.typing import ArrayLike
 
 from ._common import check_schedule
+from ._inputs import as_float64
 from ._schedule import NoiseSchedule, check_trajectory
 
 __all__ = ["optimal_trajectory", "trajectory_cost", "step_cost_matrix", "baseline_cost_matrix",
@@ -18,7 +19,7 @@ __all__ = ["optimal_trajectory", "trajectory_cost", "step_cost_matrix", "baselin
 
 
 def _ms(schedule, ms_eps):
-    ms = np.asarray(to_numpy(ms_eps), dtype=np.float64)
+    ms = as_float64(ms_eps, "ms_eps")
     if ms.shape != (schedule.N + 1,):
         raise ValueError(f"ms_eps must have shape (N + 1,) = ({schedule.N + 1},), got {ms.shape}")
     if not np.all(np.isfinite(ms[1:])):
@@ -70,6 +71,11 @@ def trajectory_cost(schedule: NoiseSchedule, ms_eps: ArrayLike, trajectory: Arra
     schedule = check_schedule(schedule)
     ms = _ms(schedule, ms_eps)
     tr = check_trajectory(trajectory, schedule.N)[1:]
+    s, t = tr[:-1], tr[1:]
+    b = -np.expm1(schedule.log_alpha_bar[t] - schedule.log_alpha_bar[s])
+    if np.any(b * ms[t] >= schedule.beta_bar[t]):   # log(1 - b ms / beta_bar) undefined (NaN)
+        raise ValueError("ms_eps is too large on the trajectory: 1 - beta_(s,t) ms_eps[t] / "
+                         "beta_bar[t] <= 0, so the cost is undefined (an exact ms_eps is <= 1)")
     return _path_cost(schedule, ms, tr)
 
 
@@ -261,7 +267,7 @@ def baseline_cost_matrix(schedule: NoiseSchedule, mse: ArrayLike, kind: str = "b
     no predictor calls beyond those ``N`` passes (as the official ``get_nelbo_terms``).
     """
     schedule = check_schedule(schedule)
-    e = np.asarray(to_numpy(mse), dtype=np.float64)
+    e = as_float64(mse, "mse")
     N = schedule.N
     if e.shape != (N + 1,):
         raise ValueError(f"mse must have shape (N + 1,) = ({N + 1},), got {e.shape}")
@@ -304,7 +310,7 @@ def vb_trajectory(F: ArrayLike, K: int, /, *,
     Returns ``K + 1`` time indices ``0 = tau_0 < tau_1 < ... < tau_K = N``.  The "OT" of the baselines in Analytic-DPM's Table 1: minimizes ``sum_k F[tau_{k-1}, tau_k]``
     (e.g. :func:`baseline_cost_matrix`) by dynamic programming, ``O(K N^2)``.
     """
-    F = np.asarray(to_numpy(F), dtype=np.float64)
+    F = as_float64(F, "F")
     if F.ndim != 2 or F.shape[0] != F.shape[1] or F.shape[0] < 2:
         raise ValueError(f"F must be a square (N + 1, N + 1) matrix, got shape {F.shape}")
     if np.any(np.isnan(F)):

@@ -19,10 +19,11 @@ from typing import Any
 import numpy as np
 
 from probspace import Result, array_namespace, as_float_array, to_numpy
-from probspace._validation import check_nonnegative, check_positive
+from probspace._validation import check_nonnegative, check_positive, check_probability
 from probspace.typing import Array, ArrayLike
 
 from ._common import check_schedule
+from ._inputs import as_int64
 from ._schedule import NoiseSchedule, check_trajectory
 
 __all__ = ["step_coefficients", "analytic_variance", "baseline_variances", "sn_variance", "npr_variance",
@@ -30,8 +31,7 @@ __all__ = ["step_coefficients", "analytic_variance", "baseline_variances", "sn_v
 
 
 def _check_eta(eta: Any) -> float:
-    eta = check_nonnegative(eta, "eta")
-    return eta
+    return check_probability(eta, "eta")   # [0, 1]: beta_bar_s - lambda^2 >= 0 needs eta <= 1
 
 
 def step_coefficients(schedule: NoiseSchedule, s: ArrayLike, t: ArrayLike,
@@ -76,10 +76,14 @@ def step_coefficients(schedule: NoiseSchedule, s: ArrayLike, t: ArrayLike,
     """
     schedule = check_schedule(schedule)
     eta = _check_eta(eta)
-    s = np.asarray(s, dtype=np.int64)
-    t = np.asarray(t, dtype=np.int64)
+    s = as_int64(s, "s")
+    t = as_int64(t, "t")
+    try:
+        np.broadcast_shapes(s.shape, t.shape)
+    except ValueError:
+        raise ValueError(f"s {s.shape} and t {t.shape} do not broadcast together") from None
     if np.any(s >= t) or np.any(s < 0) or np.any(t > schedule.N):
-        raise ValueError("need 0 <= s < t <= N")
+        raise ValueError(f"need 0 <= s < t <= N={schedule.N} for every pair (s, t)")
     ab_s, ab_t = schedule.alpha_bar[s], schedule.alpha_bar[t]
     bb_s, bb_t = schedule.beta_bar[s], schedule.beta_bar[t]
     b_ts = -np.expm1(schedule.log_alpha_bar[t] - schedule.log_alpha_bar[s])
@@ -130,7 +134,11 @@ def paper_sampling_clip(y: float = 2.0, *, data_range: tuple[float, float] = (-1
     if isinstance(levels, bool) or not isinstance(levels, (int, np.integer)) or levels < 2:
         raise ValueError(f"levels must be an integer >= 2, got {levels!r}")
     delta = 2 * half / (levels - 1)
-    return (y * delta * math.sqrt(math.pi / 2)) ** 2
+    clip = (y * delta * math.sqrt(math.pi / 2)) ** 2 if y * delta < 1e150 else math.inf
+    if not math.isfinite(clip):
+        raise ValueError(f"y * (hi - lo) is too large: the threshold overflows (y={y!r}, "
+                         f"data_range={data_range!r})")
+    return clip
 
 
 class AnalyticVariance(Result):
@@ -319,6 +327,8 @@ def sn_variance(schedule: NoiseSchedule, s: int, t: int, eps_hat: Array, h: Arra
     xp = array_namespace(eps_hat, h, names=("eps_hat", "h"))
     e = as_float_array(eps_hat, "eps_hat", xp)
     h = as_float_array(h, "h", xp)
+    if tuple(e.shape) != tuple(h.shape):
+        raise ValueError(f"h must have the shape of eps_hat {tuple(e.shape)}, got {tuple(h.shape)}")
     lam2, g2, snr_inv = _st_scalars(schedule, s, t, eta)
     cov = _cov_clip(xp, snr_inv * (h - e * e), _range_half_width(data_range))
     return lam2 + g2 * cov
