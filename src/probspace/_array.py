@@ -59,8 +59,18 @@ def array_namespace(*arrays: Any, xp: Namespace | None = None,
             if not (a is None or isinstance(a, (numbers.Number, list, tuple))
                     or array_api_compat.is_array_api_obj(a)):
                 raise TypeError(f"{n} must be an array, got {type(a).__name__}")
-    arrs = [a for a in arrays if a is not None and not isinstance(a, (numbers.Number, bool))]
-    arrs = [_compat_numpy.asarray(a) if isinstance(a, (list, tuple)) else a for a in arrs]
+    arrs = []
+    for i, a in enumerate(arrays):
+        if a is None or isinstance(a, (numbers.Number, bool)):
+            continue
+        if isinstance(a, (list, tuple)):
+            try:
+                a = _compat_numpy.asarray(a)
+            except (TypeError, ValueError) as e:   # ragged or non-numeric nested sequences
+                if names is None:
+                    raise
+                raise TypeError(f"{names[i]} must be a rectangular numeric array: {e}") from None
+        arrs.append(a)
     if not arrs:
         return _compat_numpy
     return array_api_compat.array_namespace(*arrs)

@@ -264,7 +264,7 @@ def nelbo(eps_fn: Callable[[Array, int], Array], x0: Array, schedule: NoiseSched
             pending = dict(zip(range(k, hi + 1), noise.steps(k, hi - k + 1)))
         s, t = int(tr[k - 1]), int(tr[k])
         lam2, c_x, gamma = (float(v) for v in step_coefficients(schedule, s, t, eta))
-        if not lam2 > 0:   # eta^2 underflowed: the Gaussian KL would take log(0)
+        if s > 0 and not lam2 > 0:   # eta^2 underflowed: the KL would take log(0)
             raise ValueError(f"eta={eta!r} is too small: lambda^2 underflows to 0 at step {k} "
                              "(the bound is infinite)")
         sa_t, sb_t = math.sqrt(schedule.alpha_bar[t]), math.sqrt(schedule.beta_bar[t])
