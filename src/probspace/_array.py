@@ -21,6 +21,8 @@ def array_namespace(*arrays: Any, xp: Namespace | None = None,
                     names: Sequence[str] | None = None) -> Namespace:
     """The array-API namespace of ``arrays`` (array-api-compat wrapped), or ``xp`` if given.
 
+    Values are not inspected: NaN and inf entries pass unchanged.
+
     Python scalars and ``None`` are ignored; plain lists count as NumPy input.
 
     Parameters
@@ -86,6 +88,8 @@ def is_cupy(xp: Namespace) -> bool:
 
 def to_numpy(x: Array) -> Any:
     """Copy any array-API array to a NumPy array (host).
+
+    Values are copied as they are: NaN and inf entries pass unchanged.
 
     CuPy arrays are copied from the device; NumPy input is returned without a copy.
 

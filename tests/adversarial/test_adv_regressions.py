@@ -238,3 +238,17 @@ def test_a_kernel_fed_adversarial_rows_stays_in_bounds_in_a_child_process():
         t = np.array([[1.0, 0.0, 0.5, 0.0]] * 2)
         assert np.all(np.isfinite(zlpr_soft(z[:2], t, reduction="none")))
     """, env={"NUMBA_BOUNDSCHECK": "1"}, timeout=600)
+
+
+@pytest.mark.parametrize("which", ["sample", "nelbo"])
+def test_sampler_and_bound_refuse_a_noise_predictor_that_returns_nan(which):
+    """sample/nelbo returned NaN samples / a NaN bound silently; estimate_gamma already raised."""
+    gm = dif.GaussianMixture([1.0], [[0.0, 1.0]], [np.eye(2)])
+    tr = [0, 5, 20]
+    v = dif.baseline_variances(SCH, tr, "beta")
+    bad = lambda x, n: x * np.nan   # noqa: E731
+    with pytest.raises(ValueError, match="eps_fn returned non-finite"):
+        if which == "sample":
+            dif.sample(bad, SCH, tr, v, np.ones((3, 2)), seed=0)
+        else:
+            dif.nelbo(bad, gm.sample(4, 0), SCH, tr, v, seed=0)

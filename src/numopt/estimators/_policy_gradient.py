@@ -79,6 +79,9 @@ def policy_gradient(logits: Array, sample_fn: Callable[[Array, int, Stream], Arr
                     baseline: str | float = "mean") -> GradientEstimate:
     """Policy-gradient estimate of ``grad_logits E_{y ~ softmax(logits)} r(y)``.
 
+    NaN or ``+inf`` logits raise ``ValueError``; ``-inf`` masks a class; non-finite rewards
+    propagate into the estimate.
+
     The policy is a product of independent categoricals ``p = softmax(logits)`` along the last
     axis (``logits`` of shape ``(..., K)``), so ``grad log p(y) = onehot(y) - p`` per factor.
     The estimate is the mean of ``(r_i - b_i) (onehot(y_i) - p)`` over ``n_samples`` draws; it

@@ -49,6 +49,8 @@ def emo(logits: ArrayLike, targets: ArrayLike, /, *, cost: ArrayLike | None = No
         return_grad: bool = False) -> Array | tuple[Array, Array]:
     r"""EMO loss: the earth-mover cost of moving the predicted distribution onto the target.
 
+    NaN or inf in ``logits``, ``targets``, ``cost`` or ``embeddings`` raise ``ValueError``.
+
     With ``p = softmax(z)`` and target distribution ``tau`` (one-hot for a class index) the loss
     is the transport upper bound ``sum_{i,j} p_i tau_j c_{ij}``, exact (the EMD itself) for
     one-hot targets.  With the 0/1 cost ``c_ij = 1 - delta_ij`` it is ``1 - p_target``

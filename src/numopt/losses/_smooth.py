@@ -48,6 +48,8 @@ def smoothed_accuracy(logits: ArrayLike, targets: ArrayLike, /, *, temperature: 
                       return_grad: bool = False) -> Array | tuple[Array, Array]:
     r"""Smoothed-accuracy loss, ``1 - <t, softmax(z / temperature)>``.
 
+    NaN or inf in ``logits`` or ``targets`` raise ``ValueError``.
+
     Accuracy is ``<onehot(y), onehot(argmax z)>``; replacing ``onehot(argmax)`` by
     ``softmax(z / T)`` gives a differentiable accuracy, and this function returns the loss
     ``1 - smoothed accuracy`` (to be minimised).  ``T -> 0`` recovers the 0/1 error.
@@ -141,6 +143,8 @@ def smoothed_f1(logits: ArrayLike, targets: ArrayLike, /, *, temperature: float 
                 reduction: Reduction = "mean",
                 return_grad: bool = False) -> Array | tuple[Array, Array]:
     r"""Smoothed-F1 loss, ``1 - 2 sum(t p) / sum(t + p)`` with ``p`` the soft prediction.
+
+    NaN or inf in ``logits`` or ``targets`` raise ``ValueError``.
 
     F1 = 2 TP / (2 TP + FP + FN) = 2 sum(t * yhat) / (sum t + sum yhat) for 0/1 predictions;
     the smooth version puts ``p = sigmoid(z / T)`` (binary) or ``softmax(z / T)`` (multiclass)

@@ -117,6 +117,9 @@ def adamw(lr: ScalarOrSchedule | None = None, *, learning_rate: ScalarOrSchedule
           inplace: bool = False) -> Optimizer:
     """AdamW with optax's defaults and ``mask``: ``adam`` with decoupled weight decay.
 
+    Hyper-parameters must be finite (NaN or inf raise ``ValueError``); NaN or inf in the gradients
+    propagate into the updates, as in optax.
+
     Same update as :func:`adam` (the decay is multiplied by the learning rate); the default
     ``weight_decay=1e-4`` is optax's.  ``mask`` (a tree of bools shaped like the parameters or
     a prefix of them, or a callable ``params -> mask``) restricts the decay to the leaves

@@ -30,6 +30,8 @@ def _check_transform(t: _T, name: str) -> _T:
 def chain(*transforms: Optimizer) -> Optimizer:
     """Apply transformations in sequence: the updates of each feed the next.
 
+    NaN or inf in the gradients propagate through the chained transformations.
+
     ``init`` returns the tuple of the inner states; ``update(updates, state, params=None)``
     passes ``params`` to every link.  ``chain(clip_by_global_norm(1.0), adam(1e-3))`` or
     ``chain(scale_by_adam(), add_decayed_weights(1e-4), scale_by_learning_rate(sched))`` work
@@ -85,6 +87,8 @@ def masked(inner: Optimizer, mask: MaskTree | Callable[[Updates], MaskTree]) -> 
     """Apply ``inner`` only to the leaves where ``mask`` is True; the other updates pass
     through unchanged.
 
+    NaN or inf in the gradients propagate (masked-out leaves pass unchanged).
+
     The inner transform sees the trees with :class:`MaskedNode` in place of the masked-out
     leaves (so its state holds buffers only for the leaves it transforms), as in optax.
 
@@ -136,6 +140,8 @@ def multi_transform(transforms: Mapping[Any, Optimizer],
                     param_labels: LabelTree | Callable[[Updates], LabelTree]) -> Optimizer:
     """A different transformation per group of parameters (optax's ``multi_transform``,
     also named ``partition``).
+
+    NaN or inf in the gradients propagate through each group's transformation.
 
     Parameters
     ----------

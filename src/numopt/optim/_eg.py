@@ -26,6 +26,9 @@ def eg(lr: ScalarOrSchedule | None = None, *,
     """Unnormalised exponentiated gradient for nonnegative parameters:
     ``theta <- theta * exp(-lr_t g)``.
 
+    Hyper-parameters must be finite (NaN or inf raise ``ValueError``); NaN or inf in the gradients
+    propagate into the updates, as in optax.
+
     The update is returned additively as ``theta * expm1(-lr_t g)``, which keeps small steps
     accurate (no ``exp(x) - 1`` cancellation) and keeps zero entries exactly zero (no
     ``0 * inf``).  Parameters stay nonnegative.  EG is mirror descent with the (unnormalised)
@@ -102,6 +105,9 @@ def eg_adaptive(base: Optimizer, *, gain_lr: float = 0.01, scale_lr: float = 0.0
     global scale, wrapping any base optimizer (after Amid, Anil, Fifty & Warmuth 2022,
     arXiv 2202.00145, and the simplified form of J. Su, "Exponentiated gradient descent +
     meta-learning = adaptive learning rate", kexue.fm, 2022, https://kexue.fm/archives/8968).
+
+    Hyper-parameters must be finite (NaN or inf raise ``ValueError``); NaN or inf in the gradients
+    propagate into the updates, as in optax.
 
     What is implemented (the paper's exact constants and normalisations were not available, so
     this is our documented variant).  With ``u_t`` the base optimizer's update for gradient

@@ -20,6 +20,8 @@ __all__ = ["momentum_to_friction", "friction_to_momentum", "rescale_momentum"]
 def momentum_to_friction(lr: float, beta: float) -> tuple[float, float]:
     """The ODE ``theta'' + lam theta' = -grad f`` that heavy ball ``(lr, beta)`` discretises.
 
+    NaN or inf arguments raise ``ValueError``.
+
     Parameters
     ----------
     lr : float > 0
@@ -43,6 +45,8 @@ def momentum_to_friction(lr: float, beta: float) -> tuple[float, float]:
 def friction_to_momentum(friction: float, time_step: float) -> tuple[float, float]:
     """Inverse of :func:`momentum_to_friction`: ``(lr, beta)`` for friction ``lam`` and step ``h``.
 
+    NaN or inf arguments raise ``ValueError``.
+
     ``beta = (1 - lam h/2) / (1 + lam h/2)``, ``lr = h^2 / (1 + lam h/2)``; needs
     ``lam h <= 2`` (otherwise ``beta`` would be negative).
     """
@@ -57,6 +61,8 @@ def friction_to_momentum(friction: float, time_step: float) -> tuple[float, floa
 def rescale_momentum(beta: float, lr_ratio: float, *, lr: float | None = None) -> float:
     """Momentum that keeps the continuous-time friction when the learning rate is multiplied
     by ``lr_ratio``.
+
+    NaN or inf arguments raise ``ValueError``.
 
     Parameters
     ----------

@@ -56,7 +56,10 @@ def _count(count: ArrayLike) -> NDArray[np.float64]:
 
 
 def constant_schedule(value: float) -> Schedule:
-    """``value`` at every step."""
+    """``value`` at every step.
+
+    Every argument must be finite (NaN or inf raise ``ValueError``), so the values are.
+    """
     _value(value, "value")
     return lambda count: value
 
@@ -64,6 +67,8 @@ def constant_schedule(value: float) -> Schedule:
 def polynomial_schedule(init_value: float, end_value: float, power: float, transition_steps: int,
                         transition_begin: int = 0) -> Schedule:
     r"""From ``init_value`` to ``end_value`` along ``(1 - (t - B)/T)^power``.
+
+    Every argument must be finite (NaN or inf raise ``ValueError``), so the values are.
 
     :math:`I` for :math:`t < B`; :math:`(I - E)(1 - (t - B)/T)^P + E` for
     :math:`B \le t < B + T`; :math:`E` after.  With ``transition_steps <= 0`` the schedule
@@ -89,7 +94,10 @@ def polynomial_schedule(init_value: float, end_value: float, power: float, trans
 def linear_schedule(init_value: float, end_value: float, transition_steps: int,
                     transition_begin: int = 0) -> Schedule:
     """Linear from ``init_value`` (until ``transition_begin``) to ``end_value`` (from
-    ``transition_begin + transition_steps`` on): ``polynomial_schedule`` with power 1."""
+    ``transition_begin + transition_steps`` on): ``polynomial_schedule`` with power 1.
+
+    Every argument must be finite (NaN or inf raise ``ValueError``), so the values are.
+    """
     return polynomial_schedule(init_value, end_value, 1, transition_steps, transition_begin)
 
 
@@ -97,6 +105,8 @@ def piecewise_constant_schedule(init_value: float,
                                 boundaries_and_scales: Mapping[int, float] | None = None
                                 ) -> Schedule:
     """``init_value`` times the product of the scales of every boundary ``b <= count``.
+
+    Every argument must be finite (NaN or inf raise ``ValueError``), so the values are.
 
     Parameters
     ----------
@@ -131,6 +141,8 @@ def exponential_decay(init_value: float, transition_steps: int, decay_rate: floa
                       end_value: float | None = None) -> Schedule:
     """``init_value * decay_rate ** ((count - transition_begin) / transition_steps)`` from
     ``transition_begin`` on (``init_value`` before).
+
+    Every argument must be finite (NaN or inf raise ``ValueError``), so the values are.
 
     Parameters
     ----------
@@ -174,6 +186,8 @@ def cosine_decay_schedule(init_value: float, decay_steps: int, alpha: float = 0.
     r"""Cosine decay (Loshchilov & Hutter, SGDR):
     :math:`I\,[(1 - \alpha)(\tfrac12(1 + \cos(\pi \min(t, T)/T)))^p + \alpha]`.
 
+    Every argument must be finite (NaN or inf raise ``ValueError``), so the values are.
+
     Parameters
     ----------
     init_value : float
@@ -202,6 +216,8 @@ def join_schedules(schedules: Iterable[Callable[[int], float]],
                    boundaries: Iterable[int]) -> Schedule:
     """Run ``schedules[i]`` from ``boundaries[i-1]`` on, with the count restarted at each
     boundary (``schedules[i](count - boundaries[i-1])``).
+
+    The joined schedules' values are returned as they are (this adds no NaN or inf).
 
     Parameters
     ----------
@@ -238,7 +254,10 @@ def warmup_cosine_decay_schedule(init_value: float, peak_value: float, warmup_st
                                  exponent: float = 1.0) -> Schedule:
     """Linear warmup from ``init_value`` to ``peak_value`` over ``warmup_steps``, then
     cosine decay to ``end_value`` at step ``decay_steps`` (which counts the warmup:
-    ``decay_steps > warmup_steps``).  With ``peak_value == 0`` the decay part is 0."""
+    ``decay_steps > warmup_steps``).  With ``peak_value == 0`` the decay part is 0.
+
+    Every argument must be finite (NaN or inf raise ``ValueError``), so the values are.
+    """
     peak_value = _value(peak_value, "peak_value")
     end_value = _value(end_value, "end_value")
     warmup_steps = _steps(warmup_steps, "warmup_steps")
@@ -260,7 +279,10 @@ def warmup_exponential_decay_schedule(init_value: float, peak_value: float, warm
                                       transition_begin: int = 0, staircase: bool = False,
                                       end_value: float | None = None) -> Schedule:
     """Linear warmup to ``peak_value`` over ``warmup_steps``, then
-    ``exponential_decay(peak_value, ...)`` counted from the end of the warmup."""
+    ``exponential_decay(peak_value, ...)`` counted from the end of the warmup.
+
+    Every argument must be finite (NaN or inf raise ``ValueError``), so the values are.
+    """
     peak_value = _value(peak_value, "peak_value")   # before it is passed on as end_value
     warmup_steps = _steps(warmup_steps, "warmup_steps")
     return join_schedules(

@@ -186,6 +186,8 @@ def optimal_lr(batch_size: ArrayLike, lr_max: ArrayLike, b_noise: ArrayLike) -> 
 def b_simple(per_example_grads: Array, *, unbiased: bool = True) -> Array:
     """Simple noise scale ``B_simple = tr(Sigma) / |g|^2`` from per-example gradients.
 
+    NaN or inf entries raise ``ValueError``.
+
     Parameters
     ----------
     per_example_grads : array (n, ...)

@@ -28,6 +28,8 @@ def _erf(x_np: Any) -> Any:
 def expected_sign(grad: ArrayLike, noise_std: ArrayLike, batch_size: ArrayLike) -> Array:
     """``E[sign(g + sigma z / sqrt(B))] = erf(g / sigma * sqrt(B / 2))``, ``z ~ N(0, 1)``.
 
+    NaN or inf entries raise ``ValueError``.
+
     Elementwise (broadcasting) in all three arguments; result in ``grad``'s namespace.
     """
     xp = array_namespace(grad, noise_std, batch_size, names=("grad", "noise_std", "batch_size"))
@@ -62,6 +64,8 @@ def _parts(grad: Array, hessian: Array, cov: Array) -> Any:
 def sign_sgd_lr(batch_size: ArrayLike, grad: Array, hessian: Array, cov: Array, *,
                 model: str = "erf") -> Array:
     """Optimal learning rate of sign-SGD (the sign model of Adam) at batch size ``B``.
+
+    NaN or inf entries raise ``ValueError``.
 
     With update ``-eta sign(G_B)`` and a quadratic model, ``E[Delta L] = -eta sum mu_i g_i +
     eta^2/2 (sum H_ii + sum_{i != j} mu_i mu_j H_ij)`` (gradient noise independent across
@@ -126,6 +130,8 @@ class SignSGDPeak(Result):
 
 def sign_sgd_peak(grad: Array, hessian: Array, cov: Array) -> SignSGDPeak:
     """Peak ("surge") of the mean-field sign-SGD learning rate over the batch size.
+
+    NaN or inf entries raise ``ValueError``.
 
     ``eta*(beta) = eta_peak / [(beta_n/beta + beta/beta_n)/2]`` is maximal at
     ``beta = beta_n``; since ``beta = (1 + pi kappa^2/(2B))^{-1/2} < 1`` that happens at the

@@ -66,6 +66,9 @@ def minimize_simplex(fun: Callable[[Array], SupportsFloat], grad: Callable[[Arra
                      ) -> SimplexResult:
     r"""Minimize a convex function over the probability simplex.
 
+    NaN or inf in ``p0`` raise ``ValueError``; a non-finite objective or gradient during the run
+    stops it with ``status=2`` (``success=False``).
+
     Parameters
     ----------
     fun : callable

@@ -307,7 +307,10 @@ def project_simplex_jvp(v: ArrayLike, tangent: ArrayLike, /, *, radius: float = 
 
 def sparsemax(x: ArrayLike, /, *, axis: int = -1) -> Array:
     """Sparsemax (Martins & Astudillo 2016): the Euclidean projection of ``x`` onto the
-    probability simplex along ``axis`` (``project_simplex`` with radius 1)."""
+    probability simplex along ``axis`` (``project_simplex`` with radius 1).
+
+    NaN or ``+inf`` in ``x`` raise ``ValueError``; ``-inf`` entries get probability 0.
+    """
     return project_simplex(x, radius=1.0, axis=axis)
 
 

@@ -187,6 +187,9 @@ def estimate_eps_mse(eps_fn: Callable[[Array, Any], Array], x0: Array, schedule:
                      return_stderr: bool = False) -> Array | GammaEstimate:
     r"""Monte Carlo ``mse[n] = E ||eps - eps_fn(x_n, n)||^2 / d`` per step.
 
+    NaN or inf in ``x0`` raise ``ValueError``, as does an ``eps_fn`` that returns non-finite
+    values.
+
     The maximum-likelihood (averaged NPR) moment of J. Su, "Talk on generative diffusion
     models (8): optimal diffusion variance estimation (part 2)", kexue.fm, 2022,
     https://kexue.fm/archives/9246: with an imperfect mean,

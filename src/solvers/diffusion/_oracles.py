@@ -164,6 +164,8 @@ class _Oracle:
 class GaussianMixture(_Oracle):
     r"""Gaussian mixture ``sum_k w_k N(mu_k, Sigma_k)`` in ``R^d`` with full (possibly singular) covariances.
 
+    NaN or inf in ``weights``, ``means`` or ``covs`` raise ``ValueError``.
+
     Parameters
     ----------
     weights : array_like, shape (K,)
@@ -306,6 +308,8 @@ class GaussianMixture(_Oracle):
 
 class PointSet(_Oracle):
     r"""Discrete data law: points ``y_i`` with probabilities ``w_i`` (the "ideal denoiser" case).
+
+    NaN or inf in ``points`` or ``weights`` raise ``ValueError``.
 
     Parameters
     ----------

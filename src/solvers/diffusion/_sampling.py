@@ -144,6 +144,8 @@ def sample(eps_fn: Callable[[Array, int], Array], schedule: NoiseSchedule, traje
         eps_hat = eps_fn(x, t)
         if tuple(eps_hat.shape) != shape:
             raise ValueError(f"eps_fn returned shape {tuple(eps_hat.shape)}, expected {shape}")
+        if not bool(xp.all(xp.isfinite(eps_hat))):   # would turn the result into NaN silently
+            raise ValueError(f"eps_fn returned non-finite values at step t={t}")
         x0 = _x0_hat(x, eps_hat, math.sqrt(schedule.alpha_bar[t]), math.sqrt(schedule.beta_bar[t]), clip_x0)
         mean = c_x * x + gamma * x0
         if s == 0 and denoise_last:
@@ -185,6 +187,9 @@ def nelbo(eps_fn: Callable[[Array, int], Array], x0: Array, schedule: NoiseSched
           seed: Seed = None,
           clip_x0: tuple[float, float] | None = None) -> NelboResult | dict[Any, NelboResult]:
     r"""Negative evidence lower bound of continuous data, in nats per dimension.
+
+    NaN or inf in ``x0`` or the variances raise ``ValueError``, as does an ``eps_fn`` that returns
+    non-finite values.
 
     ``-ELBO = KL(q(x_N|x_0) || N(0, I)) + sum_{k=2}^{K} KL(q(x_{tau_{k-1}} | x_{tau_k}, x_0) || p(x_{tau_{k-1}} | x_{tau_k}))
     - log p(x_0 | x_{tau_1})`` with the Gaussian decoder ``p(x_0 | x_{tau_1}) = N(x0_hat, variances[0] I)``.
@@ -273,6 +278,8 @@ def nelbo(eps_fn: Callable[[Array, int], Array], x0: Array, schedule: NoiseSched
         eps_hat = eps_fn(xt, t)
         if tuple(eps_hat.shape) != shape:
             raise ValueError(f"eps_fn returned shape {tuple(eps_hat.shape)}, expected {shape}")
+        if not bool(xp.all(xp.isfinite(eps_hat))):   # would turn the result into NaN silently
+            raise ValueError(f"eps_fn returned non-finite values at step t={t}")
         x0h = _x0_hat(xt, eps_hat, sa_t, sb_t, clip_x0)
         err2 = (x0 - x0h) * (x0 - x0h)
         for name, src in srcs.items():     # the same x_t and eps_hat serve every variance choice

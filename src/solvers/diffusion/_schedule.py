@@ -17,6 +17,8 @@ __all__ = ["NoiseSchedule", "even_trajectory", "check_trajectory"]
 class NoiseSchedule:
     r"""Variance schedule of a discrete-time diffusion ``q(x_n | x_0) = N(sqrt(alpha_bar[n]) x_0, beta_bar[n] I)``.
 
+    NaN, inf or betas outside (0, 1) raise ``ValueError``; complex betas raise ``TypeError``.
+
     Paper notation (Bao et al. 2022): ``alpha_bar`` and ``beta_bar = 1 - alpha_bar`` are
     *variances* (J. Su's posts on diffusion models use the standard deviations
     ``sqrt(alpha_bar)``, ``sqrt(beta_bar)``).
@@ -150,6 +152,8 @@ class NoiseSchedule:
 
 def even_trajectory(N: int | NoiseSchedule, K: int) -> np.ndarray:
     """The even trajectory (ET) of the official code, with ``0`` prepended.
+
+    Takes integers only (a NaN or inf argument raises ``TypeError``).
 
     ``tau_k = round(1 + a (k - 1))`` for ``k = 1..K`` with ``a = (N - 1)/(K - 1)``, so that
     ``tau_1 = 1`` and ``tau_K = N``; returns ``[0, tau_1, ..., tau_K]`` (``K + 1`` indices).

@@ -52,6 +52,8 @@ def step_cost_matrix(schedule: NoiseSchedule, ms_eps: ArrayLike, n_max: int | No
 def trajectory_cost(schedule: NoiseSchedule, ms_eps: ArrayLike, trajectory: ArrayLike) -> float:
     r"""``sum_{k=2}^{K} J(tau_{k-1}, tau_k)`` for a trajectory ``0, tau_1, ..., tau_K = N`` (the DP objective).
 
+    NaN or inf in ``ms_eps`` at the trajectory's steps raise ``ValueError`` (entry 0 is not read).
+
     Examples
     --------
     The optimal trajectory costs no more than the even one (the bound's trajectory-dependent
@@ -257,6 +259,8 @@ def baseline_cost_matrix(schedule: NoiseSchedule, mse: ArrayLike, kind: str = "b
                          decoder_variance: float | None = None) -> np.ndarray:
     r"""All-pairs NELBO terms ``F[s, t]`` (nats/dim) of the handcrafted variances, for :func:`vb_trajectory`.
 
+    NaN or inf in ``mse`` at steps 1..N raise ``ValueError`` (entry 0 is not read).
+
     The DDPM-forward bound of a trajectory is ``sum_k F[tau_{k-1}, tau_k]`` plus the prior term.
     For ``1 <= s < t``: ``F = (lambda^2/sigma^2 - 1 - log(lambda^2/sigma^2))/2 + gamma^2 e_t / (2 sigma^2)``
     with ``sigma^2 = tilde_beta_{s|t}`` (``"beta_tilde"``) or ``beta_{t|s}`` (``"beta"``) and
@@ -306,6 +310,8 @@ def baseline_cost_matrix(schedule: NoiseSchedule, mse: ArrayLike, kind: str = "b
 def vb_trajectory(F: ArrayLike, K: int, /, *,
                   return_cost: bool = False) -> np.ndarray | tuple[np.ndarray, float]:
     r"""Least-cost trajectory for all-pairs step costs ``F[s, t]`` (Watson et al. 2021).
+
+    ``+inf`` entries of ``F`` are forbidden steps; NaN raises ``ValueError``.
 
     Returns ``K + 1`` time indices ``0 = tau_0 < tau_1 < ... < tau_K = N``.  The "OT" of the baselines in Analytic-DPM's Table 1: minimizes ``sum_k F[tau_{k-1}, tau_k]``
     (e.g. :func:`baseline_cost_matrix`) by dynamic programming, ``O(K N^2)``.

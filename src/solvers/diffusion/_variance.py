@@ -38,6 +38,8 @@ def step_coefficients(schedule: NoiseSchedule, s: ArrayLike, t: ArrayLike,
                       eta: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Coefficients of the DDIM-family step ``s < t`` (NumPy float64, broadcasting over ``s``, ``t``).
 
+    NaN or inf steps or ``eta`` raise (``TypeError``/``ValueError``).
+
     All three are computed without cancellation:
     ``beta_bar_t - eta^2 beta_{t|s} = (1 - eta^2) beta_{t|s} + alpha_{t|s} beta_bar_s`` and
     ``gamma = (alpha_bar_s beta_{t|s} + alpha_bar_t lambda^2) /
@@ -118,6 +120,8 @@ def _range_width_given(data_range: Any) -> float:
 def paper_sampling_clip(y: float = 2.0, *, data_range: tuple[float, float] = (-1.0, 1.0),
                         levels: int = 256) -> float:
     r"""The paper's sampling-only threshold for the last noisy step (Appendix F.2).
+
+    NaN or inf arguments, or a threshold that overflows, raise ``ValueError``.
 
     Clip ``sigma^2`` of ``p(x_{tau_1} | x_{tau_2})`` so that ``E|sigma eps| <= y * Delta`` with
     ``Delta = (hi - lo)/(levels - 1)`` the quantization width: ``sigma^2 <= (y Delta sqrt(pi/2))^2``
@@ -274,6 +278,8 @@ def baseline_variances(schedule: NoiseSchedule, trajectory: ArrayLike, kind: str
                        eta: float = 1.0, decoder_variance: float | None = None) -> np.ndarray:
     r"""The handcrafted variances on a trajectory.
 
+    NaN or inf arguments raise ``ValueError``.
+
     ``kind="beta_tilde"``: ``eta^2 tilde_beta_{s|t}`` (DDPM "small" for ``eta = 1``);
     ``kind="beta"``: ``beta_{t|s}`` (DDPM "large").  The decoder entry 0 (where
     ``tilde_beta_{0|t} = 0``) follows the official likelihood code: ``tilde_beta_{1|2}`` when
@@ -318,6 +324,8 @@ def sn_variance(schedule: NoiseSchedule, s: int, t: int, eps_hat: Array, h: Arra
                 eta: float = 1.0, data_range: tuple[float, float] | None = None) -> Array:
     r"""SN-DPM per-point variance of ``p(x_s | x_t)`` from a second-moment prediction.
 
+    NaN or inf in ``eps_hat`` or ``h`` raise ``ValueError``.
+
     ``Cov_hat = (beta_bar_t/alpha_bar_t)(h - eps_hat^2)`` elementwise, clipped to
     ``[0, ((hi - lo)/2)^2]`` (to ``>= 0`` without ``data_range``), then
     ``sigma^2 = lambda^2 + gamma^2 Cov_hat``.  ``h(x_t) ~ E[eps^2 | x_t]``; with the exact ``h`` and
@@ -338,6 +346,8 @@ def npr_variance(schedule: NoiseSchedule, s: int, t: int, g: Array, /, *, eta: f
                  data_range: tuple[float, float] | None = None) -> Array:
     r"""NPR-DPM per-point variance of ``p(x_s | x_t)``.
 
+    NaN or inf in ``g`` raise ``ValueError``.
+
     ``Cov_hat = (beta_bar_t/alpha_bar_t) g`` with ``g(x_t) ~ E[(eps - eps_hat)^2 | x_t]``, clipped to
     ``[0, ((hi - lo)/2)^2]`` as in the official code when ``data_range`` is given; then
     ``sigma^2 = lambda^2 + gamma^2 Cov_hat``.  With the exact ``g`` this is the best diagonal
@@ -355,6 +365,8 @@ def npr_variance(schedule: NoiseSchedule, s: int, t: int, g: Array, /, *, eta: f
 
 class SNVariance:
     """Per-point SN-DPM variances as a callable ``(x_t, eps_hat, s, t) -> sigma^2`` for :func:`sample`/:func:`nelbo`.
+
+    Non-finite outputs of ``h_fn`` raise ``ValueError`` where the variances are used.
 
     Parameters
     ----------
@@ -379,6 +391,7 @@ class NPRVariance:
     """Per-point NPR-DPM variances as a callable ``(x_t, eps_hat, s, t) -> sigma^2``.
 
     ``g_fn(x_t, t) ~ E[(eps - eps_hat)^2 | x_t]`` (e.g. ``GaussianMixture.npr_second_moment``).
+    Non-finite outputs of ``g_fn`` raise ``ValueError`` where the variances are used.
     """
 
     def __init__(self, g_fn: Callable[[Array, int], Array], schedule: NoiseSchedule, *,
