@@ -366,7 +366,7 @@ def npr_variance(schedule: NoiseSchedule, s: int, t: int, g: Array, /, *, eta: f
 class SNVariance:
     """Per-point SN-DPM variances as a callable ``(x_t, eps_hat, s, t) -> sigma^2`` for :func:`sample`/:func:`nelbo`.
 
-    Non-finite outputs of ``h_fn`` raise ``ValueError`` where the variances are used.
+    NaN or inf outputs of ``h_fn`` raise ``ValueError`` where the variances are used.
 
     Parameters
     ----------
@@ -391,7 +391,7 @@ class NPRVariance:
     """Per-point NPR-DPM variances as a callable ``(x_t, eps_hat, s, t) -> sigma^2``.
 
     ``g_fn(x_t, t) ~ E[(eps - eps_hat)^2 | x_t]`` (e.g. ``GaussianMixture.npr_second_moment``).
-    Non-finite outputs of ``g_fn`` raise ``ValueError`` where the variances are used.
+    NaN or inf outputs of ``g_fn`` raise ``ValueError`` where the variances are used.
     """
 
     def __init__(self, g_fn: Callable[[Array, int], Array], schedule: NoiseSchedule, *,
