@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numbers
+from collections.abc import Sequence
 from typing import Any
 
 import array_api_compat
@@ -16,8 +17,11 @@ __all__ = ["array_namespace", "as_float_array", "is_numpy", "is_cupy", "to_numpy
            "default_float", "check_axis"]
 
 
-def array_namespace(*arrays: Any, xp: Namespace | None = None) -> Namespace:
+def array_namespace(*arrays: Any, xp: Namespace | None = None,
+                    names: Sequence[str] | None = None) -> Namespace:
     """The array-API namespace of ``arrays`` (array-api-compat wrapped), or ``xp`` if given.
+
+    Values are not inspected: NaN and inf entries pass unchanged.
 
     Python scalars and ``None`` are ignored; plain lists count as NumPy input.
 
@@ -27,6 +31,10 @@ def array_namespace(*arrays: Any, xp: Namespace | None = None) -> Namespace:
         The inputs of a computation; they must all belong to one namespace.
     xp : namespace, optional
         Returned unchanged when given (lets a caller skip the inspection).
+    names : sequence of str, optional
+        The argument names of ``arrays``, one each: an input that is not an array, a
+        sequence, a number or ``None`` (a string, a dict ...) then raises ``TypeError``
+        naming its argument, instead of array-api-compat's anonymous error.
 
     Returns
     -------
@@ -48,8 +56,23 @@ def array_namespace(*arrays: Any, xp: Namespace | None = None) -> Namespace:
     """
     if xp is not None:
         return xp
-    arrs = [a for a in arrays if a is not None and not isinstance(a, (numbers.Number, bool))]
-    arrs = [_compat_numpy.asarray(a) if isinstance(a, (list, tuple)) else a for a in arrs]
+    if names is not None:
+        for a, n in zip(arrays, names, strict=True):
+            if not (a is None or isinstance(a, (numbers.Number, list, tuple))
+                    or array_api_compat.is_array_api_obj(a)):
+                raise TypeError(f"{n} must be an array, got {type(a).__name__}")
+    arrs = []
+    for i, a in enumerate(arrays):
+        if a is None or isinstance(a, (numbers.Number, bool)):
+            continue
+        if isinstance(a, (list, tuple)):
+            try:
+                a = _compat_numpy.asarray(a)
+            except (TypeError, ValueError) as e:   # ragged or non-numeric nested sequences
+                if names is None:
+                    raise
+                raise TypeError(f"{names[i]} must be a rectangular numeric array: {e}") from None
+        arrs.append(a)
     if not arrs:
         return _compat_numpy
     return array_api_compat.array_namespace(*arrs)
@@ -65,6 +88,8 @@ def is_cupy(xp: Namespace) -> bool:
 
 def to_numpy(x: Array) -> Any:
     """Copy any array-API array to a NumPy array (host).
+
+    Values are copied as they are: NaN and inf entries pass unchanged.
 
     CuPy arrays are copied from the device; NumPy input is returned without a copy.
 
@@ -97,7 +122,8 @@ def as_float_array(x: Any, name: str, xp: Namespace, *, allow_nan: bool = False,
     """Convert ``x`` to a real floating array of namespace ``xp``.
 
     Integer and boolean input is promoted to the default float dtype; float input keeps its
-    dtype (float32 stays float32).
+    dtype (float32 stays float32); half precision (float16, bfloat16) is refused, as the
+    library computes in float32 or float64 and would otherwise change the caller's dtype.
 
     Parameters
     ----------
@@ -118,7 +144,7 @@ def as_float_array(x: Any, name: str, xp: Namespace, *, allow_nan: bool = False,
     Raises
     ------
     TypeError
-        For complex or non-numeric input.
+        For ``None``, complex, half-precision or non-numeric input.
     ValueError
         For NaN or infinite entries (unless allowed) or too few dimensions; the message names
         ``name``.
@@ -135,8 +161,16 @@ def as_float_array(x: Any, name: str, xp: Namespace, *, allow_nan: bool = False,
     ValueError: v contains NaN
     """
     if isinstance(x, (list, tuple)) or isinstance(x, numbers.Number):
-        x = xp.asarray(x)
+        try:
+            x = xp.asarray(x)
+        except (TypeError, ValueError) as e:   # ragged or non-numeric sequences
+            raise TypeError(f"{name} must be a real numeric array: {e}") from None
+    if not hasattr(x, "dtype") or not hasattr(x, "ndim"):
+        raise TypeError(f"{name} must be an array, got {type(x).__name__}")
     dt = x.dtype
+    if "float16" in str(dt):   # float16 and bfloat16 (not standard array-API dtypes)
+        raise TypeError(f"{name} has dtype {dt}, which is not supported: cast it to float32 "
+                        "or float64")
     if xp.isdtype(dt, "complex floating"):
         raise TypeError(f"{name} must be real, got complex dtype {dt}")
     if not xp.isdtype(dt, "real floating"):

@@ -22,6 +22,8 @@ _forced: contextvars.ContextVar[str] = contextvars.ContextVar("probspace_backend
 def use_backend(name: str) -> Iterator[str]:
     """Force a rung of the kernel ladder inside a ``with`` block.
 
+    Takes no numeric input (NaN and inf do not apply).
+
     Parameters
     ----------
     name : {"auto", "numba", "cupy", "generic"}
@@ -62,7 +64,10 @@ def use_backend(name: str) -> Iterator[str]:
 
 
 def get_backend() -> str:
-    """The rung currently forced by :func:`use_backend` (``"auto"`` when none)."""
+    """The rung currently forced by :func:`use_backend` (``"auto"`` when none).
+
+    Takes no numeric input (NaN and inf do not apply).
+    """
     return _forced.get()
 
 
@@ -78,6 +83,8 @@ def _is_cupy(xp: Any) -> bool:
 
 def backend_for(xp: Any, *, available: tuple[str, ...] = ("numba", "cupy", "generic")) -> str:
     """Resolve the rung for namespace ``xp``.
+
+    Takes no numeric input (NaN and inf do not apply).
 
     ``available`` lists the rungs a routine implements; the generic rung must always be
     among them.  A forced rung that does not fit the namespace raises ``TypeError``.

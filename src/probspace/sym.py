@@ -13,7 +13,10 @@ _FUNCS = ("sin", "cos", "tan", "asin", "acos", "atan", "atan2", "sinh", "cosh", 
 
 
 def namespace_module(xp: Any) -> dict[str, Any]:
-    """A name -> function mapping for ``sympy.lambdify`` built from array namespace ``xp``."""
+    """A name -> function mapping for ``sympy.lambdify`` built from array namespace ``xp``.
+
+    Takes no numeric input (NaN and inf do not apply).
+    """
     mod = {name: getattr(xp, name) for name in _FUNCS if hasattr(xp, name)}
     mod.update({"Abs": xp.abs, "pi": xp.pi, "E": xp.e, "Heaviside": lambda x, h0=0.5: xp.where(
         x > 0, 1.0, xp.where(x < 0, 0.0, h0)), "Max": xp.maximum, "Min": xp.minimum,
@@ -33,6 +36,8 @@ def _erf(xp: Any) -> Callable[[Any], Any] | None:
 def lambdify(args: sp.Symbol | Sequence[sp.Symbol], expr: Any, xp: Any = None, *,
              backend: str = "array") -> Callable[..., Any]:
     """Compile sympy ``expr`` of ``args`` into a function.
+
+    The compiled function follows the namespace's arithmetic: NaN and inf propagate.
 
     Parameters
     ----------

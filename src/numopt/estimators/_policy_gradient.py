@@ -41,7 +41,9 @@ def categorical_sample(probs: Array, n_samples: int, stream: Stream) -> Array:
     -------
     Integer indices of shape ``(n_samples, *probs.shape[:-1])`` (namespace of ``probs``).
     """
-    xp = array_namespace(probs)
+    if not isinstance(stream, Stream):
+        raise TypeError(f"stream must be a probspace.random.Stream, got {type(stream).__name__}")
+    xp = array_namespace(probs, names=("probs",))
     probs = as_float_array(probs, "probs", xp, ndim_min=1)
     n_samples = check_int(n_samples, "n_samples", minimum=0)
     if probs.shape[-1] == 0:
@@ -77,6 +79,9 @@ def policy_gradient(logits: Array, sample_fn: Callable[[Array, int, Stream], Arr
                     baseline: str | float = "mean") -> GradientEstimate:
     """Policy-gradient estimate of ``grad_logits E_{y ~ softmax(logits)} r(y)``.
 
+    NaN or ``+inf`` logits raise ``ValueError``; ``-inf`` masks a class; non-finite rewards
+    propagate into the estimate.
+
     The policy is a product of independent categoricals ``p = softmax(logits)`` along the last
     axis (``logits`` of shape ``(..., K)``), so ``grad log p(y) = onehot(y) - p`` per factor.
     The estimate is the mean of ``(r_i - b_i) (onehot(y_i) - p)`` over ``n_samples`` draws; it
@@ -109,7 +114,7 @@ def policy_gradient(logits: Array, sample_fn: Callable[[Array, int, Stream], Arr
         ``grad`` (shape of ``logits``), ``stderr``, ``n_samples``, ``nfev`` (reward calls = 1),
         ``baseline`` (mean of the ``b_i`` used), ``mean_reward``.
     """
-    xp = array_namespace(logits)
+    xp = array_namespace(logits, names=("logits",))
     logits = as_float_array(logits, "logits", xp, ndim_min=1, allow_inf=True)
     # -inf masks a class (probability 0); +inf or an all -inf row has no policy
     if bool(xp.any(logits == float("inf"))):

@@ -36,6 +36,9 @@ def zeroth_order_grad(f: Callable[[Array], Any], x: Array, /, *, eps: float, n_s
                       vectorized: bool = False) -> GradientEstimate:
     """Gaussian-smoothing (zeroth-order) estimate of ``grad f(x)``.
 
+    NaN or inf in ``x`` raise ``ValueError``; non-finite values of ``f`` propagate into the
+    estimate.
+
     With ``u_i ~ N(0, I)`` the per-sample estimates are
     ``(f(x + eps u) - f(x - eps u)) / (2 eps) * u`` (antithetic pairs) or
     ``(f(x + eps u) - f(x)) / eps * u`` (forward, ``f(x)`` acting as the baseline); both are
@@ -71,7 +74,7 @@ def zeroth_order_grad(f: Callable[[Array], Any], x: Array, /, *, eps: float, n_s
     """
     if not callable(f):
         raise TypeError("f must be callable")
-    xp = array_namespace(x)
+    xp = array_namespace(x, names=("x",))
     x = as_float_array(x, "x", xp)
     eps = check_positive(eps, "eps")
     n = check_int(n_samples, "n_samples", minimum=2)

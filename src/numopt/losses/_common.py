@@ -17,7 +17,7 @@ Reduction = Literal["mean", "sum", "none"]
 
 def namespace(logits: ArrayLike, targets: ArrayLike) -> Namespace:
     """The common namespace of ``logits`` and ``targets`` (lists are treated as NumPy)."""
-    return array_namespace(logits, targets)
+    return array_namespace(logits, targets, names=("logits", "targets"))
 
 
 def check_reduction(reduction: str) -> str:
@@ -52,15 +52,28 @@ def as_logits(logits: ArrayLike, xp: Namespace, *, ndim_min: int = 1,
     return z
 
 
+def check_temperature(z: Array, T: float, xp: Namespace) -> None:
+    """``z / T`` and ``1 / T`` (the gradient's factor) must not overflow ``z``'s dtype: a tiny
+    temperature would otherwise turn the softmax into inf / inf = NaN."""
+    zmax = float(xp.max(xp.abs(z))) if z.size else 0.0
+    if zmax != zmax or zmax == float("inf"):   # non-finite logits: reported by the caller
+        return
+    if max(zmax, 1.0) / T > float(xp.finfo(z.dtype).max):
+        raise ValueError(f"temperature {T!r} is too small: logits / temperature overflows "
+                         f"{z.dtype} (max |logits| = {zmax:.3g})")
+
+
 def numba_rung(xp: Namespace) -> bool:
     """True when the NumPy (Numba kernel) rung of the ladder serves namespace ``xp``."""
     from probspace import backend_for
     return backend_for(xp, available=("numba", "generic")) == "numba"
 
 
-def _as_array(x: ArrayLike, xp: Namespace) -> Array:
+def _as_array(x: ArrayLike, xp: Namespace, name: str = "targets") -> Array:
     if isinstance(x, (list, tuple, int, float, bool)):
         return xp.asarray(x)
+    if not hasattr(x, "dtype") or not hasattr(x, "shape"):   # None, strings, dicts ...
+        raise TypeError(f"{name} must be an array, got {type(x).__name__}")
     return x
 
 
@@ -76,14 +89,17 @@ def check_class_indices(targets: ArrayLike, logits: Array, xp: Namespace,
                         name: str = "targets") -> Array:
     """Validate integer class indices of shape ``logits.shape[:-1]``; returns the array."""
     C = logits.shape[-1]
-    t = _as_array(targets, xp)
+    t = _as_array(targets, xp, name)
+    if C == 0:   # no index is valid: say so about logits, not about every target
+        raise ValueError(f"logits has no classes (shape {tuple(logits.shape)})")
     if not is_integer_array(t, xp):
         raise TypeError(f"{name} must be integer class indices, got dtype {t.dtype}")
     if tuple(t.shape) != tuple(logits.shape[:-1]):
-        raise ValueError(f"{name} must have shape {tuple(logits.shape[:-1])} (class indices), "
-                         f"got {tuple(t.shape)}")
+        raise ValueError(f"{name} must have shape {tuple(logits.shape[:-1])} (class indices "
+                         f"for logits of shape {tuple(logits.shape)}), got {tuple(t.shape)}")
     if t.size and (bool(xp.any(t < 0)) or bool(xp.any(t >= C))):
-        raise ValueError(f"{name} must be class indices in [0, {C - 1}]")
+        raise ValueError(f"{name} must be class indices in [0, {C - 1}] (logits has {C} "
+                         "classes)")
     return t
 
 
@@ -99,12 +115,13 @@ def class_index_onehot(targets: ArrayLike, logits: Array, xp: Namespace,
 def probability_targets(targets: ArrayLike, shape: Sequence[int], dtype: DType, xp: Namespace,
                         name: str = "targets", *, sum_to_one: bool = False) -> Array:
     """Float targets in [0, 1] of exactly ``shape`` (integers/bools promoted), as ``dtype``."""
-    t = _as_array(targets, xp)
+    t = _as_array(targets, xp, name)
     if xp.isdtype(t.dtype, "bool"):
         t = xp.astype(t, dtype)
     t = as_float_array(t, name, xp)
     if tuple(t.shape) != tuple(shape):
-        raise ValueError(f"{name} must have shape {tuple(shape)}, got {tuple(t.shape)}")
+        raise ValueError(f"{name} must have shape {tuple(shape)} (the shape of logits), got "
+                         f"{tuple(t.shape)}")
     t = xp.astype(t, dtype)
     if t.size and (bool(xp.any(t < 0)) or bool(xp.any(t > 1))):
         raise ValueError(f"{name} must lie in [0, 1]")
@@ -121,7 +138,7 @@ def class_targets(targets: ArrayLike, logits: Array, xp: Namespace, name: str = 
     """Class targets as an array of shape ``logits.shape``: integer indices of shape
     ``logits.shape[:-1]`` become one-hot rows, float rows of shape ``logits.shape`` are class
     probabilities (non-negative, summing to one)."""
-    t = _as_array(targets, xp)
+    t = _as_array(targets, xp, name)
     if is_integer_array(t, xp):
         return class_index_onehot(t, logits, xp, name)
     if tuple(t.shape) == tuple(logits.shape[:-1]):
@@ -129,8 +146,9 @@ def class_targets(targets: ArrayLike, logits: Array, xp: Namespace, name: str = 
                         f"got dtype {t.dtype}")
     if tuple(t.shape) != tuple(logits.shape):
         raise ValueError(f"{name} must be integer class indices of shape {tuple(logits.shape[:-1])} "
-                         f"or class probabilities of shape {tuple(logits.shape)}, got dtype "
-                         f"{t.dtype} and shape {tuple(t.shape)}")
+                         f"or class probabilities of shape {tuple(logits.shape)} (for logits of "
+                         f"shape {tuple(logits.shape)}), got dtype {t.dtype} and shape "
+                         f"{tuple(t.shape)}")
     return probability_targets(t, logits.shape, logits.dtype, xp, name, sum_to_one=sum_to_one)
 
 

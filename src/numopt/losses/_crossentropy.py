@@ -40,6 +40,8 @@ def sigmoid_cross_entropy(logits: ArrayLike, targets: ArrayLike, /, *,
                           return_grad: bool = False) -> Array | tuple[Array, Array]:
     r"""Binary cross-entropy on logits, :math:`\log(1+e^{z}) - t z`.
 
+    NaN or inf in ``logits`` or ``targets`` raise ``ValueError``.
+
     Parameters
     ----------
     logits : array, shape (n,) (any shape works elementwise)
@@ -114,6 +116,8 @@ def softmax_cross_entropy(logits: ArrayLike, targets: ArrayLike, /, *, label_smo
                           reduction: Reduction = "mean",
                           return_grad: bool = False) -> Array | tuple[Array, Array]:
     r"""Softmax cross-entropy, :math:`\mathrm{logsumexp}(z) - \sum_i t_i z_i`.
+
+    NaN or inf in ``logits`` or ``targets`` raise ``ValueError``.
 
     Parameters
     ----------

@@ -49,6 +49,8 @@ def emo(logits: ArrayLike, targets: ArrayLike, /, *, cost: ArrayLike | None = No
         return_grad: bool = False) -> Array | tuple[Array, Array]:
     r"""EMO loss: the earth-mover cost of moving the predicted distribution onto the target.
 
+    NaN or inf in ``logits``, ``targets``, ``cost`` or ``embeddings`` raise ``ValueError``.
+
     With ``p = softmax(z)`` and target distribution ``tau`` (one-hot for a class index) the loss
     is the transport upper bound ``sum_{i,j} p_i tau_j c_{ij}``, exact (the EMD itself) for
     one-hot targets.  With the 0/1 cost ``c_ij = 1 - delta_ij`` it is ``1 - p_target``
@@ -168,7 +170,8 @@ def _cost_table(cost: ArrayLike | None, embeddings: ArrayLike | None, C: int, dt
         M = as_float_array(cost, "cost", xp, ndim_min=2)
         check_not_half(M, "cost")
         if tuple(M.shape) != (C, C):
-            raise ValueError(f"cost must have shape ({C}, {C}), got {tuple(M.shape)}")
+            raise ValueError(f"cost must have shape ({C}, {C}) for logits with {C} classes, "
+                             f"got {tuple(M.shape)}")
         return "cost", xp.astype(M, dtype)
     return "none", None
 

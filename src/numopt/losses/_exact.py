@@ -104,6 +104,8 @@ def exact(logits: ArrayLike, targets: ArrayLike, /, *, sigma: float = 1.0, n_poi
           return_error: bool = False) -> Array | tuple[Array, ...]:
     r"""EXACT loss: the probability of a wrong prediction under Gaussian logit noise.
 
+    NaN or inf in ``logits`` or ``targets`` raise ``ValueError``.
+
     ``loss = 1 - P(argmax(z + sigma * eps) = y)``, ``eps ~ N(0, I)``.
 
     Parameters

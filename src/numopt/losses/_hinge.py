@@ -44,6 +44,8 @@ def hinge(logits: ArrayLike, targets: ArrayLike, /, *,
           return_grad: bool = False) -> Array | tuple[Array, Array]:
     r"""Hinge loss, binary or multiclass.
 
+    NaN or inf in ``logits`` or ``targets`` raise ``ValueError``.
+
     Parameters
     ----------
     logits : array

@@ -135,8 +135,10 @@ def zlpr_soft_rows(z, t, eps, scale, want_grad, loss, grad, work, r0, r1):
             tk = like(tv, x)
             if lo > 0:
                 tk = zero if tk < lo else (one if tk > hi else tk)
-            a_row[j] = tk * fexp(-x - m1)
-            b_row[j] = (one - tk) * fexp(x - m2)
+            # a zero weight masks its term: 0 * e^(huge) would be NaN (m1, m2 shift only the
+            # terms with positive weight, so the others may overflow)
+            a_row[j] = tk * fexp(-x - m1) if tk > zero else zero
+            b_row[j] = (one - tk) * fexp(x - m2) if tk < one else zero
             chk += x * zero
             tbad += 0 if (tv >= 0 and tv <= 1) else 1
         if chk != 0:

@@ -16,6 +16,7 @@ from probspace.typing import Array, ArrayLike, Namespace
 
 from ._common import Reduction
 from ._common import (_as_array, as_logits, check_bool, check_nonempty, check_reduction,
+                      check_temperature,
                       class_targets, finish, namespace, numba_rung, probability_targets,
                       sigmoid, softmax, softmax_backward)
 from ._numpy_rung import (DEFER, as_c, class_indices, elementwise, finish_rows, grad_scale,
@@ -46,6 +47,8 @@ def smoothed_accuracy(logits: ArrayLike, targets: ArrayLike, /, *, temperature: 
                       reduction: Reduction = "mean",
                       return_grad: bool = False) -> Array | tuple[Array, Array]:
     r"""Smoothed-accuracy loss, ``1 - <t, softmax(z / temperature)>``.
+
+    NaN or inf in ``logits`` or ``targets`` raise ``ValueError``.
 
     Accuracy is ``<onehot(y), onehot(argmax z)>``; replacing ``onehot(argmax)`` by
     ``softmax(z / T)`` gives a differentiable accuracy, and this function returns the loss
@@ -82,11 +85,14 @@ def smoothed_accuracy(logits: ArrayLike, targets: ArrayLike, /, *, temperature: 
     check_bool(return_grad, "return_grad")
     T = check_positive(temperature, "temperature")
     if numba_rung(xp):
-        out = _smoothed_accuracy_numba(as_logits(logits, xp, ndim_min=0, check_finite=False),
+        z = as_logits(logits, xp, ndim_min=0, check_finite=False)
+        check_temperature(z, T, xp)
+        out = _smoothed_accuracy_numba(z,
                                        targets, T, reduction, return_grad)
         if out is not DEFER:
             return out
     z = as_logits(logits, xp, ndim_min=0)
+    check_temperature(z, T, xp)
     t = _as_array(targets, xp)
     if _is_binary(z, t):
         return _binary_smoothed(z, t, T, reduction, return_grad, xp)
@@ -138,6 +144,8 @@ def smoothed_f1(logits: ArrayLike, targets: ArrayLike, /, *, temperature: float 
                 return_grad: bool = False) -> Array | tuple[Array, Array]:
     r"""Smoothed-F1 loss, ``1 - 2 sum(t p) / sum(t + p)`` with ``p`` the soft prediction.
 
+    NaN or inf in ``logits`` or ``targets`` raise ``ValueError``.
+
     F1 = 2 TP / (2 TP + FP + FN) = 2 sum(t * yhat) / (sum t + sum yhat) for 0/1 predictions;
     the smooth version puts ``p = sigmoid(z / T)`` (binary) or ``softmax(z / T)`` (multiclass)
     in place of ``yhat``.  F1 is a batch-level quantity: the sums run over the whole batch.
@@ -176,11 +184,14 @@ def smoothed_f1(logits: ArrayLike, targets: ArrayLike, /, *, temperature: float 
     check_bool(return_grad, "return_grad")
     T = check_positive(temperature, "temperature")
     if numba_rung(xp):
-        out = _smoothed_f1_numba(as_logits(logits, xp, ndim_min=0, check_finite=False),
+        z = as_logits(logits, xp, ndim_min=0, check_finite=False)
+        check_temperature(z, T, xp)
+        out = _smoothed_f1_numba(z,
                                  targets, T, reduction, return_grad)
         if out is not DEFER:
             return out
     z = as_logits(logits, xp, ndim_min=0)
+    check_temperature(z, T, xp)
     t = _as_array(targets, xp)
     if _is_binary(z, t):
         t = probability_targets(t, z.shape, z.dtype, xp)

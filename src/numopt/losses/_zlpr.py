@@ -71,6 +71,8 @@ def zlpr(logits: ArrayLike, targets: ArrayLike, /, *, threshold_index: int | Non
          return_grad: bool = False) -> Array | tuple[Array, Array]:
     r"""ZLPR multi-label loss (multi-label softmax + cross-entropy with threshold 0).
 
+    NaN or inf in ``logits`` or ``targets`` raise ``ValueError``.
+
     ``log(1 + sum_{i in neg} e^{s_i}) + log(1 + sum_{j in pos} e^{-s_j})``: every positive score
     is pushed above 0 and every negative one below, with no class-imbalance weighting.
 
@@ -249,6 +251,8 @@ def zlpr_soft(logits: ArrayLike, targets: ArrayLike, /, *, eps: float = 0.0,
               reduction: Reduction = "mean",
               return_grad: bool = False) -> Array | tuple[Array, Array]:
     r"""Soft-label ZLPR: ``log(1 + sum_i t_i e^{-s_i}) + log(1 + sum_i (1 - t_i) e^{s_i})``.
+
+    NaN or inf in ``logits`` or ``targets`` raise ``ValueError``.
 
     Reduces to :func:`zlpr` for 0/1 targets; for a single sample its minimiser satisfies
     ``t_i = sigmoid(2 s_i)``, i.e. ``s_i = logit(t_i) / 2`` (so probabilities are read off as

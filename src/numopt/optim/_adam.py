@@ -8,7 +8,8 @@ from typing import NamedTuple
 from probspace import array_namespace, backend_for
 from probspace._validation import check_nonnegative, check_probability
 
-from ._base import Optimizer, as_schedule, prepare, resolve_lr, store, zeros_like_tree
+from ._base import (Optimizer, adam_direction, as_schedule, prepare, resolve_lr, store,
+                    zeros_like_tree)
 from ._tree import unflatten
 from ._types import MaskTree, Params, ScalarOrSchedule, Updates
 
@@ -31,7 +32,8 @@ def adam(lr: ScalarOrSchedule | None = None, *, learning_rate: ScalarOrSchedule 
     ``update = -lr_t * (m_hat / (sqrt(v_hat) + eps) + weight_decay * theta)`` with
     ``m_hat = m_t / (1 - b1^t)``, ``v_hat = v_t / (1 - b2^t)``.  The decay is multiplied by the
     (scheduled) learning rate, as in PyTorch's ``AdamW`` and optax's ``adamw``.  From a zero
-    state with ``eps = 0`` the first update is ``-lr (sign g + weight_decay theta)``.
+    state with ``eps = 0`` the first update is ``-lr (sign g + weight_decay theta)`` (0 for a
+    zero gradient, never 0/0).  NaN or inf in the gradients propagate into the updates.
 
     Parameters
     ----------
@@ -96,7 +98,7 @@ def adam(lr: ScalarOrSchedule | None = None, *, learning_rate: ScalarOrSchedule 
             else:
                 mo = b1 * m + (1.0 - b1) * g
                 vo = b2 * v + (1.0 - b2) * (g * g)
-                step = (mo / c1) / (xp.sqrt(vo / c2) + eps)
+                step = adam_direction(xp, mo / c1, xp.sqrt(vo / c2) + eps)
                 u = -a * (step + wd * p) if wd else -a * step
                 if inplace:
                     mo, vo, u = store(m, mo), store(v, vo), store(buf, u)
@@ -114,6 +116,9 @@ def adamw(lr: ScalarOrSchedule | None = None, *, learning_rate: ScalarOrSchedule
           mask: MaskTree | Callable[[Params], MaskTree] | None = None,
           inplace: bool = False) -> Optimizer:
     """AdamW with optax's defaults and ``mask``: ``adam`` with decoupled weight decay.
+
+    Hyper-parameters must be finite (NaN or inf raise ``ValueError``); NaN or inf in the gradients
+    propagate into the updates, as in optax.
 
     Same update as :func:`adam` (the decay is multiplied by the learning rate); the default
     ``weight_decay=1e-4`` is optax's.  ``mask`` (a tree of bools shaped like the parameters or

@@ -100,6 +100,15 @@ def apply_updates(params: Params, updates: Updates, *, inplace: bool = False) ->
     return unflatten(td, out)
 
 
+def adam_direction(xp: Any, m_hat: Array, denom: Array) -> Array:
+    """``m_hat / denom`` for Adam; a zero ``denom`` (only with ``eps = 0``) gives the limit
+    ``sign(m_hat)`` (0 for a zero moment) instead of 0/0 = NaN (the Numba and CuPy kernels
+    do the same)."""
+    pos = denom > 0
+    safe = xp.where(pos, denom, xp.ones_like(denom))
+    return xp.where(pos, m_hat / safe, xp.sign(m_hat))
+
+
 def store(buf: Array, value: Array) -> Array:
     """Write ``value`` into the existing array ``buf`` and return ``buf``."""
     buf[...] = value
@@ -160,24 +169,26 @@ def check_count(count: Any, name: str = "state.count") -> int:
 
 
 def state_leaves(tree: Any, td: TreeDef, ref_leaves: list[Array], paths: list[Path], name: str, *,
-                 writeable: bool = False) -> list[Array]:
+                 writeable: bool = False, ref: str = "params") -> list[Array]:
     """Leaves of a state tree checked against the parameters: same structure (naming any extra
     or missing key), and per leaf the same array type, shape and dtype; with ``writeable``
     also mutable (NumPy).  One cheap pass over the leaves, before any kernel runs: the fused
-    kernels index the state buffers with the parameters' sizes.
+    kernels index the state buffers with the parameters' sizes.  ``ref`` names the argument
+    the state is compared with in messages (``"updates"`` for the gradient transformations,
+    whose ``update`` sees no parameters).
     """
-    leaves = leaves_like(tree, td, name)
+    leaves = leaves_like(tree, td, name, ref)
     for s, p, path in zip(leaves, ref_leaves, paths):
         if type(s) is not type(p) and array_namespace(s) is not array_namespace(p):
-            raise ValueError(f"{name} leaf {_leaf(path)} is a {type(s).__name__}, params leaf "
+            raise ValueError(f"{name} leaf {_leaf(path)} is a {type(s).__name__}, {ref} leaf "
                              f"is a {type(p).__name__}; the state was made for other parameters "
                              "(call init again)")
         if tuple(s.shape) != tuple(p.shape):
-            raise ValueError(f"{name} leaf {_leaf(path)} has shape {tuple(s.shape)}, params leaf "
+            raise ValueError(f"{name} leaf {_leaf(path)} has shape {tuple(s.shape)}, {ref} leaf "
                              f"has {tuple(p.shape)}; the state was made for other parameters "
                              "(call init again)")
         if s.dtype != p.dtype:
-            raise ValueError(f"{name} leaf {_leaf(path)} has dtype {s.dtype}, params leaf has "
+            raise ValueError(f"{name} leaf {_leaf(path)} has dtype {s.dtype}, {ref} leaf has "
                              f"{p.dtype}; the state was made for other parameters "
                              "(call init again)")
         if writeable and isinstance(s, np.ndarray) and not s.flags.writeable:

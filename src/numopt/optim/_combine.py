@@ -30,6 +30,8 @@ def _check_transform(t: _T, name: str) -> _T:
 def chain(*transforms: Optimizer) -> Optimizer:
     """Apply transformations in sequence: the updates of each feed the next.
 
+    NaN or inf in the gradients propagate through the chained transformations.
+
     ``init`` returns the tuple of the inner states; ``update(updates, state, params=None)``
     passes ``params`` to every link.  ``chain(clip_by_global_norm(1.0), adam(1e-3))`` or
     ``chain(scale_by_adam(), add_decayed_weights(1e-4), scale_by_learning_rate(sched))`` work
@@ -85,6 +87,8 @@ def masked(inner: Optimizer, mask: MaskTree | Callable[[Updates], MaskTree]) -> 
     """Apply ``inner`` only to the leaves where ``mask`` is True; the other updates pass
     through unchanged.
 
+    NaN or inf in the gradients propagate (masked-out leaves pass unchanged).
+
     The inner transform sees the trees with :class:`MaskedNode` in place of the masked-out
     leaves (so its state holds buffers only for the leaves it transforms), as in optax.
 
@@ -137,6 +141,8 @@ def multi_transform(transforms: Mapping[Any, Optimizer],
     """A different transformation per group of parameters (optax's ``multi_transform``,
     also named ``partition``).
 
+    NaN or inf in the gradients propagate through each group's transformation.
+
     Parameters
     ----------
     transforms : dict
@@ -155,8 +161,8 @@ def multi_transform(transforms: Mapping[Any, Optimizer],
     for k, t in transforms.items():
         _check_transform(t, f"transforms[{k!r}]")
 
-    def labels_of(tree: Updates) -> tuple[list[Any], TreeDef]:
-        _, _, td = flatten(tree, "params")
+    def labels_of(tree: Updates, name: str) -> tuple[list[Any], TreeDef]:
+        _, _, td = flatten(tree, name)
         lt = param_labels(tree) if callable(param_labels) else param_labels
         labels = prefix_leaves(lt, td, "param_labels", _is_label)
         unknown = sorted({repr(lb) for lb in labels if lb not in transforms})
@@ -169,7 +175,7 @@ def multi_transform(transforms: Mapping[Any, Optimizer],
         return unflatten(td, [lb == group for lb in labels])
 
     def init(params: Params) -> MultiTransformState:
-        labels, td = labels_of(params)
+        labels, td = labels_of(params, "params")
         return MultiTransformState({g: masked(t, group_mask(labels, td, g)).init(params)
                                     for g, t in transforms.items()})
 
@@ -179,7 +185,7 @@ def multi_transform(transforms: Mapping[Any, Optimizer],
         if not isinstance(state.inner_states, Mapping) or set(state.inner_states) != set(
                 transforms):
             raise ValueError("state.inner_states must have one entry per label of transforms")
-        labels, td = labels_of(updates)
+        labels, td = labels_of(updates, "updates")
         new = {}
         for g, t in transforms.items():
             updates, new[g] = masked(t, group_mask(labels, td, g)).update(

@@ -7,6 +7,7 @@ from typing import NamedTuple
 
 from probspace import array_namespace
 from probspace._validation import check_nonnegative, check_positive, check_probability
+from probspace.typing import Array
 
 from ._base import (Optimizer, as_schedule, check_count, check_leaves, check_params,
                     check_state_type, resolve_lr, state_leaves, zeros_like_tree)
@@ -24,6 +25,9 @@ def eg(lr: ScalarOrSchedule | None = None, *,
        learning_rate: ScalarOrSchedule | None = None) -> Optimizer:
     """Unnormalised exponentiated gradient for nonnegative parameters:
     ``theta <- theta * exp(-lr_t g)``.
+
+    Hyper-parameters must be finite (NaN or inf raise ``ValueError``); NaN or inf in the gradients
+    propagate into the updates, as in optax.
 
     The update is returned additively as ``theta * expm1(-lr_t g)``, which keeps small steps
     accurate (no ``exp(x) - 1`` cancellation) and keeps zero entries exactly zero (no
@@ -76,6 +80,24 @@ class EgAdaptiveState(NamedTuple):
     grad_avg: Updates      # EMA of gradients (normalised mode's global signal)
 
 
+def _max_abs(a: Array) -> float:
+    xp = array_namespace(a)
+    return float(xp.max(xp.abs(a))) if a.size else 0.0
+
+
+def _scaled(s_prev: float, exponent: float) -> float:
+    """``s_prev * exp(exponent)``, refusing a step-size scale that leaves the float range
+    (an OverflowError or a silent 0/inf scale otherwise)."""
+    try:
+        scale = s_prev * math.exp(exponent)
+    except OverflowError:
+        scale = math.inf
+    if not (scale > 0 and math.isfinite(scale)):
+        raise ValueError(f"the step-size scale s * exp(scale_lr * ...) = {scale!r} left the "
+                         "float range: lower scale_lr (or check the gradients)")
+    return scale
+
+
 def eg_adaptive(base: Optimizer, *, gain_lr: float = 0.01, scale_lr: float = 0.01,
                 beta: float = 0.9, normalize: bool = True,
                 init_scale: float = 1.0) -> Optimizer:
@@ -83,6 +105,9 @@ def eg_adaptive(base: Optimizer, *, gain_lr: float = 0.01, scale_lr: float = 0.0
     global scale, wrapping any base optimizer (after Amid, Anil, Fifty & Warmuth 2022,
     arXiv 2202.00145, and the simplified form of J. Su, "Exponentiated gradient descent +
     meta-learning = adaptive learning rate", kexue.fm, 2022, https://kexue.fm/archives/8968).
+
+    Hyper-parameters must be finite (NaN or inf raise ``ValueError``); NaN or inf in the gradients
+    propagate into the updates, as in optax.
 
     What is implemented (the paper's exact constants and normalisations were not available, so
     this is our documented variant).  With ``u_t`` the base optimizer's update for gradient
@@ -146,22 +171,28 @@ def eg_adaptive(base: Optimizer, *, gain_lr: float = 0.01, scale_lr: float = 0.0
             raise ValueError(f"state.scale must be a finite number > 0, got {s_prev!r}")
         new_gains = []
         if normalize:
+            # the cosine is scale-free: divide by the largest entries first, so that huge
+            # gradients do not overflow the sums (inf / inf = NaN)
+            m_big = max((_max_abs(m) for m in gbar), default=0.0)
+            g_big = max((_max_abs(g) for g in gl), default=0.0)
             dot = nm = ng = 0.0
             for g, m, p_, u in zip(gl, gbar, gains, prev):
                 xp = array_namespace(g)
                 new_gains.append(p_ * xp.exp(gain_lr * xp.sign(-(g * u))))
-                dot += float(xp.sum(m * g))
-                nm += float(xp.sum(m * m))
-                ng += float(xp.sum(g * g))
+                if 0 < m_big < math.inf and 0 < g_big < math.inf:
+                    ms, gs = m / m_big, g / g_big
+                    dot += float(xp.sum(ms * gs))
+                    nm += float(xp.sum(ms * ms))
+                    ng += float(xp.sum(gs * gs))
             cos = dot / (math.sqrt(nm) * math.sqrt(ng)) if nm > 0 and ng > 0 else 0.0
-            scale = s_prev * math.exp(scale_lr * cos)
+            scale = _scaled(s_prev, scale_lr * cos)
         else:
             hyper = 0.0
             for g, p_, u in zip(gl, gains, prev):
                 xp = array_namespace(g)
                 new_gains.append(p_ * xp.exp(-gain_lr * s_prev * (g * u)))
                 hyper += float(xp.sum(g * (p_ * u)))
-            scale = s_prev * math.exp(-scale_lr * hyper)
+            scale = _scaled(s_prev, -scale_lr * hyper)
         base_up, base_state = base.update(grads, state.base_state, params)
         bl = leaves_like(base_up, td, "base optimizer updates")
         ups = [scale * (p_ * u) for p_, u in zip(new_gains, bl)]

@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import math
 
-from probspace._validation import check_positive, check_probability
+from probspace._validation import check_nonnegative, check_positive, check_probability
 
 __all__ = ["momentum_to_friction", "friction_to_momentum", "rescale_momentum"]
 
 
 def momentum_to_friction(lr: float, beta: float) -> tuple[float, float]:
     """The ODE ``theta'' + lam theta' = -grad f`` that heavy ball ``(lr, beta)`` discretises.
+
+    NaN or inf arguments raise ``ValueError``.
 
     Parameters
     ----------
@@ -43,12 +45,12 @@ def momentum_to_friction(lr: float, beta: float) -> tuple[float, float]:
 def friction_to_momentum(friction: float, time_step: float) -> tuple[float, float]:
     """Inverse of :func:`momentum_to_friction`: ``(lr, beta)`` for friction ``lam`` and step ``h``.
 
+    NaN or inf arguments raise ``ValueError``.
+
     ``beta = (1 - lam h/2) / (1 + lam h/2)``, ``lr = h^2 / (1 + lam h/2)``; needs
     ``lam h <= 2`` (otherwise ``beta`` would be negative).
     """
-    lam = float(friction)
-    if not (lam >= 0 and math.isfinite(lam)):
-        raise ValueError(f"friction must be finite and >= 0, got {friction!r}")
+    lam = check_nonnegative(friction, "friction")   # a real number (not a string), finite
     h = check_positive(time_step, "time_step")
     if lam * h > 2.0:
         raise ValueError(f"friction * time_step must be <= 2 for beta >= 0, got {lam * h!r}")
@@ -59,6 +61,8 @@ def friction_to_momentum(friction: float, time_step: float) -> tuple[float, floa
 def rescale_momentum(beta: float, lr_ratio: float, *, lr: float | None = None) -> float:
     """Momentum that keeps the continuous-time friction when the learning rate is multiplied
     by ``lr_ratio``.
+
+    NaN or inf arguments raise ``ValueError``.
 
     Parameters
     ----------

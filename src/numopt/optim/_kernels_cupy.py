@@ -28,7 +28,9 @@ def _kernels() -> tuple[Any, Any, Any]:
         const double pi_ = (double)p;
         m_out = (T)mi;
         v_out = (T)vi;
-        u = (T)(-lr * ((mi / c1) / (sqrt(vi / c2) + eps) + (wd != 0.0 ? wd * pi_ : 0.0)));
+        const double d = sqrt(vi / c2) + eps;   // 0 only with eps = 0: the limit sign(m)
+        const double dir = d > 0.0 ? (mi / c1) / d : (mi == 0.0 ? 0.0 : copysign(1.0, mi));
+        u = (T)(-lr * (dir + (wd != 0.0 ? wd * pi_ : 0.0)));
         """,
         "numopt_adam_step")
     lion = cp.ElementwiseKernel(

@@ -23,6 +23,15 @@ _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
 
 
 @_jit
+def _direction(m_hat, denom):
+    """m_hat / denom; with eps = 0 a zero denominator (v underflowed or never saw a gradient)
+    gives the limit sign(m_hat), 0 for m_hat = 0, instead of 0/0 = NaN."""
+    if denom > 0.0:
+        return m_hat / denom
+    return 0.0 if m_hat == 0.0 else math.copysign(1.0, m_hat)
+
+
+@_jit
 def adam_step(p, g, m, v, u, m_out, v_out, b1, b2, c1, c2, lr, eps, wd):
     for i in range(p.size):
         gi = g[i]
@@ -30,7 +39,8 @@ def adam_step(p, g, m, v, u, m_out, v_out, b1, b2, c1, c2, lr, eps, wd):
         vi = b2 * v[i] + (1.0 - b2) * gi * gi
         m_out[i] = mi
         v_out[i] = vi
-        u[i] = -lr * ((mi / c1) / (math.sqrt(vi / c2) + eps) + (wd * p[i] if wd != 0.0 else 0.0))
+        u[i] = -lr * (_direction(mi / c1, math.sqrt(vi / c2) + eps)
+                      + (wd * p[i] if wd != 0.0 else 0.0))
 
 
 @_jit
@@ -41,7 +51,8 @@ def adam_step_inplace(p, g, m, v, u, b1, b2, c1, c2, lr, eps, wd):
         vi = b2 * v[i] + (1.0 - b2) * gi * gi
         m[i] = mi
         v[i] = vi
-        u[i] = -lr * ((mi / c1) / (math.sqrt(vi / c2) + eps) + (wd * p[i] if wd != 0.0 else 0.0))
+        u[i] = -lr * (_direction(mi / c1, math.sqrt(vi / c2) + eps)
+                      + (wd * p[i] if wd != 0.0 else 0.0))
 
 
 @_jit

@@ -56,7 +56,10 @@ def _count(count: ArrayLike) -> NDArray[np.float64]:
 
 
 def constant_schedule(value: float) -> Schedule:
-    """``value`` at every step."""
+    """``value`` at every step.
+
+    Every argument must be finite (NaN or inf raise ``ValueError``), so the values are.
+    """
     _value(value, "value")
     return lambda count: value
 
@@ -65,6 +68,8 @@ def polynomial_schedule(init_value: float, end_value: float, power: float, trans
                         transition_begin: int = 0) -> Schedule:
     r"""From ``init_value`` to ``end_value`` along ``(1 - (t - B)/T)^power``.
 
+    Every argument must be finite (NaN or inf raise ``ValueError``), so the values are.
+
     :math:`I` for :math:`t < B`; :math:`(I - E)(1 - (t - B)/T)^P + E` for
     :math:`B \le t < B + T`; :math:`E` after.  With ``transition_steps <= 0`` the schedule
     is the constant ``init_value`` (optax's documented behaviour).
@@ -72,6 +77,8 @@ def polynomial_schedule(init_value: float, end_value: float, power: float, trans
     init_value = _value(init_value, "init_value")
     end_value = _value(end_value, "end_value")
     power = _value(power, "power")
+    if power < 0:   # (1 - t/T)^power would reach 0^power = inf at the end of the transition
+        raise ValueError(f"power must be >= 0, got {power!r}")
     transition_steps = _steps(transition_steps, "transition_steps")
     transition_begin = _begin(transition_begin)
     if transition_steps <= 0:
@@ -87,7 +94,10 @@ def polynomial_schedule(init_value: float, end_value: float, power: float, trans
 def linear_schedule(init_value: float, end_value: float, transition_steps: int,
                     transition_begin: int = 0) -> Schedule:
     """Linear from ``init_value`` (until ``transition_begin``) to ``end_value`` (from
-    ``transition_begin + transition_steps`` on): ``polynomial_schedule`` with power 1."""
+    ``transition_begin + transition_steps`` on): ``polynomial_schedule`` with power 1.
+
+    Every argument must be finite (NaN or inf raise ``ValueError``), so the values are.
+    """
     return polynomial_schedule(init_value, end_value, 1, transition_steps, transition_begin)
 
 
@@ -96,6 +106,8 @@ def piecewise_constant_schedule(init_value: float,
                                 ) -> Schedule:
     """``init_value`` times the product of the scales of every boundary ``b <= count``.
 
+    Every argument must be finite (NaN or inf raise ``ValueError``), so the values are.
+
     Parameters
     ----------
     boundaries_and_scales : dict {step: scale}, optional
@@ -103,6 +115,9 @@ def piecewise_constant_schedule(init_value: float,
     """
     init_value = _value(init_value, "init_value")
     items = []
+    if boundaries_and_scales is not None and not isinstance(boundaries_and_scales, Mapping):
+        raise TypeError("boundaries_and_scales must be a dict {step: scale} or None, got "
+                        f"{type(boundaries_and_scales).__name__}")
     if boundaries_and_scales is not None:
         for b, s in boundaries_and_scales.items():
             _steps(b, "boundaries_and_scales key")
@@ -126,6 +141,8 @@ def exponential_decay(init_value: float, transition_steps: int, decay_rate: floa
                       end_value: float | None = None) -> Schedule:
     """``init_value * decay_rate ** ((count - transition_begin) / transition_steps)`` from
     ``transition_begin`` on (``init_value`` before).
+
+    Every argument must be finite (NaN or inf raise ``ValueError``), so the values are.
 
     Parameters
     ----------
@@ -169,6 +186,8 @@ def cosine_decay_schedule(init_value: float, decay_steps: int, alpha: float = 0.
     r"""Cosine decay (Loshchilov & Hutter, SGDR):
     :math:`I\,[(1 - \alpha)(\tfrac12(1 + \cos(\pi \min(t, T)/T)))^p + \alpha]`.
 
+    Every argument must be finite (NaN or inf raise ``ValueError``), so the values are.
+
     Parameters
     ----------
     init_value : float
@@ -183,6 +202,8 @@ def cosine_decay_schedule(init_value: float, decay_steps: int, alpha: float = 0.
         raise ValueError(f"cosine_decay_schedule needs positive decay_steps, got {decay_steps}")
     alpha = _value(alpha, "alpha")
     exponent = _value(exponent, "exponent")
+    if exponent < 0:   # the cosine factor reaches 0 at decay_steps: 0^exponent = inf
+        raise ValueError(f"exponent must be >= 0, got {exponent!r}")
 
     def schedule(count: ArrayLike) -> Any:
         c = np.minimum(_count(count), decay_steps)
@@ -196,11 +217,16 @@ def join_schedules(schedules: Iterable[Callable[[int], float]],
     """Run ``schedules[i]`` from ``boundaries[i-1]`` on, with the count restarted at each
     boundary (``schedules[i](count - boundaries[i-1])``).
 
+    The joined schedules' values are returned as they are (this adds no NaN or inf).
+
     Parameters
     ----------
     schedules : sequence of callables
     boundaries : sequence of int, one fewer than ``schedules``, non-decreasing
     """
+    for arg, name in ((schedules, "schedules"), (boundaries, "boundaries")):
+        if isinstance(arg, (str, bytes)) or not isinstance(arg, Iterable):
+            raise TypeError(f"{name} must be a sequence, got {type(arg).__name__}")
     schedules = list(schedules)
     boundaries = [_steps(b, "boundaries") for b in boundaries]
     if not schedules or len(boundaries) != len(schedules) - 1:
@@ -228,7 +254,10 @@ def warmup_cosine_decay_schedule(init_value: float, peak_value: float, warmup_st
                                  exponent: float = 1.0) -> Schedule:
     """Linear warmup from ``init_value`` to ``peak_value`` over ``warmup_steps``, then
     cosine decay to ``end_value`` at step ``decay_steps`` (which counts the warmup:
-    ``decay_steps > warmup_steps``).  With ``peak_value == 0`` the decay part is 0."""
+    ``decay_steps > warmup_steps``).  With ``peak_value == 0`` the decay part is 0.
+
+    Every argument must be finite (NaN or inf raise ``ValueError``), so the values are.
+    """
     peak_value = _value(peak_value, "peak_value")
     end_value = _value(end_value, "end_value")
     warmup_steps = _steps(warmup_steps, "warmup_steps")
@@ -237,6 +266,8 @@ def warmup_cosine_decay_schedule(init_value: float, peak_value: float, warmup_st
         raise ValueError(f"decay_steps ({decay_steps}) must exceed warmup_steps "
                          f"({warmup_steps}): it counts the warmup")
     alpha = 0.0 if peak_value == 0.0 else end_value / peak_value
+    if not math.isfinite(alpha):
+        raise ValueError(f"end_value / peak_value = {end_value!r} / {peak_value!r} overflows")
     return join_schedules(
         [linear_schedule(init_value, peak_value, warmup_steps),
          cosine_decay_schedule(peak_value, decay_steps - warmup_steps, alpha, exponent)],
@@ -248,7 +279,11 @@ def warmup_exponential_decay_schedule(init_value: float, peak_value: float, warm
                                       transition_begin: int = 0, staircase: bool = False,
                                       end_value: float | None = None) -> Schedule:
     """Linear warmup to ``peak_value`` over ``warmup_steps``, then
-    ``exponential_decay(peak_value, ...)`` counted from the end of the warmup."""
+    ``exponential_decay(peak_value, ...)`` counted from the end of the warmup.
+
+    Every argument must be finite (NaN or inf raise ``ValueError``), so the values are.
+    """
+    peak_value = _value(peak_value, "peak_value")   # before it is passed on as end_value
     warmup_steps = _steps(warmup_steps, "warmup_steps")
     return join_schedules(
         [linear_schedule(init_value, peak_value, warmup_steps),

@@ -26,6 +26,9 @@ def sgd(lr: ScalarOrSchedule | None = None, *,
         learning_rate: ScalarOrSchedule | None = None) -> Optimizer:
     """Stochastic gradient descent: ``update = -lr_t * g``.
 
+    Hyper-parameters must be finite (NaN or inf raise ``ValueError``); NaN or inf in the gradients
+    propagate into the updates, as in optax.
+
     Parameters
     ----------
     lr : float or callable
@@ -92,6 +95,9 @@ def momentum(lr: ScalarOrSchedule | None = None, beta: float = 0.9, *,
              learning_rate: ScalarOrSchedule | None = None) -> Optimizer:
     """Heavy-ball momentum: ``m_t = beta m_{t-1} + g_t``, ``update = -lr_t m_t``.
 
+    Hyper-parameters must be finite (NaN or inf raise ``ValueError``); NaN or inf in the gradients
+    propagate into the updates, as in optax.
+
     Equivalent to ``theta_{t+1} = theta_t - lr g_t + beta (theta_t - theta_{t-1})``, a leapfrog
     discretisation of ``theta'' + lambda theta' = -grad f`` (see :func:`momentum_to_friction`).
 
@@ -112,5 +118,8 @@ def nesterov(lr: ScalarOrSchedule | None = None, beta: float = 0.9, *,
              learning_rate: ScalarOrSchedule | None = None) -> Optimizer:
     """Nesterov momentum (PyTorch/optax form): ``m_t = beta m_{t-1} + g_t``,
     ``update = -lr_t (g_t + beta m_t)``.
+
+    Hyper-parameters must be finite (NaN or inf raise ``ValueError``); NaN or inf in the gradients
+    propagate into the updates, as in optax.
     """
     return _momentum(lr, learning_rate, beta, True)

@@ -19,7 +19,7 @@ from probspace import array_namespace, backend_for
 from probspace._validation import check_nonnegative, check_positive, check_probability
 from probspace.typing import Array
 
-from ._base import (EmptyState, Optimizer, check_count, check_leaves, check_state_type,
+from ._base import (EmptyState, Optimizer, adam_direction, check_count, check_leaves, check_state_type,
                     grads_only, state_leaves, zeros_like_tree)
 from ._tree import Path, TreeDef, unflatten
 from ._types import MaskTree, Params, ScalarOrSchedule, Updates
@@ -93,7 +93,10 @@ def _real_scalar(value: Any, name: str) -> float:
 
 
 def identity() -> Optimizer:
-    """The identity transformation: updates pass unchanged."""
+    """The identity transformation: updates pass unchanged.
+
+    NaN or inf in the gradients pass through unchanged.
+    """
     def update(updates: Updates, state: EmptyState,
                params: Params | None = None) -> tuple[Updates, EmptyState]:
         _check_empty(state, "identity")
@@ -103,7 +106,10 @@ def identity() -> Optimizer:
 
 
 def set_to_zero() -> Optimizer:
-    """Every update becomes zero (freezes the parameters it sees; see :func:`masked`)."""
+    """Every update becomes zero (freezes the parameters it sees; see :func:`masked`).
+
+    The updates are zeros whatever the gradients hold (NaN and inf included).
+    """
     def update(updates: Updates, state: EmptyState,
                params: Params | None = None) -> tuple[Updates, EmptyState]:
         _check_empty(state, "set_to_zero")
@@ -113,7 +119,11 @@ def set_to_zero() -> Optimizer:
 
 
 def scale(step_size: float) -> Optimizer:
-    """Multiply every update by the constant ``step_size`` (any finite real)."""
+    """Multiply every update by the constant ``step_size`` (any finite real).
+
+    Hyper-parameters must be finite (NaN or inf raise ``ValueError``); NaN or inf in the gradients
+    propagate into the updates, as in optax.
+    """
     step_size = _real_scalar(step_size, "step_size")
 
     def update(updates: Updates, state: EmptyState,
@@ -127,6 +137,9 @@ def scale(step_size: float) -> Optimizer:
 def scale_by_schedule(step_size_fn: Callable[[int], float]) -> Optimizer:
     """Multiply the updates by ``step_size_fn(count)``; ``count`` starts at 0 and is
     incremented after each update (so the first update uses ``step_size_fn(0)``).
+
+    Hyper-parameters must be finite (NaN or inf raise ``ValueError``); NaN or inf in the gradients
+    propagate into the updates, as in optax.
 
     Parameters
     ----------
@@ -152,7 +165,11 @@ def scale_by_schedule(step_size_fn: Callable[[int], float]) -> Optimizer:
 
 def scale_by_learning_rate(learning_rate: ScalarOrSchedule, *, flip_sign: bool = True) -> Optimizer:
     """Scale by ``-learning_rate`` (a float or a schedule ``count -> lr``); with
-    ``flip_sign=False`` by ``+learning_rate``.  The last link of optax-style chains."""
+    ``flip_sign=False`` by ``+learning_rate``.  The last link of optax-style chains.
+
+    Hyper-parameters must be finite (NaN or inf raise ``ValueError``); NaN or inf in the gradients
+    propagate into the updates, as in optax.
+    """
     m = -1.0 if flip_sign else 1.0
     if callable(learning_rate):
         return scale_by_schedule(lambda count: m * learning_rate(count))
@@ -164,6 +181,9 @@ def add_decayed_weights(weight_decay: float = 0.0,
                         mask: MaskTree | Callable[[Params], MaskTree] | None = None) -> Optimizer:
     """``updates + weight_decay * params`` (decoupled weight decay, applied before the
     learning-rate scaling in a chain, as in optax's ``adamw``).
+
+    Hyper-parameters must be finite (NaN or inf raise ``ValueError``); NaN or inf in the gradients
+    propagate into the updates, as in optax.
 
     Parameters
     ----------
@@ -230,7 +250,11 @@ def clip_by_global_norm(max_norm: float) -> Optimizer:
 def trace(decay: float, nesterov: bool = False) -> Optimizer:
     """Momentum trace: ``t <- g + decay * t``; the update is ``t`` (or ``g + decay * t`` with
     ``nesterov=True``).  ``chain(trace(b), scale_by_learning_rate(lr))`` is
-    :func:`numopt.optim.momentum` (``nesterov``)."""
+    :func:`numopt.optim.momentum` (``nesterov``).
+
+    Hyper-parameters must be finite (NaN or inf raise ``ValueError``); NaN or inf in the gradients
+    propagate into the updates, as in optax.
+    """
     decay = check_probability(decay, "decay")
 
     def init(params: Params) -> TraceState:
@@ -240,7 +264,7 @@ def trace(decay: float, nesterov: bool = False) -> Optimizer:
                params: Params | None = None) -> tuple[Updates, TraceState]:
         check_state_type(state, TraceState, "trace")
         ul, paths, td = grads_only(updates)
-        tl = state_leaves(state.trace, td, ul, paths, "state.trace")
+        tl = state_leaves(state.trace, td, ul, paths, "state.trace", ref="updates")
         new = [g + decay * t for g, t in zip(ul, tl)]
         out = [g + decay * t for g, t in zip(ul, new)] if nesterov else new
         return unflatten(td, out), TraceState(unflatten(td, new))
@@ -250,7 +274,11 @@ def trace(decay: float, nesterov: bool = False) -> Optimizer:
 def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8,
                   eps_root: float = 0.0) -> Optimizer:
     """Adam's direction without the learning rate: ``m_hat / (sqrt(v_hat + eps_root) + eps)``
-    with bias corrections ``1 - b^t`` (``t = count + 1``)."""
+    with bias corrections ``1 - b^t`` (``t = count + 1``).
+
+    Hyper-parameters must be finite (NaN or inf raise ``ValueError``); NaN or inf in the gradients
+    propagate into the updates, as in optax.
+    """
     b1 = check_probability(b1, "b1", open_right=True)
     b2 = check_probability(b2, "b2", open_right=True)
     eps = check_nonnegative(eps, "eps")
@@ -264,8 +292,8 @@ def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8,
         check_state_type(state, ScaleByAdamState, "scale_by_adam")
         t = check_count(state.count) + 1
         ul, paths, td = grads_only(updates)
-        ml = state_leaves(state.mu, td, ul, paths, "state.mu")
-        vl = state_leaves(state.nu, td, ul, paths, "state.nu")
+        ml = state_leaves(state.mu, td, ul, paths, "state.mu", ref="updates")
+        vl = state_leaves(state.nu, td, ul, paths, "state.nu", ref="updates")
         c1, c2 = 1.0 - b1 ** t, 1.0 - b2 ** t
         out, mus, nus = [], [], []
         for g, m, v in zip(ul, ml, vl):
@@ -279,7 +307,7 @@ def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8,
             else:
                 mo = b1 * m + (1.0 - b1) * g
                 vo = b2 * v + (1.0 - b2) * (g * g)
-                u = (mo / c1) / (xp.sqrt(vo / c2 + eps_root) + eps)
+                u = adam_direction(xp, mo / c1, xp.sqrt(vo / c2 + eps_root) + eps)
             out.append(u)
             mus.append(mo)
             nus.append(vo)
@@ -289,7 +317,11 @@ def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8,
 
 def scale_by_lion(b1: float = 0.9, b2: float = 0.99) -> Optimizer:
     """Lion's direction without the learning rate: ``sign((1-b1) g + b1 m)``, then
-    ``m <- b2 m + (1-b2) g``."""
+    ``m <- b2 m + (1-b2) g``.
+
+    Hyper-parameters must be finite (NaN or inf raise ``ValueError``); NaN or inf in the gradients
+    propagate into the updates, as in optax.
+    """
     b1 = check_probability(b1, "b1", open_right=True)
     b2 = check_probability(b2, "b2", open_right=True)
 
@@ -301,7 +333,7 @@ def scale_by_lion(b1: float = 0.9, b2: float = 0.99) -> Optimizer:
         check_state_type(state, ScaleByLionState, "scale_by_lion")
         t = check_count(state.count) + 1
         ul, paths, td = grads_only(updates)
-        ml = state_leaves(state.mu, td, ul, paths, "state.mu")
+        ml = state_leaves(state.mu, td, ul, paths, "state.mu", ref="updates")
         out, mus = [], []
         for g, m in zip(ul, ml):
             xp = array_namespace(g)

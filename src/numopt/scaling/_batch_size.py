@@ -15,21 +15,26 @@ from probspace._validation import check_int
 __all__ = ["optimal_lr", "lr_max", "b_noise", "b_simple", "check_quadratic_model"]
 
 
-def check_quadratic_model(grad: Array, hessian: Array,
-                          cov: Array | None = None) -> tuple[Namespace, Array, Array, Array | None]:
+def check_quadratic_model(grad: Array, hessian: Array, cov: Array | None = None, *,
+                          need_cov: bool = False
+                          ) -> tuple[Namespace, Array, Array, Array | None]:
     """Validate ``grad (d,)``, ``hessian (d, d)`` and ``cov (d, d)``; returns them and ``xp``."""
-    xp = array_namespace(grad, hessian, cov)
+    if need_cov and cov is None:
+        raise TypeError("cov must be an array (the per-example gradient covariance), got None")
+    xp = array_namespace(grad, hessian, cov, names=("grad", "hessian", "cov"))
     grad = as_float_array(grad, "grad", xp)
     hessian = as_float_array(hessian, "hessian", xp)
-    if grad.ndim != 1:
-        raise ValueError(f"grad must be 1-D, got shape {tuple(grad.shape)}")
+    if grad.ndim != 1 or grad.shape[0] == 0:
+        raise ValueError(f"grad must be a non-empty 1-D array, got shape {tuple(grad.shape)}")
     d = grad.shape[0]
     if tuple(hessian.shape) != (d, d):
-        raise ValueError(f"hessian must have shape ({d}, {d}), got {tuple(hessian.shape)}")
+        raise ValueError(f"hessian must have shape ({d}, {d}) for grad of shape ({d},), got "
+                         f"{tuple(hessian.shape)}")
     if cov is not None:
         cov = as_float_array(cov, "cov", xp)
         if tuple(cov.shape) != (d, d):
-            raise ValueError(f"cov must have shape ({d}, {d}), got {tuple(cov.shape)}")
+            raise ValueError(f"cov must have shape ({d}, {d}) for grad of shape ({d},), got "
+                             f"{tuple(cov.shape)}")
     return xp, grad, hessian, cov
 
 
@@ -78,9 +83,18 @@ def lr_max(grad: Array, hessian: Array) -> Array:
     Returns
     -------
     0-d array
+
+    Raises
+    ------
+    ValueError
+        Shapes that do not match, ``g^T H g <= 0``, or NaN/inf entries.
     """
     xp, g, h, _ = check_quadratic_model(grad, hessian)
-    return xp.sum(g * g) / _curv(xp, g, h)
+    # scale-free in g: divide by its largest entry so that |g|^2 and g^T H g cannot overflow
+    # (inf / inf = NaN) or underflow (0 / 0) for extreme gradients
+    big = xp.max(xp.abs(g)) if g.shape[0] else xp.asarray(0.0, dtype=g.dtype)
+    gs = g / big if bool(big > 0) else g
+    return xp.sum(gs * gs) / _curv(xp, gs, h)
 
 
 def b_noise(grad: Array, hessian: Array, cov: Array) -> Array:
@@ -112,7 +126,7 @@ def b_noise(grad: Array, hessian: Array, cov: Array) -> Array:
         whose negative directions carry the noise: the noise scale is then undefined).
         NaN or inf entries raise too.
     """
-    xp, g, h, c = check_quadratic_model(grad, hessian, cov)
+    xp, g, h, c = check_quadratic_model(grad, hessian, cov, need_cov=True)
     _check_symmetric(xp, h, "hessian")
     check_covariance(xp, c)
     tr = xp.sum(c * h.T)
@@ -156,7 +170,7 @@ def optimal_lr(batch_size: ArrayLike, lr_max: ArrayLike, b_noise: ArrayLike) -> 
     >>> np.round(optimal_lr(np.array([1.0, 4.0, 16.0, 64.0]), lm, bn), 4)
     array([0.1233, 0.2123, 0.259 , 0.2741])
     """
-    xp = array_namespace(batch_size, lr_max, b_noise)
+    xp = array_namespace(batch_size, lr_max, b_noise, names=("batch_size", "lr_max", "b_noise"))
     bs = as_float_array(batch_size, "batch_size", xp)
     if not bool(xp.all(bs > 0)):
         raise ValueError("batch_size must be positive")
@@ -171,6 +185,8 @@ def optimal_lr(batch_size: ArrayLike, lr_max: ArrayLike, b_noise: ArrayLike) -> 
 
 def b_simple(per_example_grads: Array, *, unbiased: bool = True) -> Array:
     """Simple noise scale ``B_simple = tr(Sigma) / |g|^2`` from per-example gradients.
+
+    NaN or inf entries raise ``ValueError``.
 
     Parameters
     ----------
@@ -187,7 +203,7 @@ def b_simple(per_example_grads: Array, *, unbiased: bool = True) -> Array:
     0-d array
         Equals :func:`b_noise` when the Hessian is a multiple of the identity.
     """
-    xp = array_namespace(per_example_grads)
+    xp = array_namespace(per_example_grads, names=("per_example_grads",))
     G = as_float_array(per_example_grads, "per_example_grads", xp, ndim_min=1)
     n = check_int(G.shape[0], "per_example_grads.shape[0]", minimum=2)
     G = xp.reshape(G, (n, -1))

@@ -28,9 +28,11 @@ def _erf(x_np: Any) -> Any:
 def expected_sign(grad: ArrayLike, noise_std: ArrayLike, batch_size: ArrayLike) -> Array:
     """``E[sign(g + sigma z / sqrt(B))] = erf(g / sigma * sqrt(B / 2))``, ``z ~ N(0, 1)``.
 
+    NaN or inf entries raise ``ValueError``.
+
     Elementwise (broadcasting) in all three arguments; result in ``grad``'s namespace.
     """
-    xp = array_namespace(grad, noise_std, batch_size)
+    xp = array_namespace(grad, noise_std, batch_size, names=("grad", "noise_std", "batch_size"))
     g = as_float_array(grad, "grad", xp)
     s = as_float_array(noise_std, "noise_std", xp)
     b = as_float_array(batch_size, "batch_size", xp)
@@ -38,12 +40,17 @@ def expected_sign(grad: ArrayLike, noise_std: ArrayLike, batch_size: ArrayLike) 
         raise ValueError("noise_std must be positive")
     if not bool(xp.all(b > 0)):
         raise ValueError("batch_size must be positive")
+    try:
+        np.broadcast_shapes(tuple(g.shape), tuple(s.shape), tuple(b.shape))
+    except ValueError:
+        raise ValueError(f"grad {tuple(g.shape)}, noise_std {tuple(s.shape)} and batch_size "
+                         f"{tuple(b.shape)} do not broadcast together") from None
     x = to_numpy(g / s * xp.sqrt(b / 2.0))
     return xp.asarray(_erf(np.asarray(x)), dtype=g.dtype)
 
 
 def _parts(grad: Array, hessian: Array, cov: Array) -> Any:
-    xp, g, h, c = check_quadratic_model(grad, hessian, cov)
+    xp, g, h, c = check_quadratic_model(grad, hessian, cov, need_cov=True)
     sig = xp.sqrt(xp.linalg.diagonal(c))
     if not bool(xp.all(sig > 0)):
         raise ValueError("cov must have a positive diagonal")
@@ -57,6 +64,8 @@ def _parts(grad: Array, hessian: Array, cov: Array) -> Any:
 def sign_sgd_lr(batch_size: ArrayLike, grad: Array, hessian: Array, cov: Array, *,
                 model: str = "erf") -> Array:
     """Optimal learning rate of sign-SGD (the sign model of Adam) at batch size ``B``.
+
+    NaN or inf entries raise ``ValueError``.
 
     With update ``-eta sign(G_B)`` and a quadratic model, ``E[Delta L] = -eta sum mu_i g_i +
     eta^2/2 (sum H_ii + sum_{i != j} mu_i mu_j H_ij)`` (gradient noise independent across
@@ -121,6 +130,8 @@ class SignSGDPeak(Result):
 
 def sign_sgd_peak(grad: Array, hessian: Array, cov: Array) -> SignSGDPeak:
     """Peak ("surge") of the mean-field sign-SGD learning rate over the batch size.
+
+    NaN or inf entries raise ``ValueError``.
 
     ``eta*(beta) = eta_peak / [(beta_n/beta + beta/beta_n)/2]`` is maximal at
     ``beta = beta_n``; since ``beta = (1 + pi kappa^2/(2B))^{-1/2} < 1`` that happens at the

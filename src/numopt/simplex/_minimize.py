@@ -66,6 +66,9 @@ def minimize_simplex(fun: Callable[[Array], SupportsFloat], grad: Callable[[Arra
                      ) -> SimplexResult:
     r"""Minimize a convex function over the probability simplex.
 
+    NaN or inf in ``p0`` raise ``ValueError``; a non-finite objective or gradient during the run
+    stops it with ``status=2`` (``success=False``).
+
     Parameters
     ----------
     fun : callable
@@ -118,7 +121,9 @@ def minimize_simplex(fun: Callable[[Array], SupportsFloat], grad: Callable[[Arra
     tol = check_nonnegative(tol, "tol")
     if not callable(fun) or not callable(grad):
         raise TypeError("fun and grad must be callables")
-    xp = array_namespace(p0)
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be callable or None, got {type(callback).__name__}")
+    xp = array_namespace(p0, names=("p0",))
     p = _float_input(p0, "p0", xp)
     if p.ndim != 1 or p.shape[0] == 0:
         raise ValueError(f"p0 must be a non-empty 1-D array, got shape {tuple(p.shape)}")

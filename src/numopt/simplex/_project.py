@@ -27,6 +27,8 @@ def _float_input(v: ArrayLike, name: str, xp: Namespace) -> Array:
     """Promote integer/bool input to the default float dtype; reject complex and float16."""
     if isinstance(v, (list, tuple, int, float)):
         v = xp.asarray(v)
+    if not hasattr(v, "dtype"):
+        raise TypeError(f"{name} must be an array, got {type(v).__name__}")
     if xp.isdtype(v.dtype, "complex floating"):
         raise TypeError(f"{name} must be real, got complex dtype {v.dtype}")
     if not xp.isdtype(v.dtype, "real floating"):
@@ -44,6 +46,20 @@ def _check_simplex_axis(v: Array, axis: int, name: str = "v") -> None:
     if v.shape[axis] == 0:
         raise ValueError(f"{name} has length 0 along axis {axis} (shape {tuple(v.shape)}): "
                          "a simplex needs at least one coordinate")
+
+
+def _check_radius(radius: float, v: Array, axis: int, xp: Namespace) -> None:
+    """The slices' entries, down to ``radius / n``, must be normal numbers of ``v``'s dtype:
+    below that they lose digits (or underflow to 0, and the slice no longer sums to
+    ``radius``); above its largest finite value they overflow."""
+    fi = xp.finfo(v.dtype)
+    n = v.shape[axis]
+    if radius > float(fi.max):
+        raise ValueError(f"radius {radius!r} overflows {v.dtype}")
+    if radius < n * float(fi.smallest_normal):
+        raise ValueError(f"radius {radius!r} is too small for {n} coordinates in {v.dtype}: "
+                         f"the entries would be subnormal (need radius >= "
+                         f"{n * float(fi.smallest_normal):.3g})")
 
 
 def _check_projection_input(v: Array, xp: Namespace) -> None:
@@ -221,7 +237,7 @@ def project_simplex(v: ArrayLike, /, *, radius: float = 1.0, axis: int = -1,
     >>> project_simplex(np.array([0.5, 2.5, 3.2]))
     array([0.  , 0.15, 0.85])
     """
-    xp = array_namespace(v)
+    xp = array_namespace(v, names=("v",))
     v = _float_input(v, "v", xp)
     check_choice(method, "method", _METHODS)
     radius = check_positive(radius, "radius")
@@ -229,6 +245,7 @@ def project_simplex(v: ArrayLike, /, *, radius: float = 1.0, axis: int = -1,
         raise ValueError("v must have at least one dimension")
     axis = check_axis(axis, v.ndim)
     _check_simplex_axis(v, axis)
+    _check_radius(radius, v, axis, xp)
     rung = backend_for(xp)
     if out is not None and rung != "numba":
         raise TypeError("out= is supported for NumPy input only")
@@ -273,13 +290,16 @@ def project_simplex_jvp(v: ArrayLike, tangent: ArrayLike, /, *, radius: float = 
 
     Where the support :math:`s = 1[p > 0]` is locally constant the Jacobian is
     :math:`J = \mathrm{diag}(s) - s s^\top / |s|`; it is symmetric, so this is also the
-    vector-Jacobian product (the backward pass of sparsemax).
+    vector-Jacobian product (the backward pass of sparsemax).  ``v`` follows :func:`project_simplex`'s
+    rules for NaN and inf; a NaN or infinite ``tangent`` raises ``ValueError``.
     """
-    xp = array_namespace(v, tangent)
+    xp = array_namespace(v, tangent, names=("v", "tangent"))
     p = project_simplex(v, radius=radius, axis=axis)
     tangent = _float_input(tangent, "tangent", xp)
     if tuple(tangent.shape) != tuple(p.shape):
         raise ValueError(f"tangent must have the shape of v {tuple(p.shape)}, got {tuple(tangent.shape)}")
+    if not bool(xp.all(xp.isfinite(tangent))):   # it would spread NaN over its whole slice
+        raise ValueError("tangent contains NaN or infinite values")
     s = xp.astype(p > 0, p.dtype)
     st = s * tangent
     return st - s * (xp.sum(st, axis=axis, keepdims=True) / xp.sum(s, axis=axis, keepdims=True))
@@ -287,7 +307,10 @@ def project_simplex_jvp(v: ArrayLike, tangent: ArrayLike, /, *, radius: float = 
 
 def sparsemax(x: ArrayLike, /, *, axis: int = -1) -> Array:
     """Sparsemax (Martins & Astudillo 2016): the Euclidean projection of ``x`` onto the
-    probability simplex along ``axis`` (``project_simplex`` with radius 1)."""
+    probability simplex along ``axis`` (``project_simplex`` with radius 1).
+
+    NaN or ``+inf`` in ``x`` raise ``ValueError``; ``-inf`` entries get probability 0.
+    """
     return project_simplex(x, radius=1.0, axis=axis)
 
 
@@ -316,7 +339,7 @@ def entropic_argmin(c: ArrayLike, tau: float, /, *, axis: int = -1) -> Array:
     tau : float
         Entropic temperature, ``tau > 0`` and finite.
     """
-    xp = array_namespace(c)
+    xp = array_namespace(c, names=("c",))
     c = _float_input(c, "c", xp)
     tau = check_positive(tau, "tau")
     if c.ndim == 0:
@@ -364,7 +387,7 @@ def eg_step(p: ArrayLike, grad: ArrayLike, lr: float, /, *, axis: int = -1) -> A
     lr : float
         Step size ``eta > 0``.
     """
-    xp = array_namespace(p, grad)
+    xp = array_namespace(p, grad, names=("p", "grad"))
     p = _float_input(p, "p", xp)
     grad = _float_input(grad, "grad", xp)
     lr = check_positive(lr, "lr")
@@ -404,7 +427,7 @@ def optimality_gap(p: ArrayLike, grad: ArrayLike, /, *, axis: int = -1) -> Array
     without the cancellation of :math:`\langle p, g\rangle - \min g` when ``|g|`` is large
     (the second term is exactly 0 when ``p`` sums to 1).  NaN in ``p`` or ``grad`` propagates.
     """
-    xp = array_namespace(p, grad)
+    xp = array_namespace(p, grad, names=("p", "grad"))
     p = _float_input(p, "p", xp)
     grad = _float_input(grad, "grad", xp)
     if tuple(p.shape) != tuple(grad.shape):

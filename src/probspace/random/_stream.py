@@ -35,6 +35,8 @@ def _check_shape(shape: Any) -> tuple[int, ...]:
 class Stream:
     """A reproducible, counter-based stream of random numbers.
 
+    A NaN, infinite, negative or fractional seed raises (``TypeError``/``ValueError``).
+
     Numbers are a pure function of ``(seed, stream id, counter)``: draw ``i`` of a
     ``normal``/``uniform`` call made at counter offset ``c`` comes from Philox4x32-10 block
     ``c + i // 2``.  The generic array-API rung, the Numba rung and the CuPy rung return
@@ -283,7 +285,10 @@ class _nullcontext:
 
 
 def as_stream(seed: int | Stream | None) -> Stream:
-    """``seed`` as a :class:`Stream` (a Stream is returned unchanged; an int or None seeds one)."""
+    """``seed`` as a :class:`Stream` (a Stream is returned unchanged; an int or None seeds one).
+
+    A NaN, infinite or fractional seed raises (``TypeError``/``ValueError``).
+    """
     if isinstance(seed, Stream):
         return seed
     return Stream(seed)

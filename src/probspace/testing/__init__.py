@@ -16,7 +16,10 @@ __all__ = ["xp_assert_close", "xp_assert_equal", "chisquare_gof", "ChiSquareResu
 
 
 def available_namespaces(include_gpu: bool = True) -> list[tuple[str, Any]]:
-    """(name, namespace) pairs the test-suite runs array tests on: numpy, array_api_strict, cupy."""
+    """(name, namespace) pairs the test-suite runs array tests on: numpy, array_api_strict, cupy.
+
+    Takes no numeric input (NaN and inf do not apply).
+    """
     import array_api_compat.numpy as cnp
     out = [("numpy", cnp)]
     try:
@@ -31,7 +34,10 @@ def available_namespaces(include_gpu: bool = True) -> list[tuple[str, Any]]:
 
 
 def gpu_available() -> bool:
-    """True when CuPy imports and sees at least one CUDA device."""
+    """True when CuPy imports and sees at least one CUDA device.
+
+    Takes no numeric input (NaN and inf do not apply).
+    """
     try:
         import cupy
         return cupy.cuda.runtime.getDeviceCount() > 0

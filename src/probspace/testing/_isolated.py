@@ -40,6 +40,8 @@ def run_isolated(code: str, *, timeout: float = 300.0, env: dict | None = None,
                  expect_ok: bool = True) -> IsolatedResult:
     """Run ``code`` with the current interpreter in a new process and return its outcome.
 
+    Takes no numeric input (NaN and inf do not apply).
+
     Use it for inputs that could crash the interpreter (memory-unsafe kernels): a segfault then
     fails the test with the child's output instead of killing the test run.  The child sees the
     same ``sys.path`` as the caller (so it imports the same source tree) and inherits the

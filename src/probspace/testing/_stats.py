@@ -47,8 +47,11 @@ def chisquare_gof(observed: Any, expected_probs: Any, *, alpha: float | None = N
 
     Raises
     ------
+    TypeError
+        For complex or non-numeric input.
     ValueError
-        When the lengths differ or the probabilities do not sum to 1.
+        When the lengths differ, the counts are not finite non-negative integers, or the
+        probabilities are not finite and non-negative summing to 1 (NaN and inf raise).
     AssertionError
         When a category of probability zero was observed, or the test rejects at ``alpha``.
 
@@ -61,11 +64,13 @@ def chisquare_gof(observed: Any, expected_probs: Any, *, alpha: float | None = N
     >>> round(res.pvalue, 4)
     0.6703
     """
-    obs = np.asarray(observed, dtype=np.float64).ravel()
-    p = np.asarray(expected_probs, dtype=np.float64).ravel()
+    obs = _real_vector(observed, "observed")
+    p = _real_vector(expected_probs, "expected_probs")
     if obs.shape != p.shape:
         raise ValueError(f"observed and expected_probs differ in length: {obs.shape} vs {p.shape}")
-    if np.any(p < 0) or abs(p.sum() - 1.0) > 1e-9:
+    if not np.all(np.isfinite(obs)) or np.any(obs < 0) or np.any(obs != np.round(obs)):
+        raise ValueError("observed must hold finite non-negative integer counts")
+    if not np.all(np.isfinite(p)) or np.any(p < 0) or abs(p.sum() - 1.0) > 1e-9:
         raise ValueError(f"expected_probs must be non-negative and sum to 1, sum={p.sum()!r}")
     n = obs.sum()
     if np.any(obs[p == 0] > 0):
@@ -86,8 +91,23 @@ def chisquare_gof(observed: Any, expected_probs: Any, *, alpha: float | None = N
     return res
 
 
+def _real_vector(x: Any, name: str) -> np.ndarray:
+    """``x`` flattened to float64; complex, strings and other non-numbers raise ``TypeError``
+    naming ``name`` (``np.asarray(x, float)`` would drop an imaginary part)."""
+    a = np.asarray(x) if not isinstance(x, (str, bytes, dict, set)) else np.asarray(None)
+    if a.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be a real numeric array, got {type(x).__name__} of dtype "
+                        f"{a.dtype}")
+    return a.astype(np.float64).ravel()
+
+
 def finite_difference_grad(f: Callable[[Any], float], x: Any, *, h: float = 1e-6) -> Any:
-    """Central-difference gradient of scalar ``f`` at NumPy array ``x`` (float64)."""
+    """Central-difference gradient of scalar ``f`` at NumPy array ``x`` (float64).
+
+    ``h`` must be positive and finite (``ValueError`` otherwise); NaN or inf values of ``f``
+    propagate into the gradient."""
+    from probspace._validation import check_positive
+    h = check_positive(h, "h")
     x = np.asarray(x, dtype=np.float64)
     g = np.empty_like(x)
     flat, gflat = x.reshape(-1), g.reshape(-1)

@@ -42,7 +42,7 @@ def step_coeffs(schedule, n, xp, dtype, m, *, name="n", allow_zero=False):
 
 def as_batch(x, name, *, dim=None):
     """``(xp, x)`` with ``x`` a float array of shape ``(m, d)`` (``d`` checked when given)."""
-    xp = array_namespace(x)
+    xp = array_namespace(x, names=(name,))
     x = as_float_array(x, name, xp)
     if x.ndim != 2:
         raise ValueError(f"{name} must have shape (m, d), got {x.shape}")

@@ -13,6 +13,7 @@ from probspace.random import as_stream
 from probspace.typing import Array, ArrayLike, Seed
 
 from ._common import StepNoise, check_schedule
+from ._inputs import as_int64
 from ._schedule import NoiseSchedule
 
 __all__ = ["estimate_gamma", "estimate_eps_mse", "GammaEstimate"]
@@ -38,7 +39,7 @@ class GammaEstimate(Result):
 def _steps(steps, N):
     if steps is None:
         return np.arange(1, N + 1)
-    st = np.unique(np.asarray(to_numpy(steps)).astype(np.int64))
+    st = np.unique(as_int64(steps, "steps"))
     if st.size == 0 or st[0] < 1 or st[-1] > N:
         raise ValueError(f"steps must be integers in [1, N={N}]")
     return st
@@ -48,7 +49,7 @@ def _run(eps_fn, x0, schedule, seed, steps, steps_per_call, which, with_mse=Fals
     if not callable(eps_fn):
         raise TypeError("eps_fn must be callable as eps_fn(x_n, n)")
     schedule = check_schedule(schedule)
-    xp = array_namespace(x0)
+    xp = array_namespace(x0, names=("x0",))
     x0 = as_float_array(x0, "x0", xp, ndim_min=2)
     m = x0.shape[0]
     if m < 2:
@@ -185,6 +186,9 @@ def estimate_eps_mse(eps_fn: Callable[[Array, Any], Array], x0: Array, schedule:
                      seed: Seed = None, steps: ArrayLike | None = None, steps_per_call: int = 1,
                      return_stderr: bool = False) -> Array | GammaEstimate:
     r"""Monte Carlo ``mse[n] = E ||eps - eps_fn(x_n, n)||^2 / d`` per step.
+
+    NaN or inf in ``x0`` raise ``ValueError``, as does an ``eps_fn`` that returns non-finite
+    values.
 
     The maximum-likelihood (averaged NPR) moment of J. Su, "Talk on generative diffusion
     models (8): optimal diffusion variance estimation (part 2)", kexue.fm, 2022,

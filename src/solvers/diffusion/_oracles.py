@@ -27,13 +27,14 @@ from ._schedule import NoiseSchedule
 
 EpsFn = Callable[[Array, Any], Array]
 
+from ._inputs import as_float64
 from ._common import as_batch, check_schedule, logsumexp0, softmax0, step_coeffs
 
 __all__ = ["GaussianMixture", "PointSet"]
 
 
 def _check_weights(weights, k, name="weights"):
-    w = np.asarray(to_numpy(weights), dtype=np.float64)
+    w = as_float64(weights, name)
     if w.shape != (k,):
         raise ValueError(f"{name} must have shape ({k},), got {w.shape}")
     if not np.all(np.isfinite(w)) or np.any(w < 0):
@@ -154,7 +155,7 @@ class _Oracle:
         """``(x0, eps, x_n)`` with ``x_n = sqrt(alpha_bar[n]) x0 + sqrt(beta_bar[n]) eps``."""
         s0, s1 = as_stream(seed).spawn(2)
         x0 = self.sample(m, s0, xp=xp, dtype=dtype)
-        xq = array_namespace(x0)
+        xq = array_namespace(x0, names=("x0",))
         eps = s1.normal((m, self.dim), xp=xq, dtype=x0.dtype)
         a, b2 = step_coeffs(check_schedule(schedule), n, xq, x0.dtype, m, allow_zero=True)
         return x0, eps, a * x0 + (b2 ** 0.5) * eps
@@ -162,6 +163,8 @@ class _Oracle:
 
 class GaussianMixture(_Oracle):
     r"""Gaussian mixture ``sum_k w_k N(mu_k, Sigma_k)`` in ``R^d`` with full (possibly singular) covariances.
+
+    NaN or inf in ``weights``, ``means`` or ``covs`` raise ``ValueError``.
 
     Parameters
     ----------
@@ -188,13 +191,14 @@ class GaussianMixture(_Oracle):
     """
 
     def __init__(self, weights: Any, means: Any, covs: Any) -> None:
-        mu = np.asarray(to_numpy(means), dtype=np.float64)
+        mu = as_float64(means, "means")
         if mu.ndim != 2:
             raise ValueError(f"means must have shape (K, d), got {mu.shape}")
         k, d = mu.shape
-        cv = np.asarray(to_numpy(covs), dtype=np.float64)
+        cv = as_float64(covs, "covs")
         if cv.shape != (k, d, d):
-            raise ValueError(f"covs must have shape ({k}, {d}, {d}), got {cv.shape}")
+            raise ValueError(f"covs must have shape ({k}, {d}, {d}) for means of shape ({k}, {d}), "
+                             f"got {cv.shape}")
         if not (np.all(np.isfinite(mu)) and np.all(np.isfinite(cv))):
             raise ValueError("means and covs must be finite")
         if not np.allclose(cv, np.swapaxes(cv, 1, 2), rtol=1e-10, atol=1e-12):
@@ -305,6 +309,8 @@ class GaussianMixture(_Oracle):
 class PointSet(_Oracle):
     r"""Discrete data law: points ``y_i`` with probabilities ``w_i`` (the "ideal denoiser" case).
 
+    NaN or inf in ``points`` or ``weights`` raise ``ValueError``.
+
     Parameters
     ----------
     points : array_like, shape (P, d)
@@ -330,7 +336,7 @@ class PointSet(_Oracle):
     """
 
     def __init__(self, points: Any, weights: Any = None) -> None:
-        y = np.asarray(to_numpy(points), dtype=np.float64)
+        y = as_float64(points, "points")
         if y.ndim != 2 or y.shape[0] < 1:
             raise ValueError(f"points must have shape (P, d) with P >= 1, got {y.shape}")
         if not np.all(np.isfinite(y)):

@@ -12,11 +12,12 @@ from probspace.random import as_stream
 from probspace.typing import Array, ArrayLike, Seed
 
 from ._common import StepNoise, check_schedule
+from ._inputs import as_float64
 from ._schedule import NoiseSchedule, check_trajectory
 
 #: Reverse variances: an array of ``K`` values, or a per-point callable ``(x_t, eps_hat, s, t)``.
 Variances = Union[ArrayLike, Callable[[Array, Array, int, int], Array]]
-from ._variance import _range_width_given, step_coefficients
+from ._variance import _check_eta, _range_width_given, step_coefficients
 
 __all__ = ["sample", "nelbo", "NelboResult"]
 
@@ -26,7 +27,7 @@ _FILL_LIMIT = 1 << 22      # numbers of noise drawn per Philox fill (bounds the 
 def _variance_source(variances, K):
     if callable(variances):
         return variances
-    v = np.asarray(to_numpy(variances), dtype=np.float64)
+    v = as_float64(variances, "variances")
     if v.shape != (K,):
         raise ValueError(f"variances must have shape (K,) = ({K},) for a trajectory of K={K} steps "
                          f"(or be callable as variances(x_t, eps_hat, s, t)), got {v.shape}")
@@ -52,7 +53,7 @@ def _x0_hat(x, eps_hat, sa_t, sb_t, clip):
 
 
 def _clip(x0, clip):
-    xp = array_namespace(x0)
+    xp = array_namespace(x0, names=("x0",))
     return xp.clip(x0, clip[0], clip[1])
 
 
@@ -129,7 +130,7 @@ def sample(eps_fn: Callable[[Array, int], Array], schedule: NoiseSchedule, traje
     tr = check_trajectory(trajectory, schedule.N)
     K = tr.size - 1
     src = _variance_source(variances, K)
-    xp = array_namespace(x_T)
+    xp = array_namespace(x_T, names=("x_T",))
     x = as_float_array(x_T, "x_T", xp, ndim_min=1)
     if clip_x0 is not None:
         half = _range_width_given(clip_x0)
@@ -143,6 +144,8 @@ def sample(eps_fn: Callable[[Array, int], Array], schedule: NoiseSchedule, traje
         eps_hat = eps_fn(x, t)
         if tuple(eps_hat.shape) != shape:
             raise ValueError(f"eps_fn returned shape {tuple(eps_hat.shape)}, expected {shape}")
+        if not bool(xp.all(xp.isfinite(eps_hat))):   # would turn the result into NaN silently
+            raise ValueError(f"eps_fn returned non-finite values at step t={t}")
         x0 = _x0_hat(x, eps_hat, math.sqrt(schedule.alpha_bar[t]), math.sqrt(schedule.beta_bar[t]), clip_x0)
         mean = c_x * x + gamma * x0
         if s == 0 and denoise_last:
@@ -184,6 +187,9 @@ def nelbo(eps_fn: Callable[[Array, int], Array], x0: Array, schedule: NoiseSched
           seed: Seed = None,
           clip_x0: tuple[float, float] | None = None) -> NelboResult | dict[Any, NelboResult]:
     r"""Negative evidence lower bound of continuous data, in nats per dimension.
+
+    NaN or inf in ``x0`` or the variances raise ``ValueError``, as does an ``eps_fn`` that returns
+    non-finite values.
 
     ``-ELBO = KL(q(x_N|x_0) || N(0, I)) + sum_{k=2}^{K} KL(q(x_{tau_{k-1}} | x_{tau_k}, x_0) || p(x_{tau_{k-1}} | x_{tau_k}))
     - log p(x_0 | x_{tau_1})`` with the Gaussian decoder ``p(x_0 | x_{tau_1}) = N(x0_hat, variances[0] I)``.
@@ -235,6 +241,7 @@ def nelbo(eps_fn: Callable[[Array, int], Array], x0: Array, schedule: NoiseSched
     if not callable(eps_fn):
         raise TypeError("eps_fn must be callable as eps_fn(x_t, t)")
     schedule = check_schedule(schedule)
+    eta = _check_eta(eta)
     if not eta > 0:
         raise ValueError(f"eta must be positive for a finite bound, got {eta!r}")
     tr = check_trajectory(trajectory, schedule.N)
@@ -244,7 +251,7 @@ def nelbo(eps_fn: Callable[[Array, int], Array], x0: Array, schedule: NoiseSched
         srcs = {k: _variance_source(v, K) for k, v in variances.items()}
     else:
         srcs = {None: _variance_source(variances, K)}
-    xp = array_namespace(x0)
+    xp = array_namespace(x0, names=("x0",))
     x0 = as_float_array(x0, "x0", xp, ndim_min=2)
     m = x0.shape[0]
     shape = tuple(x0.shape)
@@ -262,18 +269,24 @@ def nelbo(eps_fn: Callable[[Array, int], Array], x0: Array, schedule: NoiseSched
             pending = dict(zip(range(k, hi + 1), noise.steps(k, hi - k + 1)))
         s, t = int(tr[k - 1]), int(tr[k])
         lam2, c_x, gamma = (float(v) for v in step_coefficients(schedule, s, t, eta))
+        if s > 0 and not lam2 > 0:   # eta^2 underflowed: the KL would take log(0)
+            raise ValueError(f"eta={eta!r} is too small: lambda^2 underflows to 0 at step {k} "
+                             "(the bound is infinite)")
         sa_t, sb_t = math.sqrt(schedule.alpha_bar[t]), math.sqrt(schedule.beta_bar[t])
         eps = pending.pop(k)
         xt = sa_t * x0 + sb_t * eps
         eps_hat = eps_fn(xt, t)
         if tuple(eps_hat.shape) != shape:
             raise ValueError(f"eps_fn returned shape {tuple(eps_hat.shape)}, expected {shape}")
+        if not bool(xp.all(xp.isfinite(eps_hat))):   # would turn the result into NaN silently
+            raise ValueError(f"eps_fn returned non-finite values at step t={t}")
         x0h = _x0_hat(xt, eps_hat, sa_t, sb_t, clip_x0)
         err2 = (x0 - x0h) * (x0 - x0h)
         for name, src in srcs.items():     # the same x_t and eps_hat serve every variance choice
             var = _step_var(xp, src, k, xt, eps_hat, s, t, x0.dtype)
             if (not callable(src) and var <= 0) or (callable(src) and bool(xp.any(var <= 0))):
-                raise ValueError(f"the variance of step {k} (p(x_{s} | x_{t})) must be positive for a finite bound")
+                raise ValueError(f"variances: the variance of step {k} (p(x_{s} | x_{t})) must be "
+                                 "positive for a finite bound")
             log = math.log if isinstance(var, float) else xp.log
             if s == 0:
                 term = 0.5 * log(2 * math.pi * var) + err2 / (2 * var)

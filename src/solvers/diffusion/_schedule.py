@@ -9,11 +9,15 @@ import numpy as np
 
 from probspace._validation import check_int, check_positive
 
+from ._inputs import as_float64
+
 __all__ = ["NoiseSchedule", "even_trajectory", "check_trajectory"]
 
 
 class NoiseSchedule:
     r"""Variance schedule of a discrete-time diffusion ``q(x_n | x_0) = N(sqrt(alpha_bar[n]) x_0, beta_bar[n] I)``.
+
+    NaN, inf or betas outside (0, 1) raise ``ValueError``; complex betas raise ``TypeError``.
 
     Paper notation (Bao et al. 2022): ``alpha_bar`` and ``beta_bar = 1 - alpha_bar`` are
     *variances* (J. Su's posts on diffusion models use the standard deviations
@@ -42,7 +46,7 @@ class NoiseSchedule:
     """
 
     def __init__(self, betas: Any) -> None:
-        b = np.asarray(betas, dtype=np.float64)
+        b = as_float64(betas, "betas")
         if b.ndim != 1 or b.size < 1:
             raise ValueError(f"betas must be a non-empty 1-D array, got shape {b.shape}")
         if not np.all(np.isfinite(b)) or np.any(b <= 0) or np.any(b >= 1):
@@ -101,6 +105,9 @@ class NoiseSchedule:
         f = np.cos((n / N + s) / (1 + s) * math.pi / 2) ** 2
         ab = f / f[0]
         betas = np.minimum(1.0 - ab[1:] / ab[:-1], max_beta)
+        if not np.all((betas > 0) & (betas < 1)):   # s so large that f no longer decreases
+            raise ValueError(f"s={s!r} gives betas outside (0, 1) for N={N} (alpha_bar does not "
+                             "decrease strictly in float64)")
         return cls(betas)
 
     def __repr__(self) -> str:
@@ -145,6 +152,8 @@ class NoiseSchedule:
 
 def even_trajectory(N: int | NoiseSchedule, K: int) -> np.ndarray:
     """The even trajectory (ET) of the official code, with ``0`` prepended.
+
+    Takes integers only (a NaN or inf argument raises ``TypeError``).
 
     ``tau_k = round(1 + a (k - 1))`` for ``k = 1..K`` with ``a = (N - 1)/(K - 1)``, so that
     ``tau_1 = 1`` and ``tau_K = N``; returns ``[0, tau_1, ..., tau_K]`` (``K + 1`` indices).

@@ -11,6 +11,7 @@ from probspace._validation import check_int
 from probspace.typing import ArrayLike
 
 from ._common import check_schedule
+from ._inputs import as_float64
 from ._schedule import NoiseSchedule, check_trajectory
 
 __all__ = ["optimal_trajectory", "trajectory_cost", "step_cost_matrix", "baseline_cost_matrix",
@@ -18,7 +19,7 @@ __all__ = ["optimal_trajectory", "trajectory_cost", "step_cost_matrix", "baselin
 
 
 def _ms(schedule, ms_eps):
-    ms = np.asarray(to_numpy(ms_eps), dtype=np.float64)
+    ms = as_float64(ms_eps, "ms_eps")
     if ms.shape != (schedule.N + 1,):
         raise ValueError(f"ms_eps must have shape (N + 1,) = ({schedule.N + 1},), got {ms.shape}")
     if not np.all(np.isfinite(ms[1:])):
@@ -51,6 +52,8 @@ def step_cost_matrix(schedule: NoiseSchedule, ms_eps: ArrayLike, n_max: int | No
 def trajectory_cost(schedule: NoiseSchedule, ms_eps: ArrayLike, trajectory: ArrayLike) -> float:
     r"""``sum_{k=2}^{K} J(tau_{k-1}, tau_k)`` for a trajectory ``0, tau_1, ..., tau_K = N`` (the DP objective).
 
+    NaN or inf in ``ms_eps`` at the trajectory's steps raise ``ValueError`` (entry 0 is not read).
+
     Examples
     --------
     The optimal trajectory costs no more than the even one (the bound's trajectory-dependent
@@ -70,6 +73,11 @@ def trajectory_cost(schedule: NoiseSchedule, ms_eps: ArrayLike, trajectory: Arra
     schedule = check_schedule(schedule)
     ms = _ms(schedule, ms_eps)
     tr = check_trajectory(trajectory, schedule.N)[1:]
+    s, t = tr[:-1], tr[1:]
+    b = -np.expm1(schedule.log_alpha_bar[t] - schedule.log_alpha_bar[s])
+    if np.any(b * ms[t] >= schedule.beta_bar[t]):   # log(1 - b ms / beta_bar) undefined (NaN)
+        raise ValueError("ms_eps is too large on the trajectory: 1 - beta_(s,t) ms_eps[t] / "
+                         "beta_bar[t] <= 0, so the cost is undefined (an exact ms_eps is <= 1)")
     return _path_cost(schedule, ms, tr)
 
 
@@ -251,6 +259,8 @@ def baseline_cost_matrix(schedule: NoiseSchedule, mse: ArrayLike, kind: str = "b
                          decoder_variance: float | None = None) -> np.ndarray:
     r"""All-pairs NELBO terms ``F[s, t]`` (nats/dim) of the handcrafted variances, for :func:`vb_trajectory`.
 
+    NaN or inf in ``mse`` at steps 1..N raise ``ValueError`` (entry 0 is not read).
+
     The DDPM-forward bound of a trajectory is ``sum_k F[tau_{k-1}, tau_k]`` plus the prior term.
     For ``1 <= s < t``: ``F = (lambda^2/sigma^2 - 1 - log(lambda^2/sigma^2))/2 + gamma^2 e_t / (2 sigma^2)``
     with ``sigma^2 = tilde_beta_{s|t}`` (``"beta_tilde"``) or ``beta_{t|s}`` (``"beta"``) and
@@ -261,7 +271,7 @@ def baseline_cost_matrix(schedule: NoiseSchedule, mse: ArrayLike, kind: str = "b
     no predictor calls beyond those ``N`` passes (as the official ``get_nelbo_terms``).
     """
     schedule = check_schedule(schedule)
-    e = np.asarray(to_numpy(mse), dtype=np.float64)
+    e = as_float64(mse, "mse")
     N = schedule.N
     if e.shape != (N + 1,):
         raise ValueError(f"mse must have shape (N + 1,) = ({N + 1},), got {e.shape}")
@@ -301,10 +311,12 @@ def vb_trajectory(F: ArrayLike, K: int, /, *,
                   return_cost: bool = False) -> np.ndarray | tuple[np.ndarray, float]:
     r"""Least-cost trajectory for all-pairs step costs ``F[s, t]`` (Watson et al. 2021).
 
+    ``+inf`` entries of ``F`` are forbidden steps; NaN raises ``ValueError``.
+
     Returns ``K + 1`` time indices ``0 = tau_0 < tau_1 < ... < tau_K = N``.  The "OT" of the baselines in Analytic-DPM's Table 1: minimizes ``sum_k F[tau_{k-1}, tau_k]``
     (e.g. :func:`baseline_cost_matrix`) by dynamic programming, ``O(K N^2)``.
     """
-    F = np.asarray(to_numpy(F), dtype=np.float64)
+    F = as_float64(F, "F")
     if F.ndim != 2 or F.shape[0] != F.shape[1] or F.shape[0] < 2:
         raise ValueError(f"F must be a square (N + 1, N + 1) matrix, got shape {F.shape}")
     if np.any(np.isnan(F)):

@@ -19,10 +19,11 @@ from typing import Any
 import numpy as np
 
 from probspace import Result, array_namespace, as_float_array, to_numpy
-from probspace._validation import check_nonnegative, check_positive
+from probspace._validation import check_nonnegative, check_positive, check_probability
 from probspace.typing import Array, ArrayLike
 
 from ._common import check_schedule
+from ._inputs import as_int64
 from ._schedule import NoiseSchedule, check_trajectory
 
 __all__ = ["step_coefficients", "analytic_variance", "baseline_variances", "sn_variance", "npr_variance",
@@ -30,13 +31,14 @@ __all__ = ["step_coefficients", "analytic_variance", "baseline_variances", "sn_v
 
 
 def _check_eta(eta: Any) -> float:
-    eta = check_nonnegative(eta, "eta")
-    return eta
+    return check_probability(eta, "eta")   # [0, 1]: beta_bar_s - lambda^2 >= 0 needs eta <= 1
 
 
 def step_coefficients(schedule: NoiseSchedule, s: ArrayLike, t: ArrayLike,
                       eta: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Coefficients of the DDIM-family step ``s < t`` (NumPy float64, broadcasting over ``s``, ``t``).
+
+    NaN or inf steps or ``eta`` raise (``TypeError``/``ValueError``).
 
     All three are computed without cancellation:
     ``beta_bar_t - eta^2 beta_{t|s} = (1 - eta^2) beta_{t|s} + alpha_{t|s} beta_bar_s`` and
@@ -76,10 +78,14 @@ def step_coefficients(schedule: NoiseSchedule, s: ArrayLike, t: ArrayLike,
     """
     schedule = check_schedule(schedule)
     eta = _check_eta(eta)
-    s = np.asarray(s, dtype=np.int64)
-    t = np.asarray(t, dtype=np.int64)
+    s = as_int64(s, "s")
+    t = as_int64(t, "t")
+    try:
+        np.broadcast_shapes(s.shape, t.shape)
+    except ValueError:
+        raise ValueError(f"s {s.shape} and t {t.shape} do not broadcast together") from None
     if np.any(s >= t) or np.any(s < 0) or np.any(t > schedule.N):
-        raise ValueError("need 0 <= s < t <= N")
+        raise ValueError(f"need 0 <= s < t <= N={schedule.N} for every pair (s, t)")
     ab_s, ab_t = schedule.alpha_bar[s], schedule.alpha_bar[t]
     bb_s, bb_t = schedule.beta_bar[s], schedule.beta_bar[t]
     b_ts = -np.expm1(schedule.log_alpha_bar[t] - schedule.log_alpha_bar[s])
@@ -115,6 +121,8 @@ def paper_sampling_clip(y: float = 2.0, *, data_range: tuple[float, float] = (-1
                         levels: int = 256) -> float:
     r"""The paper's sampling-only threshold for the last noisy step (Appendix F.2).
 
+    NaN or inf arguments, or a threshold that overflows, raise ``ValueError``.
+
     Clip ``sigma^2`` of ``p(x_{tau_1} | x_{tau_2})`` so that ``E|sigma eps| <= y * Delta`` with
     ``Delta = (hi - lo)/(levels - 1)`` the quantization width: ``sigma^2 <= (y Delta sqrt(pi/2))^2``
     (3.87e-4 for ``y = 2``, 9.66e-5 for ``y = 1`` on 8-bit data in ``[-1, 1]``).
@@ -130,7 +138,11 @@ def paper_sampling_clip(y: float = 2.0, *, data_range: tuple[float, float] = (-1
     if isinstance(levels, bool) or not isinstance(levels, (int, np.integer)) or levels < 2:
         raise ValueError(f"levels must be an integer >= 2, got {levels!r}")
     delta = 2 * half / (levels - 1)
-    return (y * delta * math.sqrt(math.pi / 2)) ** 2
+    clip = (y * delta * math.sqrt(math.pi / 2)) ** 2 if y * delta < 1e150 else math.inf
+    if not math.isfinite(clip):
+        raise ValueError(f"y * (hi - lo) is too large: the threshold overflows (y={y!r}, "
+                         f"data_range={data_range!r})")
+    return clip
 
 
 class AnalyticVariance(Result):
@@ -220,7 +232,7 @@ def analytic_variance(schedule: NoiseSchedule, ms_eps: Array, trajectory: ArrayL
     ((10,), True)
     """
     schedule = check_schedule(schedule)
-    xp = array_namespace(ms_eps)
+    xp = array_namespace(ms_eps, names=("ms_eps",))
     ms_x = as_float_array(ms_eps, "ms_eps", xp, allow_nan=True)
     ms = np.asarray(to_numpy(ms_x), dtype=np.float64)
     if ms.shape != (schedule.N + 1,):
@@ -266,6 +278,8 @@ def baseline_variances(schedule: NoiseSchedule, trajectory: ArrayLike, kind: str
                        eta: float = 1.0, decoder_variance: float | None = None) -> np.ndarray:
     r"""The handcrafted variances on a trajectory.
 
+    NaN or inf arguments raise ``ValueError``.
+
     ``kind="beta_tilde"``: ``eta^2 tilde_beta_{s|t}`` (DDPM "small" for ``eta = 1``);
     ``kind="beta"``: ``beta_{t|s}`` (DDPM "large").  The decoder entry 0 (where
     ``tilde_beta_{0|t} = 0``) follows the official likelihood code: ``tilde_beta_{1|2}`` when
@@ -310,15 +324,19 @@ def sn_variance(schedule: NoiseSchedule, s: int, t: int, eps_hat: Array, h: Arra
                 eta: float = 1.0, data_range: tuple[float, float] | None = None) -> Array:
     r"""SN-DPM per-point variance of ``p(x_s | x_t)`` from a second-moment prediction.
 
+    NaN or inf in ``eps_hat`` or ``h`` raise ``ValueError``.
+
     ``Cov_hat = (beta_bar_t/alpha_bar_t)(h - eps_hat^2)`` elementwise, clipped to
     ``[0, ((hi - lo)/2)^2]`` (to ``>= 0`` without ``data_range``), then
     ``sigma^2 = lambda^2 + gamma^2 Cov_hat``.  ``h(x_t) ~ E[eps^2 | x_t]``; with the exact ``h`` and
     exact ``eps_hat`` ``Cov_hat`` is the diagonal of ``Cov[x0 | x_t]`` (second-order Tweedie).
     """
     schedule = check_schedule(schedule)
-    xp = array_namespace(eps_hat, h)
+    xp = array_namespace(eps_hat, h, names=("eps_hat", "h"))
     e = as_float_array(eps_hat, "eps_hat", xp)
     h = as_float_array(h, "h", xp)
+    if tuple(e.shape) != tuple(h.shape):
+        raise ValueError(f"h must have the shape of eps_hat {tuple(e.shape)}, got {tuple(h.shape)}")
     lam2, g2, snr_inv = _st_scalars(schedule, s, t, eta)
     cov = _cov_clip(xp, snr_inv * (h - e * e), _range_half_width(data_range))
     return lam2 + g2 * cov
@@ -328,13 +346,15 @@ def npr_variance(schedule: NoiseSchedule, s: int, t: int, g: Array, /, *, eta: f
                  data_range: tuple[float, float] | None = None) -> Array:
     r"""NPR-DPM per-point variance of ``p(x_s | x_t)``.
 
+    NaN or inf in ``g`` raise ``ValueError``.
+
     ``Cov_hat = (beta_bar_t/alpha_bar_t) g`` with ``g(x_t) ~ E[(eps - eps_hat)^2 | x_t]``, clipped to
     ``[0, ((hi - lo)/2)^2]`` as in the official code when ``data_range`` is given; then
     ``sigma^2 = lambda^2 + gamma^2 Cov_hat``.  With the exact ``g`` this is the best diagonal
     variance for the given (possibly imperfect) mean.
     """
     schedule = check_schedule(schedule)
-    xp = array_namespace(g)
+    xp = array_namespace(g, names=("g",))
     g = as_float_array(g, "g", xp)
     if bool(xp.any(g < 0)):
         raise ValueError("g must be non-negative (a second moment)")
@@ -345,6 +365,8 @@ def npr_variance(schedule: NoiseSchedule, s: int, t: int, g: Array, /, *, eta: f
 
 class SNVariance:
     """Per-point SN-DPM variances as a callable ``(x_t, eps_hat, s, t) -> sigma^2`` for :func:`sample`/:func:`nelbo`.
+
+    NaN or inf outputs of ``h_fn`` raise ``ValueError`` where the variances are used.
 
     Parameters
     ----------
@@ -369,6 +391,7 @@ class NPRVariance:
     """Per-point NPR-DPM variances as a callable ``(x_t, eps_hat, s, t) -> sigma^2``.
 
     ``g_fn(x_t, t) ~ E[(eps - eps_hat)^2 | x_t]`` (e.g. ``GaussianMixture.npr_second_moment``).
+    NaN or inf outputs of ``g_fn`` raise ``ValueError`` where the variances are used.
     """
 
     def __init__(self, g_fn: Callable[[Array, int], Array], schedule: NoiseSchedule, *,
