@@ -48,7 +48,7 @@ def solve_adaptive(xp, F, G, DG, method, noise, calculus, y0a, batch, d, m, bm, 
         if not np.any(active):
             break
         if it >= max_steps:
-            status[active] = 1
+            status[active] = -1  # max_steps (the shared status codes)
             break
         it += 1
         nxt = targets[np.minimum(si, nt - 1)]
@@ -101,4 +101,4 @@ def solve_adaptive(xp, F, G, DG, method, noise, calculus, y0a, batch, d, m, bm, 
     y = xp.asarray(np.reshape(store, batch + (nt, d)))
     if dtype != xp.float64:
         y = xp.astype(y, dtype)
-    return y, nacc, nrej, status
+    return y, nacc, nrej, status, t, Y
