@@ -81,12 +81,13 @@ def run_range(lo, hi, Y0, key, sids, t0, dt, N, t_end, save_idx, out, m, k, args
 {LOADS}
 {EXPRS}
 {UPDATES}
-            # one vectorized reduction per block and step: NaN iff some lane left the reals
-            acc = 0.0
+            # one vectorized integer reduction per block and step: y*0 is NaN iff y left the reals
+            acc = 0
             for l in range(LANES):
                 for i in range(d):
-                    acc += Y[l, i] * 0.0
-            if acc != acc:
+                    v = Y[l, i] * 0.0
+                    acc |= np.int64(v != v)
+            if acc != 0:
                 for l in range(nl):
                     if dead[l]:
                         continue

@@ -178,7 +178,7 @@ class _Problem:
                 raise TypeError("drift and diffusion must both be sympy expressions, or both "
                                 "callables")
             self.symbolic = SymbolicSDE(drift, diffusion, symbols, noise)
-            if args:
+            if args.raw:
                 raise ValueError("args are not used with sympy expressions; substitute "
                                  "parameters (expr.subs(...)) instead")
             if diffusion_derivative is not None:
