@@ -19,9 +19,9 @@ ORDERS = {"euler_maruyama": 0.5, "milstein": 1.0, "heun": 1.0, "sra1": 1.5, "sri
 
 
 def solve_adaptive(xp, F, G, DG, method, noise, calculus, y0a, batch, d, m, bm, t0, t1, t_eval,
-                   rtol, atol, dt0, max_steps):
+                   rtol, atol, dt0, max_steps, gmat=False):
     step = STEPS[method]
-    ctx = {"calculus": calculus, "dg": DG}
+    ctx = {"calculus": calculus, "dg": DG, "gmat": gmat}
     levy = method in ("sra1", "sri")
     q = ORDERS[method]
     if noise == "additive" and method == "euler_maruyama":

@@ -622,7 +622,7 @@ def _adaptive(problem, method, noise, calculus, xp, y0a, d, t0, t1, dt, t_eval, 
     with np.errstate(all="ignore"):
         y, nacc, nrej, status, tf, yf = solve_adaptive(
             xp, F, G, DG, method, noise, calculus, y0a, batch, d, mm, brownian, t0, te[-1], te,
-            float(rtol), float(atol), min(dt, t1 - t0), int(max_steps))
+            float(rtol), float(atol), min(dt, t1 - t0), int(max_steps), gmat=problem.gmat)
     failed, msgs = problem.failures(P)
     t_out = _asx(te, xp, y0a, y0a.dtype)
     status = np.asarray(status, dtype=np.int32).reshape(-1)
@@ -708,7 +708,7 @@ def _run_vectorized(xp, rung, F, G, DG, method, noise, calculus, y0a, batch, d, 
     """Array steps over the whole batch; a path whose state leaves the reals is recorded at
     its first non-finite step (status -2) and its later rows are NaN."""
     step = STEPS[method]
-    ctx = {"calculus": calculus, "dg": DG}
+    ctx = {"calculus": calculus, "dg": DG, "gmat": problem.gmat}
     P = math.prod(batch)
     N = ts.shape[0] - 1
     dtype = y0a.dtype
