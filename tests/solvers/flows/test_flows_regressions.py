@@ -84,3 +84,19 @@ def test_grid_callables_return_one_value_per_point():
     x = np.linspace(-3.0, 3.0, 40)
     with pytest.raises(ValueError, match="one value per point"):
         fokker_planck_1d(lambda v: np.ones(3), 1.0, x, np.exp(-x ** 2), [0.1])
+
+
+def test_particle_routines_stop_on_non_finite_particles():
+    """ULA on N(0, 1) with step 5 diverges (|1 - h| > 1 amplifies): never 'success'."""
+    from solvers import kde_probability_flow, langevin, svgd
+    x0 = np.linspace(-1.0, 1.0, 50)[:, None]
+    r = langevin(lambda x: -x, x0, step=5.0, n_steps=2000, seed=1)
+    assert r.status == -2 and not r.success and "non-finite" in r.message
+    assert 0 < r.nit < 2000 and np.all(np.isfinite(r.x))
+    ok = langevin(lambda x: -x, x0, step=0.1, n_steps=20, seed=1)
+    assert ok.status == 0 and ok.success and ok.nit == 20
+    bad_grad = lambda x: np.where(x > 0.5, np.nan, -x)  # noqa: E731
+    for fn in (svgd, kde_probability_flow):
+        r = fn(bad_grad, x0, step=0.1, n_steps=5)
+        assert r.status == -2 and not r.success and r.nit == 0
+        np.testing.assert_array_equal(r.x, x0)
