@@ -63,17 +63,19 @@ def normals_generic(xp, key, sids_np, first_draw, count, device=None):
     return z[:, off:off + count]
 
 
-_LANES = 32
+_LANES = 64
 
 
 @nb.njit(cache=True, nogil=True, error_model="numpy")
-def _fill_paths(out, key, sids, first_draw, lo, hi):
-    """Rows ``lo .. hi-1`` of ``out`` (P, count): draws ``first_draw ..`` of each path's stream.
+def _fill_paths(out, key, sids, first_draw, lo, hi, scale):
+    """Columns ``lo .. hi-1`` of ``out`` (count, P): row ``j`` holds draw ``first_draw + j`` of
+    each path's stream (step-major, so one step's normals are contiguous).
 
     Lane-vectorized across paths: for each counter block the normal pairs of ``_LANES`` paths
-    come from ``normal_pairs_lanes`` (bit-identical to ``normal_pair``) in one pass."""
+    come from ``normal_pairs_lanes`` (bit-identical to ``normal_pair``) in one pass.  Row
+    ``j`` is multiplied by ``scale[j]`` (the same product the caller would form after)."""
     k0, k1 = split_key(key)
-    count = out.shape[1]
+    count = out.shape[0]
     q0 = np.uint64(first_draw) >> np.uint64(1)
     q1 = (np.uint64(first_draw + count - 1) >> np.uint64(1)) + np.uint64(1)
     S0 = np.empty(_LANES, dtype=np.uint64)
@@ -98,26 +100,30 @@ def _fill_paths(out, key, sids, first_draw, lo, hi):
             normal_pairs_lanes(k0, k1, C0, C1, S0, S1, Z0, Z1, W, NF, MB)
             j0 = np.int64(2 * q) - first_draw
             if 0 <= j0 < count:
+                c = scale[j0]
                 for l in range(nl):
-                    out[b0 + l, j0] = Z0[l]
+                    out[j0, b0 + l] = c * Z0[l]
             if 0 <= j0 + 1 < count:
+                c = scale[j0 + 1]
                 for l in range(nl):
-                    out[b0 + l, j0 + 1] = Z1[l]
+                    out[j0 + 1, b0 + l] = c * Z1[l]
     return 0
 
 
-def normals_numpy(key, sids, first_draw, count, out=None):
-    """``(P, count)`` normals computed by the Numba rung (same numbers as ``normals_generic``),
-    path ranges on the shared non-spinning pool (``probspace._pool``) when that pays."""
+def normals_numpy(key, sids, first_draw, count, out=None, scale=None):
+    """``(count, P)`` normals (draw-major) computed by the Numba rung (the numbers of
+    ``normals_generic``, transposed; row ``j`` times ``scale[j]`` when given), path ranges on
+    the shared non-spinning pool (``probspace._pool``) when that pays."""
     from probspace._pool import run
     sids = np.asarray(sids, dtype=np.uint64)
-    if out is None:
-        out = np.empty((sids.shape[0], count), dtype=np.float64)
     P = sids.shape[0]
+    if out is None:
+        out = np.empty((count, P), dtype=np.float64)
     if P == 0 or count == 0:
         return out
     k = np.uint64(key)
     fd = np.int64(first_draw)
-    run(lambda lo, hi: _fill_paths(out, k, sids, fd, lo, hi), P, float(count),
+    sc = np.ones(count) if scale is None else np.ascontiguousarray(scale, dtype=np.float64)
+    run(lambda lo, hi: _fill_paths(out, k, sids, fd, lo, hi, sc), P, float(count),
         "solvers.sde.noise", align=_LANES)
     return out

@@ -692,15 +692,24 @@ def _brownian_increments(bm, ts, levy):
     return vals[:, 1:] - vals[:, :-1], None
 
 
-def _noise_block(xp, rung, key, sids, first_step, nsteps, k, device=None):
-    """Normals for steps ``first_step .. first_step+nsteps-1``: array (P, nsteps, k)."""
+def _noise_block(xp, rung, key, sids, first_step, nsteps, k, m, ts, device=None):
+    """Scaled normals for steps ``first_step .. first_step+nsteps-1``: array (nsteps, k, P)
+    (one step's contiguous), components ``< m`` times ``sqrt(h)`` (the Brownian increments),
+    the others times ``sqrt(h / 12)`` (the Levy areas' normals)."""
     first = first_step * k
     cnt = nsteps * k
+    P = sids.shape[0]
+    h = np.diff(ts[first_step:first_step + nsteps + 1])
+    scale = np.empty((nsteps, k))
+    for j in range(k):  # (the same products as sqrt(h) * z, computed where z is made)
+        scale[:, j] = np.sqrt(h) if j < m else np.sqrt(h / 12.0)
     if rung == "numba":
-        z = xp.asarray(noise_mod.normals_numpy(key, sids, first, cnt))
-    else:
-        z = noise_mod.normals_generic(xp, key, sids, first, cnt, device=device)
-    return xp.reshape(z, (sids.shape[0], nsteps, k))
+        z = xp.asarray(noise_mod.normals_numpy(key, sids, first, cnt, scale=scale.reshape(-1)))
+        return xp.reshape(z, (nsteps, k, P))
+    z = noise_mod.normals_generic(xp, key, sids, first, cnt, device=device)
+    z = xp.permute_dims(xp.reshape(z, (P, nsteps, k)), (1, 2, 0))
+    sc = xp.asarray(scale[:, :, None], dtype=z.dtype, device=device)
+    return z * sc
 
 
 def _run_vectorized(xp, rung, F, G, DG, method, noise, calculus, y0a, batch, d, m, k, stream,
@@ -746,10 +755,10 @@ def _run_vectorized(xp, rung, F, G, DG, method, noise, calculus, y0a, batch, d, 
                 j = n % chunk
                 if j == 0:
                     Z = _noise_block(xp, noise_rung, stream.seed, sids, n, min(chunk, N - n), k,
-                                     device)
-                z = Z[:, j, :]
-                dW = math.sqrt(h) * z[:, :m]
-                Hl = math.sqrt(h / 12.0) * z[:, m:2 * m] if levy else None
+                                     m, ts, device)
+                z = Z[j, ...]  # (k, P): sqrt(h) z, then sqrt(h/12) z for the Levy areas
+                dW = xp.matrix_transpose(z[:m, ...])
+                Hl = xp.matrix_transpose(z[m:2 * m, ...]) if levy else None
             dW = xp.reshape(dW, batch + (m,))
             if dW.dtype != dtype:
                 dW = xp.astype(dW, dtype)
@@ -758,7 +767,9 @@ def _run_vectorized(xp, rung, F, G, DG, method, noise, calculus, y0a, batch, d, 
                 if Hl.dtype != dtype:
                     Hl = xp.astype(Hl, dtype)
             y_new = step(xp, noise, F, G, t, h, y, dW, Hl, ctx)
-            if not bool(xp.all(xp.isfinite(y_new))):
+            # one reduction per step: the sum is finite unless some entry is not (or it
+            # overflows, then the full check below finds nothing)
+            if not math.isfinite(float(xp.sum(y_new))):
                 fin = np.asarray(to_numpy(xp.all(xp.isfinite(xp.reshape(y_new, (P, d))),
                                                  axis=-1))).reshape(-1)
                 new = ~fin & (fail_step < 0)
