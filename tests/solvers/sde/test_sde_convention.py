@@ -297,3 +297,30 @@ def test_bad_convention_arguments():
         solve_sde(lambda t, y, a: y, lambda t, y, a: y, (0.0, 1.0), np.ones(1), dt=0.1, args=2.0)
     with pytest.raises(ValueError, match="m is implied"):
         solve_sde(lambda t, y: y, lambda t, y: y, (0.0, 1.0), np.ones(1), dt=0.1, m=2)
+
+
+# --------------------------------------------------------------------------- README
+def _readme_ou():
+    import pathlib
+    import re
+    text = (pathlib.Path(__file__).resolve().parents[3] / "README.md").read_text()
+    block = re.search(r"```python\n(.*?)```", text, re.S).group(1)
+    lines = block.splitlines()
+    start = next(i for i, ln in enumerate(lines) if ln.startswith("#") and "Ornstein" in ln)
+    stop = next(i for i, ln in enumerate(lines) if ln.startswith("ou.y.shape"))
+    src = "\n".join(["import numpy as np, solvers"] + lines[start:stop + 1])
+    assert "P = 100_000" in src
+    return src
+
+
+@pytest.mark.parametrize("P", [1, 2, 3, 40])
+def test_readme_sde_example_is_right_at_every_batch_size(P):
+    """The README's OU example, run as written with only P changed (P = 2 = d included),
+    against the brute-force EM of every path."""
+    ns: dict = {}
+    exec(_readme_ou().replace("P = 100_000", f"P = {P}"), ns)  # noqa: S102
+    ou, A = ns["ou"], ns["A"]
+    ref = brute_em(lambda t, y: A @ y, lambda t, y: np.array([0.3, 0.2]), np.ones((P, 2)), 0.01,
+                   100, 0, noise="additive")
+    assert ou.y.shape == (P, 1, 2) and np.all(ou.status == 0)
+    np.testing.assert_allclose(ou.y[:, 0], ref[:, -1], rtol=1e-12, atol=1e-14)
