@@ -92,8 +92,9 @@ def probe_member(fn, name, t0, y_member, margs, out_shape, writer):
 class MemberFn:
     """One user callable, prepared (see the module docstring for ``kind``)."""
 
-    def __init__(self, kind: str, name: str, out_shape: tuple, *, fn=None, jit=None,
-                 lines=None, outs=None, writer=False):
+    def __init__(self, kind: str, name: str, out_shape: tuple, *, fn: Any = None,
+                 jit: Any = None, lines: list[str] | None = None, outs: list[str] | None = None,
+                 writer: bool = False) -> None:
         self.kind, self.name, self.out_shape = kind, name, tuple(out_shape)
         self.fn, self.jit, self.writer = fn, jit, writer
         self.lines, self.outs = lines, outs
@@ -107,7 +108,7 @@ class MemberFn:
         return self.kind in ("traced", "symbolic")
 
     # ------------------------------------------------------------------ kernel functions
-    def kernel_source(self, flags) -> tuple[str, dict]:
+    def kernel_source(self, flags: tuple[bool, ...]) -> tuple[str, dict]:
         """Source of ``w(t_, y, out, args, p) -> int`` (-1: fine; else the size the callable
         returned) and its namespace."""
         ns: dict = {"np": np, "math": math}
@@ -122,8 +123,8 @@ class MemberFn:
             body = [f"    y_{i}_ = y[{i}]" for i in range(d_in)]
             body += [f"    a{k}_ = args[{k}][p]" if fl else f"    a{k}_ = args[{k}]"
                      for k, fl in enumerate(flags)]
-            body += ["    " + ln for ln in self.lines]
-            body += [f"    out[{ix}] = {o}" for ix, o in zip(idx, self.outs)]
+            body += ["    " + ln for ln in (self.lines or [])]
+            body += [f"    out[{ix}] = {o}" for ix, o in zip(idx, self.outs or [])]
             body.append("    return -1")
             return head + "\n".join(body) + "\n", ns
         ns["fi"] = self.jit
@@ -148,7 +149,7 @@ class MemberFn:
         body.append("    return -1")
         return head + "\n".join(body) + "\n", ns
 
-    def kernel_fn(self, flags, inline=True):
+    def kernel_fn(self, flags: tuple[bool, ...], inline: bool = True) -> Any:
         src, ns = self.kernel_source(flags)
         key = (src, inline, id(self.jit) if self.jit is not None else None)
         hit = _KERNEL_CACHE.get(key)
@@ -156,8 +157,8 @@ class MemberFn:
             return hit[0]
         import numba as nb
         exec(compile(src, f"<solvers.sde {self.name}>", "exec"), ns)  # noqa: S102
-        opts = {"inline": "always"} if inline else {}
-        fn = nb.njit(nogil=True, error_model="numpy", **opts)(ns["w"])
+        fn = nb.njit(nogil=True, error_model="numpy",
+                     inline="always" if inline else "never")(ns["w"])
         _KERNEL_CACHE[key] = (fn, self.jit)  # (keeps the user's dispatcher alive)
         return fn
 
@@ -206,8 +207,9 @@ def _trace_verified(fn, name, d, out_shape, cargs, probe_args, ref):
     return mf
 
 
-def prepare_member(fn, name, out_shape, d, cargs: CallArgs, t0, y_first, *, compile_it: bool,
-                   routine="solve_sde"):
+def prepare_member(fn: Callable[..., Any], name: str, out_shape: tuple, d: int,
+                   cargs: CallArgs, t0: float, y_first: np.ndarray, *, compile_it: bool,
+                   routine: str = "solve_sde") -> tuple[MemberFn, np.ndarray]:
     """Check ``fn`` at ``t0`` and prepare its fastest faithful form (``MemberFn``)."""
     writer = is_writer(fn, len(cargs.raw))
     ref = probe_member(fn, name, t0, y_first, cargs.member(0), out_shape, writer)
@@ -311,7 +313,8 @@ class MemberBatch:
     members (NumPy input, compiled kinds) or :class:`BatchCaller` (Python).  Members whose
     callable returned a wrong shape are recorded in ``failed`` / ``fail_msg`` and get NaN."""
 
-    def __init__(self, mf: MemberFn, cargs: CallArgs, batch, xp, dtype):
+    def __init__(self, mf: MemberFn, cargs: CallArgs, batch: tuple, xp: Any,
+                 dtype: Any) -> None:
         self.mf, self.cargs, self.batch = mf, cargs, tuple(batch)
         self.P = math.prod(self.batch)
         self.xp, self.dtype = xp, dtype
@@ -334,7 +337,7 @@ class MemberBatch:
             self.caller = BatchCaller(fn, cargs, vectorized=False, batch=self.batch,
                                       out_shape=mf.out_shape, xp=xp, dtype=dtype, name=mf.name)
 
-    def __call__(self, t, y):
+    def __call__(self, t: Any, y: Any) -> Any:
         if not self.mf.compiled:
             r = self.caller(t, y)
             self.failed |= self.caller.failed

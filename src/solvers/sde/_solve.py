@@ -596,7 +596,7 @@ def _adaptive(problem, method, noise, calculus, xp, y0a, d, t0, t1, dt, t_eval, 
     from ._adaptive import solve_adaptive
     for name, v in (("rtol", rtol), ("atol", atol)):
         if isinstance(v, bool) or not isinstance(v, numbers.Real) or \
-                not (v >= 0 and math.isfinite(v)):
+                not (float(v) >= 0 and math.isfinite(v)):
             raise ValueError(f"{name} must be a non-negative number, got {v!r}")
     if rtol == 0 and atol == 0:
         raise ValueError("rtol and atol cannot both be 0")
@@ -743,7 +743,7 @@ def _run_vectorized(xp, rung, F, G, DG, method, noise, calculus, y0a, batch, d, 
         chunk = max(1, min(N, 2_000_000 // max(1, P * k)))
     fail_step = np.full(P, -1, dtype=np.int64)   # first step whose result is not finite
     y_last = np.zeros((P, d))                      # the state before that step
-    Z = None
+    Z: Any = None
     with np.errstate(all="ignore"):
         for n in range(N):
             t = float(ts[n])

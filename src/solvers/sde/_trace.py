@@ -154,8 +154,8 @@ class Var:
     __int__ = _refuse("it is converted to int")
     __index__ = _refuse("it is used as an index")
     __complex__ = _refuse("it is converted to complex")
-    __eq__ = _refuse("it is compared")  # type: ignore[assignment]
-    __ne__ = _refuse("it is compared")  # type: ignore[assignment]
+    __eq__ = _refuse("it is compared")
+    __ne__ = _refuse("it is compared")
     __lt__ = _refuse("it is compared")
     __le__ = _refuse("it is compared")
     __gt__ = _refuse("it is compared")
