@@ -121,6 +121,8 @@ class MemberFn:
         if self.scalar_code:
             d_in = self.n_in
             body = [f"    y_{i}_ = y[{i}]" for i in range(d_in)]
+            body += [f"    k{j}_ = args[{len(flags)}][{self.const_off + j}]"
+                     for j in range(len(self.consts))]
             body += [f"    a{k}_ = args[{k}][p]" if fl else f"    a{k}_ = args[{k}]"
                      for k, fl in enumerate(flags)]
             body += ["    " + ln for ln in (self.lines or [])]
@@ -164,6 +166,8 @@ class MemberFn:
 
     jit_tuple = False
     n_in = 0
+    consts: list = []
+    const_off = 0  # where this member's constants start in the kernels' constant table
 
 
 def _trace_verified(fn, name, d, out_shape, cargs, probe_args, ref):
@@ -182,11 +186,12 @@ def _trace_verified(fn, name, d, out_shape, cargs, probe_args, ref):
         else:
             return None
     try:
-        lines, outs = trace_member(fn, d, out_shape, kinds)
+        lines, outs, consts = trace_member(fn, d, out_shape, kinds)
     except Untraceable:
         return None
-    src = ("def _m(t_, y, args):\n"
+    src = ("def _m(t_, y, args, cst):\n"
            + "".join(f"    y_{i}_ = y[{i}]\n" for i in range(d))
+           + "".join(f"    k{j}_ = cst[{j}]\n" for j in range(len(consts)))
            + "".join(f"    a{k}_ = args[{k}]\n" for k in range(len(kinds)))
            + "".join(f"    {ln}\n" for ln in lines)
            + f"    return ({', '.join(outs)},)\n")
@@ -196,14 +201,15 @@ def _trace_verified(fn, name, d, out_shape, cargs, probe_args, ref):
         t, y = probe_args[0], probe_args[1]
         margs = tuple(np.float64(a) for a in probe_args[2:])
         with np.errstate(all="ignore"):
-            got = np.array(ns["_m"](np.float64(t), np.asarray(y, dtype=np.float64), margs),
-                           dtype=np.float64)
+            got = np.array(ns["_m"](np.float64(t), np.asarray(y, dtype=np.float64), margs,
+                                    np.array(consts, dtype=np.float64)), dtype=np.float64)
     except Exception:
         return None
     if not np.allclose(got, ref.reshape(-1), rtol=1e-12, atol=1e-300, equal_nan=True):
         return None
     mf = MemberFn("traced", name, out_shape, fn=fn, lines=lines, outs=outs)
     mf.n_in = d
+    mf.consts = consts
     return mf
 
 
@@ -322,7 +328,8 @@ class MemberBatch:
         self.fail_msg: dict = {}
         if mf.compiled:
             flags, vals = cargs.numba()
-            self.args = vals
+            mf.const_off = 0
+            self.args = vals + (np.array(mf.consts, dtype=np.float64),)
             self.kern = _map_kernel(mf.kernel_fn(flags, inline=False))
             self.bad = np.full(self.P, -1, dtype=np.int64)
         else:

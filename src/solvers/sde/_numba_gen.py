@@ -77,16 +77,14 @@ def run_range(lo, hi, Y0, key, sids, t0, dt, N, t_end, save_idx, out, m, k, args
             tmp = Yp
             Yp = Y
             Y = tmp
+            # the lane loop also ORs "y*0 is NaN" (true iff y left the reals) into acc: an
+            # integer reduction fused into the update (it costs nothing measurable)
+            acc = 0
             for l in range(LANES):
 {LOADS}
 {EXPRS}
 {UPDATES}
-            # one vectorized integer reduction per block and step: y*0 is NaN iff y left the reals
-            acc = 0
-            for l in range(LANES):
-                for i in range(d):
-                    v = Y[l, i] * 0.0
-                    acc |= np.int64(v != v)
+{CHECKS}
             if acc != 0:
                 for l in range(nl):
                     if dead[l]:
@@ -122,22 +120,28 @@ def run_range(lo, hi, Y0, key, sids, t0, dt, N, t_end, save_idx, out, m, k, args
 
 def build_em_kernel(d, f_code, g_code, noise, flags):
     """``run_range`` for Euler-Maruyama with the drift and diagonal/scalar diffusion given as
-    scalar code: ``f_code`` and ``g_code`` are ``(lines, outputs)`` in the locals ``t_``,
-    ``y_{i}_`` and ``a{k}_`` (``args[k]``; per member when ``flags[k]``), see
+    scalar code: ``f_code`` and ``g_code`` are ``(lines, outputs, constants, offset)`` in the
+    locals ``t_``, ``y_{i}_``, ``a{k}_`` (``args[k]``; per member when ``flags[k]``) and
+    ``k{j}_`` (``args[len(flags)][offset + j]``, the constants table), see
     ``_member.MemberFn``."""
     ind = " " * 16
     loads = [f"{ind}y_{i}_ = Yp[l, {i}]" for i in range(d)]
     hoist = [f"    a{k}_ = args[{k}]" for k, fl in enumerate(flags) if not fl]
     loads += [f"{ind}a{k}_ = args[{k}][b0 + min(l, nl - 1)]" for k, fl in enumerate(flags) if fl]
     exprs = []
-    for tag, (lines, outs) in (("f", f_code), ("g", g_code)):
+    for tag, (lines, outs, consts, off) in (("f", f_code), ("g", g_code)):
+        hoist += [f"    {tag}k{j}_ = args[{len(flags)}][{off + j}]" for j in range(len(consts))]
         exprs += [ind + ln for ln in _rename(lines, tag)]
         exprs += [f"{ind}{tag}_{i} = {_rename_expr(o, tag)}" for i, o in enumerate(outs)]
     ups = []
     for i in range(d):
         c = 0 if noise == "scalar" else i
         ups.append(f"{ind}Y[l, {i}] = y_{i}_ + f_{i} * h + g_{i} * (sq * ZK[{c}, l])")
+    checks = []
+    for i in range(d):
+        checks += [f"{ind}cv_ = Y[l, {i}] * 0.0", f"{ind}acc |= np.int64(cv_ != cv_)"]
     src = (_TEMPLATE.replace("{LOADS}", "\n".join(loads)).replace("{EXPRS}", "\n".join(exprs))
+           .replace("{CHECKS}", "\n".join(checks))
            .replace("{UPDATES}", "\n".join(ups)).replace("{HOIST}", "\n".join(hoist)))
     fn = _CACHE.get(src)
     if fn is None:
@@ -148,11 +152,11 @@ def build_em_kernel(d, f_code, g_code, noise, flags):
     return fn
 
 
-_LOCAL = re.compile(r"\bv(\d+)_")
+_LOCAL = re.compile(r"\b([vk])(\d+)_")
 
 
 def _rename_expr(e, tag):
-    return _LOCAL.sub(lambda mt: f"{tag}v{mt.group(1)}_", e)
+    return _LOCAL.sub(lambda mt: f"{tag}{mt.group(1)}{mt.group(2)}_", e)
 
 
 def _rename(lines, tag):

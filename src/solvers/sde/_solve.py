@@ -641,10 +641,19 @@ def _run_numba(problem, method, noise, calculus, y0a, m, k, sids, key, t0, dt, N
         dgm = None  # derivative-free form (symbolic scalar noise would need the full L)
     gmat = problem.gmat
     flags, vals = cargs.numba()
+    # the traced callables' numbers, one table after the user's args (offsets per callable)
+    off, table = 0, []
+    for mf in (fm, gm, dgm):
+        if mf is not None:
+            mf.const_off = off
+            off += len(mf.consts)
+            table += list(mf.consts)
+    vals = vals + (np.array(table, dtype=np.float64),)
     d = int(y0a.shape[-1])
     if method == "euler_maruyama" and not gmat and fm.scalar_code and gm.scalar_code:
         # scalar code for both: the generated kernel, vectorized across paths
-        kern = build_em_kernel(d, (fm.lines, fm.outs), (gm.lines, gm.outs), noise, flags)
+        kern = build_em_kernel(d, (fm.lines, fm.outs, fm.consts, fm.const_off),
+                               (gm.lines, gm.outs, gm.consts, gm.const_off), noise, flags)
         cost = 1.0
     else:
         kern = build_kernel(method, noise, calculus, gmat, fm.kernel_fn(flags),

@@ -41,6 +41,16 @@ class Trace:
     def __init__(self) -> None:
         self.lines: list[str] = []
         self.count = 0
+        self.consts: list[float] = []
+
+    def const(self, c: Any) -> str:
+        """A number the callable used: a parameter ``k{j}_`` read from a table at run time, so
+        that a new value (``mu`` in ``lambda t, y: mu * y``) reuses the compiled kernel."""
+        lit = _const(c)
+        if "math." in lit:
+            return lit
+        self.consts.append(float(c))
+        return f"k{len(self.consts) - 1}_"
 
     def new(self, expr: str) -> "Var":
         if len(self.lines) >= MAX_LINES:
@@ -63,12 +73,12 @@ def _const(c: Any) -> str:
     return repr(v) if v >= 0 else f"({v!r})"
 
 
-def _operand(tr: Trace, x: Any) -> str:
+def _operand(tr: Trace, x: Any, literal: bool = False) -> str:
     if isinstance(x, Var):
         if x.tr is not tr:  # pragma: no cover - one trace at a time
             raise Untraceable("values of two traces mixed")
         return x.name
-    return _const(x)
+    return _const(x) if literal else tr.const(x)
 
 
 def _refuse(what: str) -> Callable[..., Any]:
@@ -124,7 +134,8 @@ class Var:
     def __pow__(self, o: Any, mod: Any = None) -> "Var":
         if mod is not None:
             raise Untraceable("pow with a modulus")
-        return self._bin(o, "**")
+        # a literal exponent: LLVM turns x ** 2.0 into x * x (the same number)
+        return self.tr.new(f"{self.name} ** {_operand(self.tr, o, literal=True)}")
 
     def __rpow__(self, o: Any) -> "Var":
         return self._bin(o, "**", True)
@@ -180,7 +191,7 @@ for _f in _UNARY:
 
 
 def trace_member(fn: Callable[..., Any], d: int, out_shape: tuple[int, ...],
-                 arg_kinds: Sequence[str], args_tail: tuple = ()) -> tuple[list[str], list[str]]:
+                 arg_kinds: Sequence[str]) -> tuple[list[str], list[str], list[float]]:
     """Trace ``fn(t, y, *args)`` for one member.
 
     Parameters
@@ -195,10 +206,10 @@ def trace_member(fn: Callable[..., Any], d: int, out_shape: tuple[int, ...],
 
     Returns
     -------
-    (lines, outputs)
-        ``lines`` assign the locals ``v*_`` from ``t_``, ``y_{i}_`` and ``a{k}_``; ``outputs``
-        lists, in C order over ``out_shape``, the expression of each output component (a
-        local's name or a constant).
+    (lines, outputs, constants)
+        ``lines`` assign the locals ``v*_`` from ``t_``, ``y_{i}_``, ``a{k}_`` and the
+        constants ``k{j}_`` (values in ``constants``); ``outputs`` lists, in C order over
+        ``out_shape``, the expression of each output component (a local or a constant).
 
     Raises
     ------
@@ -226,4 +237,4 @@ def trace_member(fn: Callable[..., Any], d: int, out_shape: tuple[int, ...],
     outs = []
     for v in arr.reshape(-1):
         outs.append(_operand(tr, v))
-    return tr.lines, outs
+    return tr.lines, outs, tr.consts

@@ -324,3 +324,15 @@ def test_readme_sde_example_is_right_at_every_batch_size(P):
                    100, 0, noise="additive")
     assert ou.y.shape == (P, 1, 2) and np.all(ou.status == 0)
     np.testing.assert_allclose(ou.y[:, 0], ref[:, -1], rtol=1e-12, atol=1e-14)
+
+
+def test_traced_numbers_are_parameters_of_one_kernel():
+    """A new value of a closure variable reuses the compiled kernel and is used (not a stale
+    constant): each solve equals its own brute force."""
+    y0 = np.linspace(0.5, 1.5, 20)[:, None]
+    for mu in (0.2, -0.3, 1.7):
+        f = lambda t, y: mu * y + 0.1 * t  # noqa: E731
+        g = lambda t, y: 0.25 * y ** 2     # noqa: E731
+        r = solve_sde(f, g, (0.0, 1.0), y0, dt=0.05, seed=9)
+        assert r.backend == "numba"
+        np.testing.assert_allclose(r.y, brute_em(f, g, y0, 0.05, 20, 9), rtol=1e-12, atol=1e-14)
