@@ -108,11 +108,11 @@ class MemberFn:
         return self.kind in ("traced", "symbolic")
 
     # ------------------------------------------------------------------ kernel functions
-    def kernel_source(self, flags: tuple[bool, ...]) -> tuple[str, dict]:
-        """Source of ``w(t_, y, out, args, p) -> int`` (-1: fine; else the size the callable
-        returned) and its namespace."""
+    def kernel_source(self, flags: tuple[bool, ...], inline: bool = True) -> tuple[str, dict]:
+        """Source of ``w(t_, y, out, args, p, err)`` (``err[0]`` set to the size the callable
+        returned when that is wrong) and its namespace."""
         ns: dict = {"np": np, "math": math}
-        head = "def w(t_, y, out, args, p):\n"
+        head = "def w(t_, y, out, args, p, err):\n"
         margs = "".join(f", args[{k}][p]" if fl else f", args[{k}]" for k, fl in
                         enumerate(flags))
         matrix = len(self.out_shape) == 2
@@ -127,32 +127,31 @@ class MemberFn:
                      for k, fl in enumerate(flags)]
             body += ["    " + ln for ln in (self.lines or [])]
             body += [f"    out[{ix}] = {o}" for ix, o in zip(idx, self.outs or [])]
-            body.append("    return -1")
             return head + "\n".join(body) + "\n", ns
-        ns["fi"] = self.jit
+        ns["fi"] = _inlined(self.jit) if inline else self.jit
         if self.writer:
-            return head + f"    fi(t_, y, out{margs})\n    return -1\n", ns
+            return head + f"    fi(t_, y, out{margs})\n", ns
         n = math.prod(self.out_shape)
         body = [f"    r = fi(t_, y{margs})"]
         if self.jit_tuple:
             body += [f"    out[{ix}] = r[{q}]" for q, ix in enumerate(idx)]
         elif matrix:
             body += [f"    if r.ndim != 2 or r.shape[0] != {self.out_shape[0]} or "
-                     f"r.shape[1] != {self.out_shape[1]}:", "        return r.size",
+                     f"r.shape[1] != {self.out_shape[1]}:", "        err[0] = r.size",
+                     "        return",
                      f"    for i in range({self.out_shape[0]}):",
                      f"        for j in range({self.out_shape[1]}):",
                      "            out[i, j] = r[i, j]"]
         else:
-            body += ["    if len(r) != %d:" % n, "        return len(r)"]
+            body += ["    if len(r) != %d:" % n, "        err[0] = len(r)", "        return"]
             if n <= _UNROLL_MAX:
                 body += [f"    out[{q}] = r[{q}]" for q in range(n)]
             else:
                 body += [f"    for q in range({n}):", "        out[q] = r[q]"]
-        body.append("    return -1")
         return head + "\n".join(body) + "\n", ns
 
     def kernel_fn(self, flags: tuple[bool, ...], inline: bool = True) -> Any:
-        src, ns = self.kernel_source(flags)
+        src, ns = self.kernel_source(flags, inline)
         key = (src, inline, id(self.jit) if self.jit is not None else None)
         hit = _KERNEL_CACHE.get(key)
         if hit is not None:
@@ -168,6 +167,23 @@ class MemberFn:
     n_in = 0
     consts: list = []
     const_off = 0  # where this member's constants start in the kernels' constant table
+
+
+_INLINE: dict = {}
+
+
+def _inlined(fn: Any) -> Any:
+    """An ``inline="always"`` copy of a compiled user function (same Python function, same
+    options): called from a kernel it is otherwise a real call that increfs/decrefs its array
+    arguments every time (about 10x slower for a cheap drift)."""
+    if getattr(fn, "targetoptions", {}).get("inline") == "always" or not hasattr(fn, "py_func"):
+        return fn
+    hit = _INLINE.get(fn)
+    if hit is None:
+        import numba as nb
+        opts = {k: v for k, v in fn.targetoptions.items() if k not in ("inline", "nopython")}
+        hit = _INLINE[fn] = nb.njit(**opts, inline="always")(fn.py_func)
+    return hit
 
 
 def _trace_verified(fn, name, d, out_shape, cargs, probe_args, ref):
@@ -304,12 +320,14 @@ def _map_kernel(w):
 
         @nb.njit(nogil=True, error_model="numpy")
         def mp(ts, Y, out, args, bad):
+            err = np.full(1, -1, dtype=np.int64)
             for p in range(Y.shape[0]):
                 if bad[p] >= 0:
                     continue
-                b = w(ts[p], Y[p], out[p], args, p)
-                if b >= 0:
-                    bad[p] = b
+                w(ts[p], Y[p], out[p], args, p, err)
+                if err[0] >= 0:
+                    bad[p] = err[0]
+                    err[0] = -1
         hit = _MAP_CACHE[w] = mp
     return hit
 

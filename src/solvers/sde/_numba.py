@@ -84,95 +84,86 @@ def _noise_ops(noise, gmat):
 
 
 def _make_step(method, noise, calculus, gmat, fw, gw, dgw):
-    """One step of ``method`` calling the kernel functions ``w(t, y, out, args, p) -> int``
-    (-1, or the size a callable wrongly returned); the step returns the largest code."""
+    """One step of ``method`` calling the kernel functions ``w(t, y, out, args, p, err)``
+    (which set ``err[0]`` to the size a callable wrongly returned; a returned code instead
+    made the @njit-writer kernel 3x slower)."""
     gd, comp, alloc_g = _noise_ops(noise, gmat)
     ito = calculus == "ito"
 
     if method == "euler_maruyama":
         @_jit
-        def step(t, h, y, z, F, G, F0, F1, F2, F3, G0, G1, G2, G3, ya, yb, v1, v2, v3, v4, args, p):
-            bad = -1
+        def step(t, h, y, z, F, G, F0, F1, F2, F3, G0, G1, G2, G3, ya, yb, v1, v2, v3, v4, args, p, err):
             sq = np.sqrt(h)
-            bad = max(bad, fw(t, y, F0, args, p))
-            bad = max(bad, gw(t, y, G0, args, p))
+            fw(t, y, F0, args, p, err)
+            gw(t, y, G0, args, p, err)
             for j in range(v1.shape[0]):
                 v1[j] = sq * z[j]
             for i in range(y.shape[0]):
                 y[i] = y[i] + F0[i] * h + gd(G0, v1, i)
-            return bad
 
     elif method == "heun":
         @_jit
-        def step(t, h, y, z, F, G, F0, F1, F2, F3, G0, G1, G2, G3, ya, yb, v1, v2, v3, v4, args, p):
-            bad = -1
+        def step(t, h, y, z, F, G, F0, F1, F2, F3, G0, G1, G2, G3, ya, yb, v1, v2, v3, v4, args, p, err):
             sq = np.sqrt(h)
             for j in range(v1.shape[0]):
                 v1[j] = sq * z[j]
-            bad = max(bad, fw(t, y, F0, args, p))
-            bad = max(bad, gw(t, y, G0, args, p))
+            fw(t, y, F0, args, p, err)
+            gw(t, y, G0, args, p, err)
             for i in range(y.shape[0]):
                 ya[i] = y[i] + F0[i] * h + gd(G0, v1, i)
-            bad = max(bad, fw(t + h, ya, F1, args, p))
-            bad = max(bad, gw(t + h, ya, G1, args, p))
+            fw(t + h, ya, F1, args, p, err)
+            gw(t + h, ya, G1, args, p, err)
             for i in range(y.shape[0]):
                 y[i] = y[i] + (0.5 * h) * (F0[i] + F1[i]) + 0.5 * (gd(G0, v1, i) + gd(G1, v1, i))
-            return bad
 
     elif method == "milstein" and dgw is not None:
         @_jit
-        def step(t, h, y, z, F, G, F0, F1, F2, F3, G0, G1, G2, G3, ya, yb, v1, v2, v3, v4, args, p):
-            bad = -1
+        def step(t, h, y, z, F, G, F0, F1, F2, F3, G0, G1, G2, G3, ya, yb, v1, v2, v3, v4, args, p, err):
             sq = np.sqrt(h)
             for j in range(v1.shape[0]):
                 v1[j] = sq * z[j]
-            bad = max(bad, fw(t, y, F0, args, p))
-            bad = max(bad, gw(t, y, G0, args, p))
-            bad = max(bad, dgw(t, y, G1, args, p))
+            fw(t, y, F0, args, p, err)
+            gw(t, y, G0, args, p, err)
+            dgw(t, y, G1, args, p, err)
             for i in range(y.shape[0]):
                 w = v1[comp(i)]
                 corr = w * w - h if ito else w * w
                 y[i] = y[i] + F0[i] * h + gd(G0, v1, i) + 0.5 * (G0[i] * G1[i]) * corr
-            return bad
 
     elif method == "milstein" and ito:
         @_jit
-        def step(t, h, y, z, F, G, F0, F1, F2, F3, G0, G1, G2, G3, ya, yb, v1, v2, v3, v4, args, p):
-            bad = -1
+        def step(t, h, y, z, F, G, F0, F1, F2, F3, G0, G1, G2, G3, ya, yb, v1, v2, v3, v4, args, p, err):
             sq = np.sqrt(h)
             for j in range(v1.shape[0]):
                 v1[j] = sq * z[j]
-            bad = max(bad, fw(t, y, F0, args, p))
-            bad = max(bad, gw(t, y, G0, args, p))
+            fw(t, y, F0, args, p, err)
+            gw(t, y, G0, args, p, err)
             for i in range(y.shape[0]):
                 ya[i] = y[i] + F0[i] * h + G0[i] * sq
-            bad = max(bad, gw(t, ya, G1, args, p))
+            gw(t, ya, G1, args, p, err)
             for i in range(y.shape[0]):
                 w = v1[comp(i)]
                 y[i] = (y[i] + F0[i] * h + gd(G0, v1, i)
                         + 0.5 * ((G1[i] - G0[i]) / sq) * (w * w - h))
-            return bad
 
     elif method == "milstein":
         @_jit
-        def step(t, h, y, z, F, G, F0, F1, F2, F3, G0, G1, G2, G3, ya, yb, v1, v2, v3, v4, args, p):
-            bad = -1
+        def step(t, h, y, z, F, G, F0, F1, F2, F3, G0, G1, G2, G3, ya, yb, v1, v2, v3, v4, args, p, err):
             sq = np.sqrt(h)
             for j in range(v1.shape[0]):
                 v1[j] = sq * z[j]
-            bad = max(bad, fw(t, y, F0, args, p))
-            bad = max(bad, gw(t, y, G0, args, p))
+            fw(t, y, F0, args, p, err)
+            gw(t, y, G0, args, p, err)
             # central difference (see _steps._milstein_l)
             for i in range(y.shape[0]):
                 ya[i] = y[i] + G0[i] * sq
                 yb[i] = y[i] - G0[i] * sq
-            bad = max(bad, gw(t, ya, G1, args, p))
-            bad = max(bad, gw(t, yb, G3, args, p))
+            gw(t, ya, G1, args, p, err)
+            gw(t, yb, G3, args, p, err)
             for i in range(y.shape[0]):
                 w = v1[comp(i)]
                 y[i] = (y[i] + F0[i] * h + gd(G0, v1, i)
                         + 0.5 * ((G1[i] - G3[i]) / (2.0 * sq)) * (w * w))
-            return bad
 
     elif method == "sra1":
         c10, c11 = _RA["c1"]
@@ -184,8 +175,7 @@ def _make_step(method, noise, calculus, gmat, fw, gw, dgw):
         b21_, b22 = _RA["beta2"]
 
         @_jit
-        def step(t, h, y, z, F, G, F0, F1, F2, F3, G0, G1, G2, G3, ya, yb, v1, v2, v3, v4, args, p):
-            bad = -1
+        def step(t, h, y, z, F, G, F0, F1, F2, F3, G0, G1, G2, G3, ya, yb, v1, v2, v3, v4, args, p, err):
             sq = np.sqrt(h)
             sh = np.sqrt(h / 12.0)
             m = v1.shape[0]
@@ -194,23 +184,21 @@ def _make_step(method, noise, calculus, gmat, fw, gw, dgw):
                 v2[j] = 0.5 * v1[j] + sh * z[m + j]  # I_(1,0)/h
                 v3[j] = b11 * v1[j] + b21_ * v2[j]
                 v4[j] = b12 * v1[j] + b22 * v2[j]
-            bad = max(bad, fw(t, y, F0, args, p))
-            bad = max(bad, gw(t + c10 * h, y, G0, args, p))
-            bad = max(bad, gw(t + c11 * h, y, G1, args, p))
+            fw(t, y, F0, args, p, err)
+            gw(t + c10 * h, y, G0, args, p, err)
+            gw(t + c11 * h, y, G1, args, p, err)
             for i in range(y.shape[0]):
                 ya[i] = y[i] + (a21 * h) * F0[i] + b21 * gd(G0, v2, i)
-            bad = max(bad, fw(t + c02 * h, ya, F1, args, p))
+            fw(t + c02 * h, ya, F1, args, p, err)
             for i in range(y.shape[0]):
                 y[i] = (y[i] + h * (al1 * F0[i] + al2 * F1[i]) + gd(G0, v3, i)
                         + gd(G1, v4, i))
-            return bad
 
     elif method == "sri" and gmat:
         # additive noise as a (d, m) matrix: g depends on t only, so the H1 support values
         # (which feed g alone) do not matter, and every noise column j adds its own terms
         @_jit
-        def step(t, h, y, z, F, G, F0, F1, F2, F3, G0, G1, G2, G3, ya, yb, v1, v2, v3, v4, args, p):
-            bad = -1
+        def step(t, h, y, z, F, G, F0, F1, F2, F3, G0, G1, G2, G3, ya, yb, v1, v2, v3, v4, args, p, err):
             sq = np.sqrt(h)
             sh = np.sqrt(h / 12.0)
             m = v1.shape[0]
@@ -230,8 +218,8 @@ def _make_step(method, noise, calculus, gmat, fw, gw, dgw):
                         x1 += _A1[s, j] * h * F[j, i]
                     ya[i] = x0
                     yb[i] = x1
-                bad = max(bad, fw(t + _C0[s] * h, ya, F[s], args, p))
-                bad = max(bad, gw(t + _C1[s] * h, yb, G[s], args, p))
+                fw(t + _C0[s] * h, ya, F[s], args, p, err)
+                gw(t + _C1[s] * h, yb, G[s], args, p, err)
             for i in range(d):
                 acc = y[i]
                 for s in range(4):
@@ -240,12 +228,10 @@ def _make_step(method, noise, calculus, gmat, fw, gw, dgw):
                         acc += (_BE1[s] * v1[c] + _BE2[s] * v2[c] + _BE3[s] * v3[c]
                                 + _BE4[s] * v4[c]) * G[s, i, c]
                 y[i] = acc
-            return bad
 
     elif method == "sri":
         @_jit
-        def step(t, h, y, z, F, G, F0, F1, F2, F3, G0, G1, G2, G3, ya, yb, v1, v2, v3, v4, args, p):
-            bad = -1
+        def step(t, h, y, z, F, G, F0, F1, F2, F3, G0, G1, G2, G3, ya, yb, v1, v2, v3, v4, args, p, err):
             sq = np.sqrt(h)
             sh = np.sqrt(h / 12.0)
             m = v1.shape[0]
@@ -266,8 +252,8 @@ def _make_step(method, noise, calculus, gmat, fw, gw, dgw):
                         x1 += _A1[s, j] * h * F[j, i] + _B1[s, j] * sq * G[j, i]
                     ya[i] = x0
                     yb[i] = x1
-                bad = max(bad, fw(t + _C0[s] * h, ya, F[s], args, p))
-                bad = max(bad, gw(t + _C1[s] * h, yb, G[s], args, p))
+                fw(t + _C0[s] * h, ya, F[s], args, p, err)
+                gw(t + _C1[s] * h, yb, G[s], args, p, err)
             for i in range(d):
                 c = comp(i)
                 acc = y[i]
@@ -276,7 +262,6 @@ def _make_step(method, noise, calculus, gmat, fw, gw, dgw):
                     acc += (_BE1[s] * v1[c] + _BE2[s] * v2[c] + _BE3[s] * v3[c]
                             + _BE4[s] * v4[c]) * G[s, i]
                 y[i] = acc
-            return bad
     else:  # pragma: no cover - validated by the caller
         raise ValueError(method)
     return step, alloc_g
@@ -284,7 +269,7 @@ def _make_step(method, noise, calculus, gmat, fw, gw, dgw):
 
 def build_kernel(method, noise, calculus, gmat, fw, gw, dgw=None):
     """The fused ``run_range`` kernel for this method / noise and these kernel functions
-    (``w(t, y, out, args, p) -> int``, see ``_member.MemberFn.kernel_fn``), cached."""
+    (``w(t, y, out, args, p, err)``, see ``_member.MemberFn.kernel_fn``), cached."""
     key = (method, noise, calculus, gmat, fw, gw, dgw)
     hit = _CACHE.get(key)
     if hit is not None:
@@ -316,6 +301,7 @@ def build_kernel(method, noise, calculus, gmat, fw, gw, dgw=None):
         Z1 = np.empty(LANES)
         ZK = np.empty((k, LANES))
         dead = np.zeros(LANES, dtype=np.bool_)
+        err = np.full(1, -1, dtype=np.int64)
         W, NF, MB = alloc_block(LANES)
         # row views made once (a view per call would cost reference-count traffic per step)
         F0, F1, F2, F3 = F[0], F[1], F[2], F[3]
@@ -361,8 +347,10 @@ def build_kernel(method, noise, calculus, gmat, fw, gw, dgw=None):
                         z[j] = ZK[j, l]
                     for i in range(d):
                         y[i] = Y[l, i]
-                    bad = step(t, h, y, z, F, G, F0, F1, F2, F3, G0, G1, G2, G3, ya, yb, v1, v2,
-                               v3, v4, args, b0 + l)
+                    step(t, h, y, z, F, G, F0, F1, F2, F3, G0, G1, G2, G3, ya, yb, v1, v2, v3, v4,
+                         args, b0 + l, err)
+                    bad = err[0]
+                    err[0] = -1
                     fin = True
                     for i in range(d):
                         if not np.isfinite(y[i]):

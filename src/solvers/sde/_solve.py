@@ -648,7 +648,8 @@ def _run_numba(problem, method, noise, calculus, y0a, m, k, sids, key, t0, dt, N
             mf.const_off = off
             off += len(mf.consts)
             table += list(mf.consts)
-    vals = vals + (np.array(table, dtype=np.float64),)
+    if table:  # (only then: an array in args costs reference counting at every call)
+        vals = vals + (np.array(table, dtype=np.float64),)
     d = int(y0a.shape[-1])
     if method == "euler_maruyama" and not gmat and fm.scalar_code and gm.scalar_code:
         # scalar code for both: the generated kernel, vectorized across paths
