@@ -504,9 +504,15 @@ def solve_sde(drift, diffusion, t_span, y0, /, *, method="euler_maruyama", noise
     check_memory(8 * P * save.shape[0] * max(d, 1) * 2,
                  f"the output y ({P} paths of y0 x {save.shape[0]} saved times (t_eval) x d={d})",
                  "save fewer times with t_eval, or solve the paths in chunks (solvers.ensemble)")
+    stream = as_stream(seed)
+    if P == 0:  # no path: nothing to call or integrate
+        t_out = _asx(ts[save], xp, y0a, y0a.dtype)
+        return _pack(xp.zeros(batch + (save.shape[0], d), dtype=y0a.dtype),
+                     np.zeros(0, dtype=np.int32), np.zeros(0), np.zeros((0, d)), None,
+                     np.zeros(0, dtype=np.int64), xp, y0a, batch, save, "generic", problem, {},
+                     t=t_out, method=method, noise=noise, calculus=calculus, seed=stream.seed)
     mm = problem.prepare(xp, y0a, t0, batch, rung, method)
     k = 2 * mm if method in _LEVY_METHODS else mm
-    stream = as_stream(seed)
     if brownian is not None:
         _check_brownian(brownian, batch, mm, t0, t1)
     t_out = _asx(ts[save], xp, y0a, y0a.dtype)

@@ -336,3 +336,10 @@ def test_traced_numbers_are_parameters_of_one_kernel():
         r = solve_sde(f, g, (0.0, 1.0), y0, dt=0.05, seed=9)
         assert r.backend == "numba"
         np.testing.assert_allclose(r.y, brute_em(f, g, y0, 0.05, 20, 9), rtol=1e-12, atol=1e-14)
+
+
+def test_empty_batch_returns_at_once():
+    calls = []
+    r = solve_sde(lambda t, y: calls.append(1) or y, lambda t, y: y, (0.0, 1.0), np.ones((0, 2)),
+                  dt=0.1, seed=1)
+    assert r.y.shape == (0, 11, 2) and r.status.shape == (0,) and not calls
