@@ -9,7 +9,7 @@ from scipy.linalg import lapack
 from probspace import array_namespace, as_float_array, to_numpy
 from probspace._validation import check_choice
 
-from ._fokker_planck_common import (FokkerPlanckResult, bernoulli, diffusion_values,
+from ._fokker_planck_common import (DEFAULT_MAX_STEPS, FokkerPlanckResult, bernoulli, diffusion_values,
                                     face_peclet, grid_cells, kl_to, time_plan)
 
 __all__ = ["fokker_planck_1d"]
@@ -72,7 +72,8 @@ def _apply(lower, diag, upper, p):
 
 
 def fokker_planck_1d(drift, diffusion, grid, p0, t_eval, /, *, scheme="chang_cooper",
-                     time_scheme="backward_euler", dt=None, t0=0.0, potential=None):
+                     time_scheme="backward_euler", dt=None, t0=0.0, potential=None,
+                     max_steps=DEFAULT_MAX_STEPS):
     """Solve ``dp/dt = -d/dx(drift p) + 1/2 d^2/dx^2(g^2 p)`` on a 1-D grid (finite volumes).
 
     The law of ``dX = drift(X) dt + g dW`` with zero-flux (reflecting) boundaries. Fluxes use
@@ -118,12 +119,21 @@ def fokker_planck_1d(drift, diffusion, grid, p0, t_eval, /, *, scheme="chang_coo
         ``V(x)`` of a gradient drift ``drift = -V'`` (constant ``g`` only). The face Péclet
         numbers then use the exact differences ``-(V_{i+1} - V_i)/D``, so the discrete
         equilibrium is ``exp(-V/D)`` at the nodes to round-off for any ``V``.
+    max_steps : int, default 1_000_000
+        Largest number of time steps; a ``dt`` that needs more raises ``ValueError`` before
+        any work (as does output that cannot fit in memory).
 
     Returns
     -------
     FokkerPlanckResult
         ``t``, ``p`` (shape ``(k, n)``, same namespace/dtype as ``p0``), ``mass``,
         ``free_energy``, ``equilibrium``, ``cell_volumes``, ``nsteps``, ``success``.
+
+    Notes
+    -----
+    Callables receive arrays of grid points (this routine works on a grid, not on one member: the calling convention of :func:`solvers.solve_ode` does not apply) and return one value per point.  NaN and inf: ``grid``, ``p0`` and
+    ``t_eval`` must be finite (``ValueError``); a drift or diffusion that returns NaN or inf
+    raises ``ValueError`` naming it.
 
     Examples
     --------
@@ -149,7 +159,7 @@ def fokker_planck_1d(drift, diffusion, grid, p0, t_eval, /, *, scheme="chang_coo
         raise ValueError(f"p0 must have shape {x.shape} like grid, got {p.shape}")
     if np.any(p < 0):
         raise ValueError("p0 must be non-negative")
-    t, gaps, nsub = time_plan(t_eval, float(t0), dt)
+    t, gaps, nsub = time_plan(t_eval, float(t0), dt, max_steps, x.size)
     if potential is not None:
         if not callable(potential):
             raise TypeError("potential must be callable V(x)")

@@ -10,7 +10,7 @@ import scipy.sparse.linalg as spla
 from probspace import array_namespace, as_float_array, to_numpy
 from probspace._validation import check_choice
 
-from ._fokker_planck_common import (_GL_W, _GL_X, FokkerPlanckResult, bernoulli, grid_cells,
+from ._fokker_planck_common import (_GL_W, _GL_X, DEFAULT_MAX_STEPS, FokkerPlanckResult, bernoulli, grid_cells,
                                     kl_to, time_plan)
 
 __all__ = ["fokker_planck_2d"]
@@ -47,7 +47,8 @@ def _D(diffusion, X, Y, xp):
 
 
 def fokker_planck_2d(drift, diffusion, grid_x, grid_y, p0, t_eval, /, *,
-                     time_scheme="backward_euler", dt=None, t0=0.0):
+                     time_scheme="backward_euler", dt=None, t0=0.0,
+                     max_steps=DEFAULT_MAX_STEPS):
     """Solve the 2-D Fokker–Planck equation ``dp/dt = -div(b p) + 1/2 Lap(g^2 p)`` on a tensor grid.
 
     The law of ``dX = b(X) dt + g dW`` (isotropic ``g``) with zero-flux boundaries. Each edge
@@ -72,13 +73,19 @@ def fokker_planck_2d(drift, diffusion, grid_x, grid_y, p0, t_eval, /, *,
         Non-negative initial density (``p0[i, j]`` at ``(grid_x[i], grid_y[j])``).
     t_eval : array, shape (k,)
         Non-decreasing output times ``>= t0``.
-    time_scheme, dt, t0
+    time_scheme, dt, t0, max_steps
         As in :func:`fokker_planck_1d`.
 
     Returns
     -------
     FokkerPlanckResult
         ``p`` of shape ``(k, nx, ny)``, ``mass``, ``free_energy``, ``equilibrium``, ...
+
+    Notes
+    -----
+    Callables receive arrays of grid points (this routine works on a grid, not on one member: the calling convention of :func:`solvers.solve_ode` does not apply) and return one value per point.  NaN and inf: grids, ``p0`` and ``t_eval``
+    must be finite (``ValueError``); a drift or diffusion that returns NaN or inf raises
+    ``ValueError`` naming it.
     """
     check_choice(time_scheme, "time_scheme", _TIME)
     if not callable(drift):
@@ -95,7 +102,7 @@ def fokker_planck_2d(drift, diffusion, grid_x, grid_y, p0, t_eval, /, *,
         raise ValueError(f"p0 must have shape {(nx, ny)}, got {p.shape}")
     if np.any(p < 0):
         raise ValueError("p0 must be non-negative")
-    t, gaps, nsub = time_plan(t_eval, float(t0), dt)
+    t, gaps, nsub = time_plan(t_eval, float(t0), dt, max_steps, nx * ny)
     vol = np.outer(wx, wy).ravel()
 
     Xn, Yn = np.meshgrid(x, y, indexing="ij")

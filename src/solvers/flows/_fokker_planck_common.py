@@ -47,8 +47,11 @@ def bernoulli(z):
 def _call(fn, pts, xp, name):
     val = fn(xp.asarray(pts)) if xp is not None else fn(pts)
     val = np.asarray(to_numpy(val), dtype=np.float64)
-    if val.shape != pts.shape:
+    if val.shape == ():  # a constant
         val = np.broadcast_to(val, pts.shape)
+    elif val.shape != pts.shape:
+        raise ValueError(f"{name} returned shape {val.shape} for grid points of shape "
+                         f"{pts.shape}; expected one value per point (or a constant)")
     if not np.all(np.isfinite(val)):
         raise ValueError(f"{name} returned non-finite values on the grid")
     return val
@@ -90,8 +93,18 @@ def grid_cells(grid, name):
     return x, dx, np.diff(faces)
 
 
-def time_plan(t_eval, t0, dt):
-    """Output times and the number of sub-steps between consecutive output times."""
+DEFAULT_MAX_STEPS = 1_000_000
+
+
+def time_plan(t_eval, t0, dt, max_steps=DEFAULT_MAX_STEPS, n_points=1):
+    """Output times and the number of sub-steps between consecutive output times.
+
+    The total number of steps is checked against ``max_steps`` and the output
+    (``len(t_eval) x n_points`` float64) against the available memory, before any work:
+    ``ValueError`` naming the arguments to change."""
+    if isinstance(max_steps, bool) or not isinstance(max_steps, numbers.Integral) or \
+            max_steps < 1:
+        raise ValueError(f"max_steps must be a positive integer, got {max_steps!r}")
     t = np.asarray(to_numpy(t_eval), dtype=np.float64).reshape(-1)
     if t.size == 0:
         raise ValueError("t_eval must contain at least one time")
@@ -106,7 +119,18 @@ def time_plan(t_eval, t0, dt):
         if isinstance(dt, bool) or not isinstance(dt, numbers.Real) or not dt > 0 or math.isinf(dt):
             raise ValueError(f"dt must be a positive finite number, got {dt!r}")
     gaps = np.diff(np.concatenate([[t0], t]))
-    nsub = np.where(gaps > 0, np.ceil(gaps / dt - 1e-9), 0).astype(int)
+    with np.errstate(over="ignore"):
+        steps = np.where(gaps > 0, np.ceil(gaps / dt - 1e-9), 0.0)
+    total = float(np.sum(steps))
+    if not total <= max_steps:
+        raise ValueError(f"dt={dt!r} needs {total:.6g} time steps to reach t_eval[-1]="
+                         f"{float(t[-1])!r} from t0={t0!r}, more than max_steps={max_steps}; increase dt "
+                         "or max_steps")
+    from ..ode._common import check_memory
+    check_memory(8.0 * t.size * n_points * 2,
+                 f"the output p ({t.size} times of t_eval x {n_points} grid points)",
+                 "pass fewer t_eval times or a coarser grid")
+    nsub = steps.astype(np.int64)
     return t, gaps, nsub
 
 

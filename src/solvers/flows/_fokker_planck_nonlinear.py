@@ -9,13 +9,14 @@ from scipy.linalg import solve_banded
 from probspace import array_namespace, as_float_array, to_numpy
 from probspace._validation import check_int, check_positive
 
-from ._fokker_planck_common import FokkerPlanckResult, grid_cells, time_plan
+from ._fokker_planck_common import DEFAULT_MAX_STEPS, FokkerPlanckResult, grid_cells, time_plan
 
 __all__ = ["porous_medium_1d"]
 
 
 def porous_medium_1d(grid, u0, t_eval, /, *, m=2.0, diffusion=1.0, potential=None,
-                     grad_potential=None, dt=None, t0=0.0, tol=1e-13, max_newton=50):
+                     grad_potential=None, dt=None, t0=0.0, tol=1e-13, max_newton=50,
+                     max_steps=DEFAULT_MAX_STEPS):
     """Solve ``du/dt = D d²/dx²(u^m) + d/dx(u V')`` (finite volumes, backward Euler + Newton).
 
     The Wasserstein gradient flow of ``F[u] = ∫ V u + D/(m-1) ∫ u^m`` (``m > 1``; ``V = 0`` is
@@ -46,6 +47,9 @@ def porous_medium_1d(grid, u0, t_eval, /, *, m=2.0, diffusion=1.0, potential=Non
         Largest time step (default ``(t_eval[-1] - t0) / 1000``).
     tol, max_newton
         Newton stopping rule (max-norm of the scaled residual) and iteration cap per step.
+    max_steps : int, default 1_000_000
+        Largest number of time steps; a ``dt`` that needs more raises ``ValueError`` before
+        any work (as does output that cannot fit in memory).
 
     Returns
     -------
@@ -53,6 +57,12 @@ def porous_medium_1d(grid, u0, t_eval, /, *, m=2.0, diffusion=1.0, potential=Non
         ``t``, ``p`` (shape ``(k, n)``), ``mass``, ``free_energy`` (``F[u]``, non-increasing),
         ``cell_volumes``, ``nsteps``, ``newton_iterations`` (maximum per output interval),
         ``success``, ``message``.
+
+    Notes
+    -----
+    Callables receive arrays of grid points (this routine works on a grid, not on one member: the calling convention of :func:`solvers.solve_ode` does not apply) and return one value per point.  NaN and inf: ``grid``, ``u0`` and ``t_eval``
+    must be finite (``ValueError``); a step whose Newton iteration does not converge (or turns
+    non-finite) ends the run with ``success=False`` and a message.
     """
     m = check_positive(m, "m")
     if not m > 1:
@@ -73,7 +83,7 @@ def porous_medium_1d(grid, u0, t_eval, /, *, m=2.0, diffusion=1.0, potential=Non
         raise ValueError(f"u0 must have shape {x.shape} like grid, got {u.shape}")
     if np.any(u < 0):
         raise ValueError("u0 must be non-negative")
-    t, gaps, nsub = time_plan(t_eval, float(t0), dt)
+    t, gaps, nsub = time_plan(t_eval, float(t0), dt, max_steps, x.size)
     xf = 0.5 * (x[1:] + x[:-1])
     v = -np.asarray(grad_potential(xf), dtype=np.float64) if grad_potential is not None \
         else np.zeros_like(xf)

@@ -126,6 +126,12 @@ def jko_1d(x0, /, *, tau, n_steps, energy="entropy", diffusion=1.0, m=2.0, poten
         ``x`` of shape ``(n_steps + 1, N)`` in the namespace/dtype of ``x0``, ``t``,
         ``free_energy`` (``F`` up to an additive constant, non-increasing), ``centers``,
         ``density``, ``newton_iterations``, ``success``.
+
+    Notes
+    -----
+    Callables receive arrays of particles (this routine moves a cloud of particles, not one member: the calling convention of :func:`solvers.solve_ode` does not apply) and return one value per particle.  NaN and inf: ``x0`` must be finite (``ValueError``); a
+    Newton iteration that does not converge (e.g. potentials returning NaN) ends the run with
+    ``success=False`` and a message.
     """
     check_choice(energy, "energy", ("entropy", "porous"))
     tau = check_positive(tau, "tau")

@@ -19,7 +19,8 @@ class LangevinResult(Result):
     and particles; 1.0 for ULA), ``acceptance`` (MALA: per-particle acceptance rate, shape of
     the batch), ``trace`` and ``t`` (particles every ``thin`` steps, first axis time, when
     ``thin`` is given), ``free_energy`` (at the ``t`` times, when ``log_density`` is given and
-    ``thin`` is set), ``nit``, ``seed``.
+    ``thin`` is set), ``nit`` (steps done), ``seed``, ``status`` (0, or -2 when particles
+    became non-finite), ``success``, ``message``.
     """
 
 
@@ -86,6 +87,10 @@ def langevin(grad_log_density, x0, /, *, step, n_steps, method="ula", log_densit
     -------
     LangevinResult
 
+    Notes
+    -----
+    Callables receive arrays of particles (this routine moves a cloud of particles, not one member: the calling convention of :func:`solvers.solve_ode` does not apply) and return one value per particle.  NaN and inf: the initial particles must be finite (``ValueError``).  If a step makes a particle NaN or infinite (a step too large for the target, or a callable returning NaN), the run stops before that step: ``x`` holds the last finite particles, ``nit`` the steps done, ``status`` is -2 and ``success`` False, with a message.
+
     Examples
     --------
     >>> import numpy as np
@@ -129,10 +134,18 @@ def langevin(grad_log_density, x0, /, *, step, n_steps, method="ula", log_densit
 
     if thin is not None:
         record(0)
+    status, done = 0, n_steps
     for k in range(1, n_steps + 1):
+        x_prev = x
         if method == "ula":
             x = x + h * g + sq * noise()
+            if not bool(xp.all(xp.isfinite(x))):
+                x, status, done = x_prev, -2, k - 1
+                break
             g = _call_grad(grad_log_density, x, "grad_log_density")
+            if not bool(xp.all(xp.isfinite(g))):
+                x, status, done = x_prev, -2, k - 1
+                break
         else:
             y = x + h * g + sq * noise()
             gy = _call_grad(grad_log_density, y, "grad_log_density")
@@ -147,14 +160,20 @@ def langevin(grad_log_density, x0, /, *, step, n_steps, method="ula", log_densit
             g = xp.where(acc[..., None], gy, g)
             lp = xp.where(acc, lpy, lp)
             accepted = accepted + xp.astype(acc, dtype)
+            if not bool(xp.all(xp.isfinite(x))):
+                x, status, done = x_prev, -2, k - 1
+                break
         if thin is not None and k % thin == 0:
             record(k)
 
-    res = LangevinResult(x=x, nit=n_steps, seed=seed_used)
+    res = LangevinResult(x=x, nit=done, seed=seed_used, status=status, success=status == 0,
+                         message="completed" if status == 0 else
+                         f"non-finite particles in step {done + 1} (step too large, or the "
+                         "callables returned NaN/inf); x holds the last finite particles")
     if method == "mala":
         per = accepted / max(n_steps, 1)
         res.acceptance = per
-        res.acceptance_rate = float(xp.mean(per)) if n_steps else float("nan")
+        res.acceptance_rate = float(xp.mean(per)) if n_steps else float("nan")  # (0 steps)
     else:
         res.acceptance_rate = 1.0
     if thin is not None:

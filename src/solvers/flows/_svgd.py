@@ -15,7 +15,8 @@ class ParticleFlowResult(Result):
 
     Fields: ``x`` (final particles), ``nit``, ``bandwidth`` (the last kernel bandwidth
     used), and ``trace``/``t`` (particles every ``thin`` steps, first axis time) when ``thin``
-    is given.
+    is given; ``status`` (0, or -2 when particles became non-finite), ``success``,
+    ``message``.
     """
 
 
@@ -34,6 +35,13 @@ def _median_last2(xp, a):
     n = a.shape[-1] * a.shape[-2]
     s = xp.sort(xp.reshape(a, (*a.shape[:-2], n)), axis=-1)
     return 0.5 * (s[..., (n - 1) // 2] + s[..., n // 2])
+
+
+def _status(status, done):
+    return dict(status=status, success=status == 0,
+                message="completed" if status == 0 else
+                f"non-finite particles in step {done + 1} (step too large, or the callables "
+                "returned NaN/inf); x holds the last finite particles")
 
 
 def _check_common(grad_log_density, particles, step, n_steps, thin):
@@ -133,18 +141,27 @@ def svgd(grad_log_density, particles, /, *, step, n_steps, bandwidth="median", t
     Returns
     -------
     ParticleFlowResult
+
+    Notes
+    -----
+    Callables receive arrays of particles (this routine moves a cloud of particles, not one member: the calling convention of :func:`solvers.solve_ode` does not apply) and return one value per particle.  NaN and inf: the initial particles must be finite (``ValueError``).  If a step makes a particle NaN or infinite (a step too large for the target, or a callable returning NaN), the run stops before that step: ``x`` holds the last finite particles, ``nit`` the steps done, ``status`` is -2 and ``success`` False, with a message.
     """
     xp, x, h, n_steps, thin = _check_common(grad_log_density, particles, step, n_steps, thin)
     bw = _check_bandwidth(bandwidth, ("median",))
     trace, times = ([x], [0]) if thin else ([], [])
     used = bw
+    status, done = 0, n_steps
     for k in range(1, n_steps + 1):
         phi, used = svgd_direction(grad_log_density, x, bw)
-        x = x + h * phi
+        x_new = x + h * phi
+        if not bool(xp.all(xp.isfinite(x_new))):
+            status, done = -2, k - 1
+            break
+        x = x_new
         if thin and k % thin == 0:
             trace.append(x)
             times.append(k)
-    res = ParticleFlowResult(x=x, nit=n_steps, bandwidth=used)
+    res = ParticleFlowResult(x=x, nit=done, bandwidth=used, **_status(status, done))
     if thin:
         res.trace = xp.stack(trace, axis=0)
         res.t = xp.asarray([k * h for k in times], dtype=x.dtype)
@@ -207,22 +224,31 @@ def kde_probability_flow(grad_log_density, particles, /, *, step, n_steps, bandw
     Returns
     -------
     ParticleFlowResult
+
+    Notes
+    -----
+    Callables receive arrays of particles (this routine moves a cloud of particles, not one member: the calling convention of :func:`solvers.solve_ode` does not apply) and return one value per particle.  NaN and inf: the initial particles must be finite (``ValueError``).  If a step makes a particle NaN or infinite (a step too large for the target, or a callable returning NaN), the run stops before that step: ``x`` holds the last finite particles, ``nit`` the steps done, ``status`` is -2 and ``success`` False, with a message.
     """
     xp, x, h, n_steps, thin = _check_common(grad_log_density, particles, step, n_steps, thin)
     bw = _check_bandwidth(bandwidth, ("silverman",))
     trace, times = ([x], [0]) if thin else ([], [])
     sigma = bw
+    status, done = 0, n_steps
     for k in range(1, n_steps + 1):
         sigma = _silverman(xp, x) if isinstance(bw, str) else bw
         sig = sigma[..., None, None] if isinstance(bw, str) else sigma
         g = grad_log_density(x)
         if tuple(g.shape) != tuple(x.shape):
             raise ValueError(f"grad_log_density must return shape {tuple(x.shape)}, got {tuple(g.shape)}")
-        x = x + h * (g - kde_score(x, sig))
+        x_new = x + h * (g - kde_score(x, sig))
+        if not bool(xp.all(xp.isfinite(x_new))):
+            status, done = -2, k - 1
+            break
+        x = x_new
         if thin and k % thin == 0:
             trace.append(x)
             times.append(k)
-    res = ParticleFlowResult(x=x, nit=n_steps, bandwidth=sigma)
+    res = ParticleFlowResult(x=x, nit=done, bandwidth=sigma, **_status(status, done))
     if thin:
         res.trace = xp.stack(trace, axis=0)
         res.t = xp.asarray([k * h for k in times], dtype=x.dtype)

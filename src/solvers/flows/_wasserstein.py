@@ -60,6 +60,19 @@ def wasserstein_1d(x, y, /, *, p=2, x_weights=None, y_weights=None):
     -------
     array, shape (...)
         ``W_p`` itself (not ``W_p**p``, which is what POT's ``ot.wasserstein_1d`` returns).
+        Computed as ``D (sum ds (|d| / D)^p)^(1/p)`` with ``D`` the largest distance between
+        the quantile functions, so large ``p`` neither overflows nor underflows (``W_p`` tends
+        to ``D`` as ``p`` grows).
+
+    Raises
+    ------
+    ValueError
+        ``p < 1`` or infinite, empty samples, negative weights or weights summing to 0,
+        non-finite samples or weights.
+
+    Notes
+    -----
+    NaN and inf: samples and weights must be finite (``ValueError`` otherwise).
 
     Examples
     --------
@@ -99,9 +112,14 @@ def wasserstein_1d(x, y, /, *, p=2, x_weights=None, y_weights=None):
     iy = xp.clip(ny_upto - (1 - lab), 0, m - 1)
     ds = xp.concat([s[:, :1], s[:, 1:] - s[:, :-1]], axis=-1)
     diff = xp.abs(_flat_take(xp, xs, ix) - _flat_take(xp, ys, iy))
-    wpp = xp.sum(ds * diff ** p, axis=-1)
+    # W_p = D (sum ds (diff / D)^p)^(1/p) with D the largest distance over pieces of positive
+    # length: |diff|**p neither overflows nor underflows for large p
+    zero = xp.zeros_like(diff)
+    scale = xp.max(xp.where(ds > 0, diff, zero), axis=-1, keepdims=True)
+    safe = xp.where(scale > 0, scale, xp.ones_like(scale))
+    wpp = xp.sum(ds * (diff / safe) ** p, axis=-1)
     wpp = xp.clip(wpp, 0.0, None)
-    out = wpp ** (1.0 / p)
+    out = scale[:, 0] * wpp ** (1.0 / p)
     return xp.reshape(out, batch)
 
 
@@ -120,10 +138,11 @@ def _numba_path(xp, x, y, wx, wy, batch, p):
         xs, cx = _prepare(xp, x, wx, "x", "x_weights", batch)
         ys, cy = _prepare(xp, y, wy, "y", "y_weights", batch)
     out = np.empty(xs.shape[0], dtype=np.float64)
+    scale = np.empty(xs.shape[0], dtype=np.float64)
     wpp_rows(np.ascontiguousarray(xs, dtype=np.float64), np.ascontiguousarray(cx, dtype=np.float64),
              np.ascontiguousarray(ys, dtype=np.float64), np.ascontiguousarray(cy, dtype=np.float64),
-             p, uniform, out)
-    out = np.maximum(out, 0.0) ** (1.0 / p)
+             p, uniform, out, scale)
+    out = scale * np.maximum(out, 0.0) ** (1.0 / p)
     return xp.asarray(np.reshape(out, batch), dtype=x.dtype)
 
 
@@ -153,6 +172,16 @@ def wasserstein_gaussian(m1, C1, m2, C2):
     -------
     array, shape (...)
         ``W_2`` (not squared).
+
+    Raises
+    ------
+    ValueError
+        Mismatched shapes, a covariance that is not symmetric or not positive semi-definite
+        (an eigenvalue below ``-1e-10 (1 + max |eigenvalue|)``), non-finite entries.
+
+    Notes
+    -----
+    NaN and inf: every entry must be finite (``ValueError`` otherwise).
     """
     xp = array_namespace(m1, C1, m2, C2)
     m1 = as_float_array(m1, "m1", xp, ndim_min=1)
@@ -167,6 +196,13 @@ def wasserstein_gaussian(m1, C1, m2, C2):
             raise ValueError(f"{name} must have trailing shape ({d}, {d}), got {c.shape}")
         if bool(xp.any(xp.abs(c - xp.matrix_transpose(c)) > 1e-8 * (1 + xp.max(xp.abs(c))))):
             raise ValueError(f"{name} must be symmetric")
+        ev = xp.linalg.eigvalsh(c)
+        # rounding allows eigenvalues of about -eps * |C| for a PSD matrix, not more
+        tol = 1e-10 * (1.0 + xp.max(xp.abs(ev), axis=-1))
+        if bool(xp.any(xp.min(ev, axis=-1) < -tol)):
+            lo = float(xp.min(ev))
+            raise ValueError(f"{name} must be positive semi-definite (a covariance); its "
+                             f"smallest eigenvalue is {lo!r}")
     s1 = _sqrtm_psd(xp, C1)
     mid = _sqrtm_psd(xp, s1 @ C2 @ s1)
     tr = lambda a: xp.sum(xp.linalg.diagonal(a), axis=-1)  # noqa: E731

@@ -19,9 +19,9 @@ ORDERS = {"euler_maruyama": 0.5, "milstein": 1.0, "heun": 1.0, "sra1": 1.5, "sri
 
 
 def solve_adaptive(xp, F, G, DG, method, noise, calculus, y0a, batch, d, m, bm, t0, t1, t_eval,
-                   rtol, atol, dt0, max_steps):
+                   rtol, atol, dt0, max_steps, gmat=False):
     step = STEPS[method]
-    ctx = {"calculus": calculus, "dg": DG}
+    ctx = {"calculus": calculus, "dg": DG, "gmat": gmat}
     levy = method in ("sra1", "sri")
     q = ORDERS[method]
     if noise == "additive" and method == "euler_maruyama":
@@ -48,7 +48,7 @@ def solve_adaptive(xp, F, G, DG, method, noise, calculus, y0a, batch, d, m, bm, 
         if not np.any(active):
             break
         if it >= max_steps:
-            status[active] = 1
+            status[active] = -1  # max_steps (the shared status codes)
             break
         it += 1
         nxt = targets[np.minimum(si, nt - 1)]
@@ -101,4 +101,4 @@ def solve_adaptive(xp, F, G, DG, method, noise, calculus, y0a, batch, d, m, bm, 
     y = xp.asarray(np.reshape(store, batch + (nt, d)))
     if dtype != xp.float64:
         y = xp.astype(y, dtype)
-    return y, nacc, nrej, status
+    return y, nacc, nrej, status, t, Y

@@ -80,8 +80,12 @@ def ito_to_stratonovich_drift(drift, diffusion, /, *, noise="diagonal", diffusio
 
     Parameters
     ----------
-    drift, diffusion : batch callables ``(t, y) -> array`` or sympy expressions
-        With sympy input (and ``symbols=(t, [y1..yd])``) the result is an exact sympy Matrix.
+    drift, diffusion : callables ``(t, y) -> array`` or sympy expressions
+        Callables written per member (``y`` of shape ``(d,)``, the default convention of
+        :func:`solve_sde`) or for the whole batch (``y`` of shape ``(*batch, d)``: then pass
+        ``vectorized=True`` to :func:`solve_sde`); the converted drift follows the same
+        convention.  With sympy input (and ``symbols=(t, [y1..yd])``) the result is an exact
+        sympy Matrix.
     noise : {"diagonal", "scalar", "additive"}
     diffusion_derivative : callable, optional
         ``d g_i / d y_i`` (diagonal; or the Jacobian ``(*batch, d, d)`` for scalar noise).

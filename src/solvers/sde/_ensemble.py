@@ -21,7 +21,8 @@ __all__ = ["ensemble"]
 
 def _solve_chunk(drift, diffusion, t_span, y0_chunk, stream, offset, kwargs):
     r = solve_sde(drift, diffusion, t_span, y0_chunk, seed=stream, path_offset=offset, **kwargs)
-    return to_numpy(r.y), to_numpy(r.t), r.backend, r.nsteps
+    return (to_numpy(r.y), to_numpy(r.t), r.backend, to_numpy(r.nsteps), to_numpy(r.status),
+            np.asarray(r.message), to_numpy(r.t_final), to_numpy(r.y_final))
 
 
 def ensemble(drift, diffusion, t_span, y0, /, *, n_paths=None, seed=None, client=None,
@@ -50,7 +51,9 @@ def ensemble(drift, diffusion, t_span, y0, /, *, n_paths=None, seed=None, client
     Returns
     -------
     SDEResult
-        ``y`` of shape ``(n_paths, n_times, d)`` (NumPy), ``t``, ``nchunks``, ``backend``, ``seed``.
+        ``y`` of shape ``(n_paths, n_times, d)`` (NumPy), ``t``, ``t_final``, ``y_final``,
+        ``nsteps``, ``status``, ``message``, ``success`` (per path, as :func:`solve_sde`),
+        ``nchunks``, ``backend`` (of the first chunk), ``seed``.
     """
     for bad in ("brownian", "path_offset"):
         if bad in solve_kwargs:
@@ -85,8 +88,13 @@ def ensemble(drift, diffusion, t_span, y0, /, *, n_paths=None, seed=None, client
                               pure=False) for s, p in zip(starts, pieces)]
         outs = client.gather(futs)
     y = np.concatenate([o[0] for o in outs], axis=0)
-    return SDEResult(t=outs[0][1], y=y, nsteps=outs[0][3], backend=outs[0][2], nchunks=len(starts),
+    status = np.concatenate([o[4] for o in outs])
+    return SDEResult(t=outs[0][1], y=y, nsteps=np.concatenate([o[3] for o in outs]),
+                     t_final=np.concatenate([o[6] for o in outs]),
+                     y_final=np.concatenate([o[7] for o in outs], axis=0),
+                     status=status, success=status >= 0,
+                     message=np.concatenate([o[5] for o in outs]),
+                     backend=outs[0][2], nchunks=len(starts),
                      seed=stream.seed, method=solve_kwargs.get("method", "euler_maruyama"),
                      noise=solve_kwargs.get("noise", "diagonal"),
-                     calculus=solve_kwargs.get("calculus", "ito"), success=True, status=0,
-                     message=f"{len(starts)} chunk(s) solved")
+                     calculus=solve_kwargs.get("calculus", "ito"))

@@ -15,9 +15,10 @@ import numpy as np
 
 from probspace.random import _generic as G
 from probspace.random import _constants as C
-from probspace.random._numba import normal_pair, split_key
+from probspace.random._numba import normal_pairs_lanes, split_key
 
 _MASK = C.MASK32
+_MASK64 = np.uint64(C.MASK32)
 
 
 def path_ids(stream, first, n):
@@ -62,28 +63,67 @@ def normals_generic(xp, key, sids_np, first_draw, count, device=None):
     return z[:, off:off + count]
 
 
-@nb.njit(cache=True, nogil=True, parallel=True)
-def _fill_normals(out, key, sids, first_draw):
+_LANES = 64
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def _fill_paths(out, key, sids, first_draw, lo, hi, scale):
+    """Columns ``lo .. hi-1`` of ``out`` (count, P): row ``j`` holds draw ``first_draw + j`` of
+    each path's stream (step-major, so one step's normals are contiguous).
+
+    Lane-vectorized across paths: for each counter block the normal pairs of ``_LANES`` paths
+    come from ``normal_pairs_lanes`` (bit-identical to ``normal_pair``) in one pass.  Row
+    ``j`` is multiplied by ``scale[j]`` (the same product the caller would form after)."""
     k0, k1 = split_key(key)
-    P, count = out.shape
-    for p in nb.prange(P):
-        s0, s1 = split_key(sids[p])
-        q = np.uint64(0xFFFFFFFFFFFFFFFF)
-        z0 = 0.0
-        z1 = 0.0
-        for j in range(count):
-            i = np.uint64(first_draw + j)
-            qi = i >> np.uint64(1)
-            if qi != q:
-                z0, z1 = normal_pair(k0, k1, s0, s1, qi)
-                q = qi
-            out[p, j] = z0 if (i & np.uint64(1)) == np.uint64(0) else z1
+    count = out.shape[0]
+    q0 = np.uint64(first_draw) >> np.uint64(1)
+    q1 = (np.uint64(first_draw + count - 1) >> np.uint64(1)) + np.uint64(1)
+    S0 = np.empty(_LANES, dtype=np.uint64)
+    S1 = np.empty(_LANES, dtype=np.uint64)
+    C0 = np.empty(_LANES, dtype=np.uint64)
+    C1 = np.empty(_LANES, dtype=np.uint64)
+    Z0 = np.empty(_LANES)
+    Z1 = np.empty(_LANES)
+    W = np.empty((4, _LANES), dtype=np.uint64)
+    NF = np.empty(_LANES)
+    MB = np.empty(_LANES, dtype=np.uint64)
+    for b0 in range(lo, hi, _LANES):
+        nl = min(_LANES, hi - b0)
+        for l in range(_LANES):
+            s0, s1 = split_key(sids[b0 + min(l, nl - 1)])
+            S0[l] = s0
+            S1[l] = s1
+        for q in range(q0, q1):
+            for l in range(_LANES):
+                C0[l] = q & _MASK64
+                C1[l] = q >> np.uint64(32)
+            normal_pairs_lanes(k0, k1, C0, C1, S0, S1, Z0, Z1, W, NF, MB)
+            j0 = np.int64(2 * q) - first_draw
+            if 0 <= j0 < count:
+                c = scale[j0]
+                for l in range(nl):
+                    out[j0, b0 + l] = c * Z0[l]
+            if 0 <= j0 + 1 < count:
+                c = scale[j0 + 1]
+                for l in range(nl):
+                    out[j0 + 1, b0 + l] = c * Z1[l]
+    return 0
 
 
-def normals_numpy(key, sids, first_draw, count, out=None):
-    """``(P, count)`` normals computed by the Numba rung (same numbers as ``normals_generic``)."""
+def normals_numpy(key, sids, first_draw, count, out=None, scale=None):
+    """``(count, P)`` normals (draw-major) computed by the Numba rung (the numbers of
+    ``normals_generic``, transposed; row ``j`` times ``scale[j]`` when given), path ranges on
+    the shared non-spinning pool (``probspace._pool``) when that pays."""
+    from probspace._pool import run
     sids = np.asarray(sids, dtype=np.uint64)
+    P = sids.shape[0]
     if out is None:
-        out = np.empty((sids.shape[0], count), dtype=np.float64)
-    _fill_normals(out, np.uint64(key), sids, np.int64(first_draw))
+        out = np.empty((count, P), dtype=np.float64)
+    if P == 0 or count == 0:
+        return out
+    k = np.uint64(key)
+    fd = np.int64(first_draw)
+    sc = np.ones(count) if scale is None else np.ascontiguousarray(scale, dtype=np.float64)
+    run(lambda lo, hi: _fill_paths(out, k, sids, fd, lo, hi, sc), P, float(count),
+        "solvers.sde.noise", align=_LANES)
     return out

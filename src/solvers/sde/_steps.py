@@ -84,6 +84,7 @@ def step_sri(xp, noise, F, Gm, t, h, y, dW, Hl, ctx):
     chi2 = 0.5 * w + hl                        # I_(1,0) / h
     chi3 = (w * w * w - 3.0 * h * w) / (6.0 * h)  # I_(1,1,1) / h
     fs, gs = [], []
+    matrix = noise == "additive" and ctx.get("gmat", False)
     for i in range(4):
         H0 = y
         H1 = y
@@ -93,10 +94,10 @@ def step_sri(xp, noise, F, Gm, t, h, y, dW, Hl, ctx):
             if a0:
                 H0 = H0 + (a0 * h) * fs[j]
             if b0:
-                H0 = H0 + (b0 * chi2) * gs[j]
+                H0 = H0 + (gdot(xp, noise, gs[j], b0 * chi2) if matrix else (b0 * chi2) * gs[j])
             if a1:
                 H1 = H1 + (a1 * h) * fs[j]
-            if b1:
+            if b1 and not matrix:  # (additive g ignores H1: only its time matters)
                 H1 = H1 + (b1 * sq) * gs[j]
         fs.append(F(t + tb["c0"][i] * h, H0))
         gs.append(Gm(t + tb["c1"][i] * h, H1))
@@ -106,7 +107,7 @@ def step_sri(xp, noise, F, Gm, t, h, y, dW, Hl, ctx):
             out = out + (tb["alpha"][i] * h) * fs[i]
         coef = (tb["beta1"][i] * w + tb["beta2"][i] * chi1 + tb["beta3"][i] * chi2
                 + tb["beta4"][i] * chi3)
-        out = out + coef * gs[i]
+        out = out + (gdot(xp, noise, gs[i], coef) if matrix else coef * gs[i])
     return out
 
 

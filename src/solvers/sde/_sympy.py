@@ -9,7 +9,6 @@ import sympy as sp
 from probspace import sym as psym
 
 
-_PERPATH_CACHE: dict = {}
 
 
 def is_symbolic(obj):
@@ -45,6 +44,11 @@ class SymbolicSDE:
         except (TypeError, ValueError):
             raise ValueError("symbols must be a pair (t, [y1, ..., yd])") from None
         ys = [ys] if isinstance(ys, sp.Symbol) else list(ys)
+        for s_ in [t] + ys:
+            if not isinstance(s_, sp.Symbol):
+                raise ValueError(f"symbols must be sympy Symbols (t, [y1, ..., yd]), got {s_!r}")
+        if len(set([t] + ys)) != len(ys) + 1:
+            raise ValueError(f"symbols repeat a symbol: {symbols!r}")
         self.t, self.ys = t, ys
         self.d = len(ys)
         self.f = _as_matrix(drift, "drift")
@@ -63,6 +67,8 @@ class SymbolicSDE:
             self.m = 1 if noise == "scalar" else self.d
         self.g = g
         self.noise = noise
+        _check_free(self.f, "drift", t, ys)
+        _check_free(self.g, "diffusion", t, ys)
         # diagonal derivative d g_i / d y_i (exact Milstein, Ito <-> Stratonovich correction)
         self.dg = sp.Matrix([sp.diff(g[i, 0], ys[i]) for i in range(self.d)]) if not self.gmat else None
         # L_i = sum_k g_k d g_i / d y_k: the Ito-Stratonovich correction is L/2 (scalar noise sums
@@ -84,8 +90,9 @@ class SymbolicSDE:
         if fn is not None:
             return fn
         mat = {"f": self.f, "g": self.g, "dg": self.dg}[which]
-        comps = [[psym.lambdify([self.t] + self.ys, mat[i, j], xp) for j in range(mat.shape[1])]
-                 for i in range(mat.shape[0])]
+        ts, ysub, rep = self._subs()  # generated names only: user names never reach the code
+        comps = [[psym.lambdify([ts] + ysub, sp.sympify(mat[i, j]).xreplace(rep), xp)
+                  for j in range(mat.shape[1])] for i in range(mat.shape[0])]
         matrix = which == "g" and self.gmat
 
         def fn(t, y):
@@ -103,45 +110,23 @@ class SymbolicSDE:
         self._batch[key] = fn
         return fn
 
-    # --------------------------------------------------------------- per path (Numba)
-    def perpath(self, inline=False):
-        """Per-path ``@njit`` functions ``(pf, pg, pdg)`` with signature ``(t, y, out)``
-        (``inline=True``: compiled with ``inline="always"`` for the fused kernels)."""
-        if self._perpath is None or self._perpath[0] != inline:
-            import numba as nb
-            fns = []
-            for name, mat in (("f", self.f), ("g", self.g), ("dg", self.dg)):
-                if mat is None:
-                    fns.append(None)
-                    continue
-                src = self._python_source(name, mat, matrix=(name == "g" and self.gmat))
-                fn = _PERPATH_CACHE.get((src, inline))
-                if fn is None:  # same expressions -> same function -> the fused kernel is reused
-                    ns = {"math": math}
-                    exec(compile(src, f"<solvers.sde sympy {name}>", "exec"), ns)
-                    opts = {"inline": "always"} if inline else {}
-                    fn = _PERPATH_CACHE[(src, inline)] = nb.njit(nogil=True, **opts)(ns["_" + name])
-                fns.append(fn)
-            self._perpath = (inline, tuple(fns))
-        return self._perpath[1]
+    # --------------------------------------------------------------- scalar code (Numba)
+    def member_code(self, which):
+        """``(lines, outputs)``: the entries of ``f``, ``g`` or ``dg`` as scalar Python
+        expressions in the generated names ``t_`` and ``y_{i}_`` (C order over a matrix), for
+        the fused kernels (see ``_member.MemberFn``)."""
+        from sympy.printing.pycode import PythonCodePrinter
+        mat = {"f": self.f, "g": self.g, "dg": self.dg}[which]
+        pr = PythonCodePrinter({"fully_qualified_modules": True})
+        _, _, rep = self._subs()
+        outs = [f"float({pr.doprint(sp.sympify(mat[i, j]).xreplace(rep))})"
+                for i in range(mat.shape[0]) for j in range(mat.shape[1])]
+        return [], outs
 
     def _subs(self):
         ts = sp.Symbol("t_")
         ysub = [sp.Symbol(f"y_{i}_") for i in range(self.d)]
         return ts, ysub, dict(zip([self.t] + self.ys, [ts] + ysub))
-
-    def _python_source(self, name, mat, matrix):
-        from sympy.printing.pycode import PythonCodePrinter
-        pr = PythonCodePrinter({"fully_qualified_modules": True})
-        ts, ysub, rep = self._subs()
-        lines = [f"def _{name}(t_, y, out):"]
-        lines += [f"    y_{i}_ = y[{i}]" for i in range(self.d)]
-        for i in range(mat.shape[0]):
-            for j in range(mat.shape[1]):
-                code = pr.doprint(sp.sympify(mat[i, j]).xreplace(rep))
-                idx = f"{i}, {j}" if matrix else f"{i}"
-                lines.append(f"    out[{idx}] = float({code})")
-        return "\n".join(lines) + "\n"
 
     # --------------------------------------------------------------- CUDA device code
     def cuda_source(self):
@@ -161,6 +146,20 @@ class SymbolicSDE:
             parts.append(f"__device__ __forceinline__ void sde_{name}(double t_, const double* y, double* out) {{\n"
                          + "\n".join(body) + "\n}\n")
         return "".join(parts)
+
+
+def _check_free(mat, name, t, ys):
+    """Every free symbol must be one of ``symbols``; undefined functions are refused too."""
+    from sympy.core.function import AppliedUndef
+    known = {t, *ys}
+    extra = sorted((str(s_) for s_ in mat.free_symbols if s_ not in known))
+    if extra:
+        raise ValueError(f"{name} has free symbol(s) {', '.join(extra)} that are not in symbols="
+                         f"(t, [y1, ..., yd]) = ({t}, {list(ys)}); substitute numbers for "
+                         "parameters (expr.subs(...)) before solving")
+    undef = sorted(str(a_) for a_ in mat.atoms(AppliedUndef))
+    if undef:
+        raise ValueError(f"{name} calls undefined function(s) {', '.join(undef)}")
 
 
 def symbolic_correction(ssde, sign):

@@ -27,7 +27,7 @@ def test_chunks_equal_one_solve():
                  n_paths=37, chunk_size=37, seed=9, **kw)
     b = ensemble([0.3 * x_ - x_ ** 3], [0.5 + 0.1 * sp.sin(x_)], (0.0, 1.0), np.array([0.2]),
                  n_paths=37, chunk_size=6, seed=9, **kw)
-    assert a.backend == "numba-fused"
+    assert a.backend == "numba"
     assert np.array_equal(a.y, b.y)
 
 
@@ -66,5 +66,5 @@ def test_dask_worker_processes_bit_identical():
     with distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
                                   dashboard_address=None) as cluster, distributed.Client(cluster) as client:
         r = ensemble(f, g, (0.0, 1.0), np.array([0.2]), n_paths=30, seed=9, client=client, **kw)
-    assert r.nchunks == 4 and r.backend == "numba-fused"
+    assert r.nchunks == 4 and r.backend == "numba"
     assert np.array_equal(r.y, ref.y)
