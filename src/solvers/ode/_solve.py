@@ -21,11 +21,13 @@ from probspace._validation import check_choice, check_int
 from .._callables import (BatchCaller, CallArgs, PerMember, _row, check_args, compile_member,
                           is_numba_function, member_result_shape, warn_python_fallback)
 from ._common import STATUS_CALLBACK, EventSpec, check_memory, messages_for
+from ._implicit_tableaus import IMPLICIT_METHODS
 from ._tableaus import TABLEAUS
+from ._implicit_numba import DENSE_MAX
 
 __all__ = ["solve_ode", "ODEResult"]
 
-METHODS = tuple(TABLEAUS)
+METHODS = tuple(TABLEAUS) + tuple(IMPLICIT_METHODS)
 # a plain Python f is compiled into the fused kernel for batches of at least this many members
 # (or always under probspace.use_backend("numba")): compiling a kernel for a new f takes
 # seconds, which a smaller batch does not win back
@@ -280,7 +282,8 @@ def solve_ode(f, t_span, y0, /, *, method="dopri5", dt0=None, rtol=1e-6, atol=1e
     if sym is None and not callable(f):
         raise TypeError(f"f must be callable or a SympyODE (from ode_from_sympy), got {type(f)}")
     check_choice(method, "method", METHODS)
-    tab = TABLEAUS[method]
+    implicit = method in IMPLICIT_METHODS
+    tab = IMPLICIT_METHODS[method] if implicit else TABLEAUS[method]
     t0, t1 = _check_tspan(t_span)
     if not isinstance(vectorized, (bool, np.bool_)):
         raise TypeError(f"vectorized must be True or False, got {vectorized!r}")
@@ -310,20 +313,28 @@ def solve_ode(f, t_span, y0, /, *, method="dopri5", dt0=None, rtol=1e-6, atol=1e
     if jac is not None:
         if not callable(jac):
             raise TypeError(f"jac must be callable, got {type(jac).__name__}")
-        warnings.warn(f"jac has no effect for the explicit method {method!r}", UserWarning,
-                      stacklevel=2)
+        if sym is not None:
+            raise ValueError("jac must not be given with a SympyODE right-hand side: its "
+                             "Jacobian is derived exactly from the expressions")
+        if not implicit:
+            warnings.warn(f"jac has no effect for the explicit method {method!r}", UserWarning,
+                          stacklevel=2)
+    if implicit and d > DENSE_MAX:
+        raise ValueError(f"method={method!r} factors a dense d x d matrix per member; d = {d} "
+                         f"exceeds the dense limit DENSE_MAX = {DENSE_MAX} (use an explicit "
+                         "method, or reduce the system)")
     if not isinstance(dense_output, (bool, np.bool_)):
         raise TypeError(f"dense_output must be True or False, got {dense_output!r}")
     dense_output = bool(dense_output)
     if dense_output and not tab.adaptive:
-        raise ValueError(f"dense_output needs a method with an interpolant (dopri5, tsit5), got "
-                         f"{method!r}")
+        raise ValueError("dense_output needs a method with an interpolant (dopri5, tsit5, "
+                         f"rodas4, kvaerno5), got {method!r}")
     ev = None
     if events is not None:
         ev = EventSpec.from_user(events)
         if ev is not None and not tab.adaptive:
-            raise ValueError(f"events need a method with dense output (dopri5, tsit5), got "
-                             f"{method!r}")
+            raise ValueError("events need a method with dense output (dopri5, tsit5, rodas4, "
+                             f"kvaerno5), got {method!r}")
     if sym is not None:
         _check_sympy_args(sym, cargs)
 
@@ -370,7 +381,11 @@ def solve_ode(f, t_span, y0, /, *, method="dopri5", dt0=None, rtol=1e-6, atol=1e
                         "no other forced backend")
     kw = dict(dt0=dt0, rtol=rtol, atol=atol, t_out=t_out, max_steps=max_steps, max_step=max_step)
     out, used = None, "generic"
-    if sym is not None and rung == "cupy" and ev is None and not dense_output:
+    if implicit:
+        from ._implicit import run_implicit
+        out, used = run_implicit(method, f, sym, jac, ev, t0, t1, sgn, y0, cargs, batch, force,
+                                 vectorized, xp, rung, dense_output, kw)
+    elif sym is not None and rung == "cupy" and ev is None and not dense_output:
         from ._cupy import integrate_cupy
         out = integrate_cupy(sym, t0, t1, y0, tab, cargs=cargs, xp=xp, grid=grid, **kw)
         used = "cupy"
@@ -698,6 +713,10 @@ def _pack(out, t_out, xp, y0, batch, used, ev, sgn=1.0, *, t_span_user, t_eval_g
         nfev=_asx(np.asarray(out["nfev"], dtype=np.int64).reshape(batch), xp, y0),
         nsteps=_asx(np.asarray(out["nsteps"], dtype=np.int64).reshape(batch), xp, y0),
         nreject=_asx(np.asarray(out["nreject"], dtype=np.int64).reshape(batch), xp, y0),
+        njev=_asx(np.asarray(out.get("njev", 0), dtype=np.int64).reshape(batch)
+                  if "njev" in out else np.zeros(batch, dtype=np.int64), xp, y0),
+        nlu=_asx(np.asarray(out.get("nlu", 0), dtype=np.int64).reshape(batch)
+                 if "nlu" in out else np.zeros(batch, dtype=np.int64), xp, y0),
         n_out=_asx(n_out, xp, y0),
         backend=used,
     )
