@@ -27,8 +27,8 @@ def run_implicit(method, f, sym, jac, ev, t0, t1, sgn, y0, cargs, batch, force, 
     if sym is None and not vectorized and rung == "cupy":
         warn_python_fallback(f, "CuPy input: per-member callables are not compiled for the GPU",
                              name="f", stacklevel=4)
-    return _run_generic(method, f, sym, jac, ev, t0, sgn, y0, cargs, batch, vectorized, xp,
-                        dense, kw), "generic"
+    return _run_generic(method, f, sym, jac, ev, t0, t1, sgn, y0, cargs, batch, vectorized,
+                        xp, dense, kw), "generic"
 
 
 def _try_numba(method, f, sym, jac, ev, t0, t1, sgn, y0, cargs, batch, force, dense, kw):
@@ -100,7 +100,8 @@ def _try_numba(method, f, sym, jac, ev, t0, t1, sgn, y0, cargs, batch, force, de
         return interpreted() if small else None
 
 
-def _run_generic(method, f, sym, jac, ev, t0, sgn, y0, cargs, batch, vectorized, xp, dense, kw):
+def _run_generic(method, f, sym, jac, ev, t0, t1, sgn, y0, cargs, batch, vectorized, xp, dense,
+                 kw):
     from . import _solve as S
     from ._implicit_generic import integrate_implicit_generic
     d = y0.shape[-1]
@@ -133,5 +134,5 @@ def _run_generic(method, f, sym, jac, ev, t0, sgn, y0, cargs, batch, vectorized,
                                      xp=xp, dtype=y0.dtype, name=f"events[{i}]", t_sign=sgn))
         evs = ev.with_funcs(calls)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        return integrate_implicit_generic(method, F, jc, dfdt, t0, kw.pop("t1"), y0,
-                                          events=evs, xp=xp, dense=dense, **kw)
+        return integrate_implicit_generic(method, F, jc, dfdt, t0, t1, y0, events=evs, xp=xp,
+                                          dense=dense, **kw)
