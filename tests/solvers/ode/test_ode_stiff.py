@@ -388,7 +388,8 @@ def test_generic_rung_on_array_api_strict(method):
     assert res.backend == "generic"
     assert type(res.y).__module__.startswith("array_api_strict")
     exact = relax_exact(np.array([1.0, 2.0])[None, :], lams[:, None], 0.0)
-    np.testing.assert_allclose(np.asarray(res.y)[..., 0], exact, atol=1e-6)
+    # (t = 1 is interpolated: the cubic between steps of 0.1 is good to a few 1e-6)
+    np.testing.assert_allclose(np.asarray(res.y)[..., 0], exact, atol=5e-6)
     ref = solve_ode(relax, (0.0, 2.0), np.zeros((2, 1)), method=method,
                     args=(per_member(lams),), rtol=1e-7, atol=1e-10, t_eval=[1.0, 2.0],
                     max_step=0.1)
