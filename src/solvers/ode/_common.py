@@ -9,11 +9,11 @@ import os
 import numpy as np
 
 __all__ = ["STATUS_SUCCESS", "STATUS_EVENT", "STATUS_MAX_STEPS", "STATUS_NONFINITE",
-           "STATUS_UNDERFLOW", "STATUS_CALLBACK", "RUNNING", "MESSAGES", "Controller",
+           "STATUS_UNDERFLOW", "STATUS_STIFF", "STATUS_CALLBACK", "RUNNING", "MESSAGES", "Controller",
            "EventSpec", "check_memory"]
 
 from .._status import (STATUS_SUCCESS, STATUS_EVENT, STATUS_MAX_STEPS, STATUS_NONFINITE,
-                       STATUS_UNDERFLOW, STATUS_CALLBACK, MESSAGES)
+                       STATUS_UNDERFLOW, STATUS_STIFF, STATUS_CALLBACK, MESSAGES)
 
 RUNNING = 99  # internal only
 

@@ -14,9 +14,12 @@ import numpy as np
 from probspace import to_numpy
 
 from ._common import (STATUS_CALLBACK, STATUS_EVENT, STATUS_MAX_STEPS, STATUS_NONFINITE,
-                      STATUS_SUCCESS, STATUS_UNDERFLOW, RUNNING, Controller)
+                      STATUS_STIFF, STATUS_SUCCESS, STATUS_UNDERFLOW, RUNNING, Controller)
 
 __all__ = ["integrate_generic"]
+
+# Hairer's stiffness test: the constants live with the compiled rung (same decisions)
+from ._numba import STIFF_BOUNDS, STIFF_COUNT, STIFF_EVERY  # noqa: E402
 
 
 def _rms(x, xp):
@@ -285,6 +288,8 @@ def _adaptive(F, t0, t1, y0, tab, dt0, rtol, atol, t_out, max_steps, events, max
 
     eps = float(np.finfo(to_numpy(y0).dtype).eps)
     T1 = float(t1)
+    iasti = np.zeros(batch, dtype=np.int64)
+    nonsti = np.zeros(batch, dtype=np.int64)
     while True:
         active_np = status == RUNNING
         if not active_np.any():
@@ -427,6 +432,25 @@ def _adaptive(F, t0, t1, y0, tab, dt0, rtol, atol, t_out, max_steps, events, max
                                to_numpy(y).astype(np.float64).reshape(-1, d)[idx],
                                q.reshape((-1,) + q.shape[-2:])[idx]))
 
+        # --- Hairer's stiffness test, as in the compiled rung (_numba.STIFF_*)
+        test = acc_np & (status == RUNNING) & (((nsteps + 1) % STIFF_EVERY == 0) | (iasti > 0))
+        if test.any():
+            S = tab.stages
+            ysti = _combine(y, h_eff, ks[:S - 2], a[S - 2, :S - 2], xp)
+            stnum = to_numpy(xp.sum((ks[S - 1] - ks[S - 2]) ** 2, axis=-1)).astype(np.float64)
+            stden = to_numpy(xp.sum((y_new - ysti) ** 2, axis=-1)).astype(np.float64)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                hlamb = np.where(stden > 0, h_np * np.sqrt(stnum / np.where(stden > 0, stden, 1.0)),
+                                 0.0)
+            pos = test & (hlamb > STIFF_BOUNDS.get(tab.name, 3.25))
+            neg = test & ~pos
+            iasti = np.where(pos, iasti + 1, iasti)
+            nonsti = np.where(pos, 0, np.where(neg, nonsti + 1, nonsti))
+            iasti = np.where(neg & (nonsti == 6), 0, iasti)
+            stiff_now = pos & (iasti >= STIFF_COUNT)
+        else:
+            stiff_now = np.zeros(batch, dtype=bool)
+
         # --- update state
         acc_x = accept
         t = xp.where(acc_x, t_new, t)
@@ -451,6 +475,10 @@ def _adaptive(F, t0, t1, y0, tab, dt0, rtol, atol, t_out, max_steps, events, max
         if done.any():
             status[done] = STATUS_SUCCESS
             t_final[done] = T1
+        stiff_now &= (status == RUNNING)
+        if stiff_now.any():
+            status[stiff_now] = STATUS_STIFF
+            t_final[stiff_now] = tnew_np[stiff_now]
         # step size underflow (after a rejection the step cannot shrink further)
         hn_np = to_numpy(h).astype(np.float64)
         tn_np = to_numpy(t).astype(np.float64)

@@ -21,11 +21,20 @@ import numpy as np
 
 from ._common import (BETA, FAC_MAX, FAC_MIN, NONFINITE_SHRINK, SAFE, STATUS_CALLBACK,
                       STATUS_EVENT, STATUS_MAX_STEPS, STATUS_NONFINITE, STATUS_SUCCESS,
-                      STATUS_UNDERFLOW, EventSpec)
+                      STATUS_UNDERFLOW, STATUS_STIFF, EventSpec)
 
 __all__ = ["integrate_numba", "KernelCompileError", "n_threads"]
 
 _KERNELS: dict = {}
+# Hairer's stiffness detection (dopri5.f, Solving ODEs II, IV.2): test every STIFF_EVERY
+# accepted steps, then at every step while the test is positive; STIFF_COUNT positive tests
+# (six negative ones in a row reset the count) stop the member with STATUS_STIFF.  The bound on
+# h |lambda| is the method's stability boundary on the negative real axis: 3.25 for dopri5
+# (Hairer's constant, the boundary is 3.31); tsit5's boundary is 3.51 (Tsitouras), scaled
+# alike.
+STIFF_EVERY = 1000
+STIFF_COUNT = 15
+STIFF_BOUNDS = {"dopri5": 3.25, "tsit5": 3.45}
 # right-hand sides returning arrays/lists/tuples: components are copied one by one up to this
 # dimension (static indices also work for heterogeneous tuples), with a loop beyond it
 _UNROLL_MAX = 16
@@ -171,6 +180,9 @@ def kernel(lo, hi, y0, t0, t1, t_out, n_start, rtol, atol, dt0, max_step, max_st
         facold = 1e-4
         last_rej = False
         last_nonfinite = False
+        iasti = 0
+        nonsti = 0
+        stiff = False
         while st == {RUNNING}:
             if ns + nr >= max_steps:
                 st = {MAXSTEPS}
@@ -244,6 +256,25 @@ def kernel(lo, hi, y0, t0, t1, t_out, n_start, rtol, atol, dt0, max_step, max_st
                     _dense_into(y, hs, k, theta_stop, ytmp)
                     for q in range(d):
                         y_final[i, q] = ytmp[q]
+                if (ns + 1) % {NSTIFF} == 0 or iasti > 0:
+                    # Hairer's stiffness test (dopri5.f): h |lambda| from the two stages at
+                    # t + h, against the stability boundary on the negative real axis
+                    stnum = 0.0
+                    stden = 0.0
+                    for q in range(d):
+                        ysti = y[q] + hs * ({SSUM})
+                        stnum += (k[S - 1, q] - k[S - 2, q]) ** 2
+                        stden += (ynew[q] - ysti) ** 2
+                    hlamb = hs * math.sqrt(stnum / stden) if stden > 0.0 else 0.0
+                    if hlamb > {STIFF_BOUND}:
+                        nonsti = 0
+                        iasti += 1
+                        if iasti >= {STIFF_COUNT}:
+                            stiff = True
+                    else:
+                        nonsti += 1
+                        if nonsti == 6:
+                            iasti = 0
                 for q in range(d):
                     y[q] = ynew[q]
                     k[0, q] = k[S - 1, q]
@@ -259,6 +290,10 @@ def kernel(lo, hi, y0, t0, t1, t_out, n_start, rtol, atol, dt0, max_step, max_st
                 if t_new >= t1:
                     st = {SUCCESS}
                     tf = t1
+                    break
+                if stiff:
+                    st = {STIFF}
+                    tf = t
                     break
             else:
                 if finite:
@@ -474,7 +509,10 @@ def _sources(kind, flags, d, nev, tab, inplace, reverse, reverse_events):
                MAXSTEPS=STATUS_MAX_STEPS, RUNNING=99, SUCCESS=STATUS_SUCCESS, EVENT=STATUS_EVENT,
                UNDERFLOW=STATUS_UNDERFLOW, CALLBACK=STATUS_CALLBACK, BETA=repr(BETA),
                SAFE=repr(SAFE), FAC_MAX=repr(FAC_MAX), FAC_MIN=repr(FAC_MIN),
-               SHRINK=repr(NONFINITE_SHRINK), ORDER=5,
+               SHRINK=repr(NONFINITE_SHRINK), ORDER=5, STIFF=STATUS_STIFF,
+               NSTIFF=STIFF_EVERY, STIFF_COUNT=STIFF_COUNT,
+               STIFF_BOUND=repr(STIFF_BOUNDS.get(tab.name, 3.25)),
+               SSUM=_lin(tab.arrays()[1][S - 2, :S - 2], range(S - 2)),
                BSUM=_lin(b, range(S)), ESUM=_lin(e, range(S)))
     helpers = _HELPERS.format(
         DENSE=_dense_src(tab), COEFS=_coefs_src(tab) if tab.adaptive else "    pass",

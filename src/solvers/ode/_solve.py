@@ -1,4 +1,5 @@
-"""``solve_ode``: explicit Runge-Kutta integration of batches of ODE initial-value problems.
+"""``solve_ode``: integration of batches of ODE initial-value problems (explicit Runge-Kutta
+methods; the stiff methods rodas4 and kvaerno5 are dispatched to ``_implicit``).
 
 Every member of a batch has its own adaptive step size, its own status and its own events.
 Rungs of the kernel ladder: a fused Numba kernel (one compiled loop per member, members
@@ -21,11 +22,13 @@ from probspace._validation import check_choice, check_int
 from .._callables import (BatchCaller, CallArgs, PerMember, _row, check_args, compile_member,
                           is_numba_function, member_result_shape, warn_python_fallback)
 from ._common import STATUS_CALLBACK, EventSpec, check_memory, messages_for
+from ._implicit_tableaus import IMPLICIT_METHODS
 from ._tableaus import TABLEAUS
+from ._implicit_numba import DENSE_MAX
 
 __all__ = ["solve_ode", "ODEResult"]
 
-METHODS = tuple(TABLEAUS)
+METHODS = tuple(TABLEAUS) + tuple(IMPLICIT_METHODS)
 # a plain Python f is compiled into the fused kernel for batches of at least this many members
 # (or always under probspace.use_backend("numba")): compiling a kernel for a new f takes
 # seconds, which a smaller batch does not win back
@@ -59,12 +62,17 @@ class ODEResult(Result):
     status : int array, shape batch
         0: reached ``t1``; 1: a terminal event stopped the member; -1: ``max_steps``
         reached; -2: non-finite state or derivative; -3: step-size underflow (the step no
-        longer advances ``t``); -5: a user callable returned an invalid result (e.g. an
-        array of the wrong length).  The codes of :mod:`solvers` (``solvers/_status.py``).
+        longer advances ``t``); -4: dopri5/tsit5 judged the problem stiff (use rodas4 or
+        kvaerno5); -5: a user callable returned an invalid result (e.g. an array of the
+        wrong length).  The codes of :mod:`solvers` (``solvers/_status.py``).
     message : str (unbatched) or NumPy str array of shape batch
     success : bool array, shape batch (``status >= 0``)
     nfev, nsteps, nreject : int arrays, shape batch
-        Right-hand-side evaluations, accepted and rejected steps of each member.
+        Right-hand-side evaluations (finite-difference Jacobians included), accepted and
+        rejected steps of each member.
+    njev, nlu : int arrays, shape batch
+        Jacobian evaluations and LU factorizations of each member (stiff methods; 0 for
+        the explicit ones).
     n_out : int array, shape batch
         Rows of ``y`` each member reached.
     backend : str
@@ -167,11 +175,17 @@ def solve_ode(f, t_span, y0, /, *, method="dopri5", dt0=None, rtol=1e-6, atol=1e
         Initial states; leading dimensions form the batch.  Must be real and finite
         (complex states: solve the real and imaginary parts as a real system of size
         ``2 d``; ``TypeError`` otherwise).  ``d = 0`` succeeds at once.
-    method : {"dopri5", "tsit5", "rk4", "heun", "euler"}
+    method : {"dopri5", "tsit5", "rodas4", "kvaerno5", "rk4", "heun", "euler"}
         ``"dopri5"``: Dormand-Prince 5(4) with PI step-size control and 4th-order dense
         output (Shampine's continuous extension).  ``"tsit5"``: Tsitouras' 5(4) pair, same
         cost per step, typically ~10% fewer steps and smaller errors at equal tolerance,
-        with its own 4th-order interpolant.  The others are fixed-step and need ``dt0``.
+        with its own 4th-order interpolant.  Both stop a member that the stiffness test
+        judges stiff (status -4, see Notes).  Stiff methods: ``"rodas4"``, Hairer-Wanner's
+        RODAS, a stiffly accurate L-stable Rosenbrock method of order 4(3) with 3rd-order
+        dense output (Jacobian at every step, no Newton iteration); ``"kvaerno5"``,
+        Kvaerno's stiffly accurate L-stable ESDIRK 5(4) with simplified Newton iterations,
+        a Jacobian reused across steps and cubic Hermite dense output.  The others are
+        fixed-step and need ``dt0``.
     dt0 : float, optional
         Step size for fixed-step methods (equal steps no longer than ``dt0`` between
         consecutive output times); the first step for adaptive methods (scipy's
@@ -205,9 +219,14 @@ def solve_ode(f, t_span, y0, /, *, method="dopri5", dt0=None, rtol=1e-6, atol=1e
         ``(*batch, d)`` or ``(*batch, n, d)``, ``sol[i]`` per member; NaN outside each
         member's ``[t0, t_final]``.  Adaptive methods only.
     jac : callable, optional
-        Jacobian ``df/dy`` for the implicit (stiff) methods, same calling convention (one
-        member: shape ``(d, d)``); the explicit methods here do not use it (a warning says
-        so, as scipy's does).
+        Jacobian ``df/dy`` for the stiff methods, same calling convention as ``f``: one
+        member returns shape ``(d, d)``; with ``vectorized=True`` the batch returns
+        ``(*batch, d, d)``.  Its shape is checked on every call (status -5 with a message
+        naming ``jac``).  Without it the Jacobian is derived exactly from a
+        :class:`SympyODE` (``jac`` must then be None), otherwise by finite differences per
+        member (central for rodas4, forward for kvaerno5).  The stiff methods factor a dense
+        ``d x d`` matrix per member: ``d`` up to 128 (``ValueError`` beyond).  The explicit
+        methods do not use ``jac`` (a warning says so, as scipy's does).
     vectorized : bool
         ``False`` (default): ``f``, events and ``jac`` receive one member at a time.
         ``True``: they receive the whole batch (see ``f``).
@@ -256,7 +275,24 @@ def solve_ode(f, t_span, y0, /, *, method="dopri5", dt0=None, rtol=1e-6, atol=1e
     norm, the PI controller (beta = 0.04, safety 0.9, step ratio within [0.2, 10]) and
     Hairer's starting-step heuristic follow DOPRI5 (Hairer, Norsett & Wanner, Solving ODEs
     I, II.4 and IV.2); all rungs run the same arithmetic, so they agree to rounding and
-    take the same steps.  A plain Python ``f`` is compiled for batches of 16 members or more
+    take the same steps.
+
+    Stiffness: dopri5 and tsit5 apply Hairer's test (dopri5.f; Hairer & Wanner, Solving
+    ODEs II, IV.2) every 1000 accepted steps, then at every step while it is positive:
+    ``h |lambda|`` estimated from the two stages at ``t + h`` beyond 3.25 (dopri5; 3.45 for
+    tsit5) fifteen times, without six negative tests in a row, stops the member with status
+    -4.  The stiff methods use Hairer's RODAS/RADAU5 controller (safety 0.9, step ratio in
+    [0.2, 6], Gustafsson's predictive control); kvaerno5 keeps its step and LU when the
+    controller would grow it by less than 20% and recomputes the Jacobian when Newton
+    contracts slowly (rate above 0.1) or fails.  Each member keeps its own Jacobian, LU
+    factors and Newton history.  On very stiff problems the steps follow the slow manifold
+    and can become long; the 3rd-order interpolant between them (``t_eval``,
+    ``dense_output``, events) is then less accurate than the step end points (scipy's
+    Radau behaves alike): bound the step with ``max_step`` where interpolated values
+    matter.  rodas4 loses order on problems like ``y' = -lambda (y - g(t)) + g'(t)`` with
+    moderate ``lambda h`` (Steinebach 1995) and then takes many steps at tight tolerances;
+    kvaerno5 does not.  The CuPy rung runs the explicit methods only (no stiffness test);
+    the stiff methods run on the Numba and generic rungs.  A plain Python ``f`` is compiled for batches of 16 members or more
     (a few seconds once per function and process, announced on stderr; keep ``f`` a
     module-level function so repeated solves reuse it).  Smaller problems (members x d up to
     64) run the same kernel loop in the interpreter, member by member, at about scipy's
@@ -280,7 +316,8 @@ def solve_ode(f, t_span, y0, /, *, method="dopri5", dt0=None, rtol=1e-6, atol=1e
     if sym is None and not callable(f):
         raise TypeError(f"f must be callable or a SympyODE (from ode_from_sympy), got {type(f)}")
     check_choice(method, "method", METHODS)
-    tab = TABLEAUS[method]
+    implicit = method in IMPLICIT_METHODS
+    tab = IMPLICIT_METHODS[method] if implicit else TABLEAUS[method]
     t0, t1 = _check_tspan(t_span)
     if not isinstance(vectorized, (bool, np.bool_)):
         raise TypeError(f"vectorized must be True or False, got {vectorized!r}")
@@ -310,20 +347,28 @@ def solve_ode(f, t_span, y0, /, *, method="dopri5", dt0=None, rtol=1e-6, atol=1e
     if jac is not None:
         if not callable(jac):
             raise TypeError(f"jac must be callable, got {type(jac).__name__}")
-        warnings.warn(f"jac has no effect for the explicit method {method!r}", UserWarning,
-                      stacklevel=2)
+        if sym is not None:
+            raise ValueError("jac must not be given with a SympyODE right-hand side: its "
+                             "Jacobian is derived exactly from the expressions")
+        if not implicit:
+            warnings.warn(f"jac has no effect for the explicit method {method!r}", UserWarning,
+                          stacklevel=2)
+    if implicit and d > DENSE_MAX:
+        raise ValueError(f"method={method!r} factors a dense d x d matrix per member; d = {d} "
+                         f"exceeds the dense limit DENSE_MAX = {DENSE_MAX} (use an explicit "
+                         "method, or reduce the system)")
     if not isinstance(dense_output, (bool, np.bool_)):
         raise TypeError(f"dense_output must be True or False, got {dense_output!r}")
     dense_output = bool(dense_output)
     if dense_output and not tab.adaptive:
-        raise ValueError(f"dense_output needs a method with an interpolant (dopri5, tsit5), got "
-                         f"{method!r}")
+        raise ValueError("dense_output needs a method with an interpolant (dopri5, tsit5, "
+                         f"rodas4, kvaerno5), got {method!r}")
     ev = None
     if events is not None:
         ev = EventSpec.from_user(events)
         if ev is not None and not tab.adaptive:
-            raise ValueError(f"events need a method with dense output (dopri5, tsit5), got "
-                             f"{method!r}")
+            raise ValueError("events need a method with dense output (dopri5, tsit5, rodas4, "
+                             f"kvaerno5), got {method!r}")
     if sym is not None:
         _check_sympy_args(sym, cargs)
 
@@ -370,7 +415,11 @@ def solve_ode(f, t_span, y0, /, *, method="dopri5", dt0=None, rtol=1e-6, atol=1e
                         "no other forced backend")
     kw = dict(dt0=dt0, rtol=rtol, atol=atol, t_out=t_out, max_steps=max_steps, max_step=max_step)
     out, used = None, "generic"
-    if sym is not None and rung == "cupy" and ev is None and not dense_output:
+    if implicit:
+        from ._implicit import run_implicit
+        out, used = run_implicit(method, f, sym, jac, ev, t0, t1, sgn, y0, cargs, batch, force,
+                                 vectorized, xp, rung, dense_output, kw)
+    elif sym is not None and rung == "cupy" and ev is None and not dense_output:
         from ._cupy import integrate_cupy
         out = integrate_cupy(sym, t0, t1, y0, tab, cargs=cargs, xp=xp, grid=grid, **kw)
         used = "cupy"
@@ -698,6 +747,10 @@ def _pack(out, t_out, xp, y0, batch, used, ev, sgn=1.0, *, t_span_user, t_eval_g
         nfev=_asx(np.asarray(out["nfev"], dtype=np.int64).reshape(batch), xp, y0),
         nsteps=_asx(np.asarray(out["nsteps"], dtype=np.int64).reshape(batch), xp, y0),
         nreject=_asx(np.asarray(out["nreject"], dtype=np.int64).reshape(batch), xp, y0),
+        njev=_asx(np.asarray(out.get("njev", 0), dtype=np.int64).reshape(batch)
+                  if "njev" in out else np.zeros(batch, dtype=np.int64), xp, y0),
+        nlu=_asx(np.asarray(out.get("nlu", 0), dtype=np.int64).reshape(batch)
+                 if "nlu" in out else np.zeros(batch, dtype=np.int64), xp, y0),
         n_out=_asx(n_out, xp, y0),
         backend=used,
     )

@@ -146,6 +146,92 @@ class SympyODE:
         lines.append("    return out" if not inplace else "    return None")
         return "\n".join(lines)
 
+    # ------------------------------------------------------------------ derivatives
+    def jacobian_exprs(self):
+        """The exact Jacobian ``df/dy`` (sympy, in the sanitized symbols), shape (d, d)."""
+        if getattr(self, "_jac_exprs", None) is None:
+            self._jac_exprs = sp.Matrix(self._clean).jacobian(self._ys)
+        return self._jac_exprs
+
+    def dfdt_exprs(self):
+        """The exact ``df/dt`` (sympy), or None when ``f`` does not depend on time."""
+        if getattr(self, "_dfdt_exprs", None) is None:
+            if self.t_symbol is None:
+                return None
+            exprs = [sp.diff(e, self._t) for e in self._clean]
+            if all(e == 0 for e in exprs):
+                return None
+            self._dfdt_exprs = exprs
+        return self._dfdt_exprs
+
+    def _assign_source(self, name, targets):
+        """Source of ``name(t_, y, out, p0, ...)`` executing ``out[idx] = expr`` for
+        (idx, expr) in targets (every entry of out is written)."""
+        from sympy.printing.pycode import pycode
+        pnames = [str(p) for p in self._ps]
+        lines = [f"def {name}({', '.join(['t_', 'y', 'out'] + pnames)}):"]
+        for i in range(self.d):
+            lines.append(f"    y{i}_ = y[{i}]")
+        for idx, e in targets:
+            code = pycode(sp.Float(1.0) * e if e.is_number else e, fully_qualified_modules=True)
+            lines.append(f"    out[{idx}] = {code}")
+        lines.append("    return None")
+        return "\n".join(lines)
+
+    def _compiled(self, key, src, name):
+        if self._numba is None:
+            self._numba = {}
+        if key not in self._numba:
+            import math
+            import numba
+            ns = {"np": np, "math": math, "numpy": np}
+            exec(compile(src, f"<ode_from_sympy {key}>", "exec"), ns)
+            self._numba[key] = numba.njit(cache=False)(ns[name])
+        return self._numba[key]
+
+    def jacobian_numba_function(self):
+        """``jac(t, y, J, *params)`` writing the exact Jacobian into ``J`` (Numba-compiled)."""
+        Jm = self.jacobian_exprs()
+        targets = [(f"{i}, {j}", Jm[i, j]) for i in range(self.d) for j in range(self.d)]
+        return self._compiled("jac", self._assign_source("jac", targets), "jac")
+
+    def dfdt_numba_function(self):
+        """``dfdt(t, y, out, *params)`` writing ``df/dt`` (Numba-compiled), or None."""
+        ex = self.dfdt_exprs()
+        if ex is None:
+            return None
+        return self._compiled("dfdt", self._assign_source("dfdt", list(enumerate(ex))),
+                              "dfdt")
+
+    def jacobian_vectorized(self, xp):
+        """``jac(t, y, *params)`` on a batch: shape ``(*batch, d, d)`` in namespace xp."""
+        key = ("jac", getattr(xp, "__name__", str(id(xp))))
+        if key not in self._vec:
+            from probspace.sym import lambdify
+            Jm = self.jacobian_exprs()
+            fns = [[lambdify([self._t, *self._ys, *self._ps], Jm[i, j], xp)
+                    for j in range(self.d)] for i in range(self.d)]
+
+            def jac(t, y, *args):
+                comps = [y[..., i] for i in range(self.d)]
+                shape = tuple(y.shape[:-1])
+                rows = []
+                for i in range(self.d):
+                    cols = []
+                    for j in range(self.d):
+                        v = fns[i][j](t, *comps, *args)
+                        v = xp.asarray(v, dtype=y.dtype) if not hasattr(v, "shape") else v
+                        if v.dtype != y.dtype:
+                            v = xp.astype(v, y.dtype)
+                        if tuple(v.shape) != shape:
+                            v = xp.broadcast_to(v, shape)
+                        cols.append(v)
+                    rows.append(xp.stack(cols, axis=-1))
+                return xp.stack(rows, axis=-2)
+
+            self._vec[key] = jac
+        return self._vec[key]
+
     def numba_function(self, inplace=False):
         """The per-member right-hand side as a Numba-compiled function (see python_source)."""
         key = "inplace" if inplace else "return"
