@@ -42,6 +42,7 @@ import numpy as np
 from . import _train_em as EM
 from . import _train_seeds as SEEDS
 from ._lattice_batch import compile_notice
+from ._pieces import IMPLEMENTATIONS
 from ._train_corpus import build_corpus
 
 __all__ = ["train_unigram"]
@@ -365,3 +366,6 @@ def _piece_strings(C, occ, plen, idx):
         else:
             out.append(bytes(vals.astype(np.uint8).tolist()))
     return out
+
+
+IMPLEMENTATIONS["train"] = train_unigram
