@@ -917,7 +917,20 @@ class UnigramModel:
         if len(units) == 0:
             return [([], 0.0)]
         ends = self._ends(units)
-        res = _exact.kbest(ends, int(n), float32=self._f32)
+        if self._f32:
+            # SentencePiece's A* scores a path from its end: v1 + (v2 + (... + vk)) in
+            # float32, and orders by that; rank a few more by the forward sums, then rescore
+            res = _exact.kbest(ends, 2 * int(n) + 8, float32=True)
+            rescored = []
+            for _, edges in res:
+                acc = np.float32(0.0)
+                for _, _, _, v in reversed(edges):
+                    acc = np.float32(v) + acc
+                rescored.append((float(acc), edges))
+            rescored.sort(key=lambda r: -r[0])  # stable: forward order among exact ties
+            res = rescored[:int(n)]
+        else:
+            res = _exact.kbest(ends, int(n))
         paths = [[(s, e, pid) for s, e, pid, _ in edges] for _, edges in res]
         # encode's own path first (it is one of the best; ties may order it elsewhere)
         _, sym, offsets = self._prepare([text])

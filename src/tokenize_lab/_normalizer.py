@@ -215,6 +215,7 @@ def _normalize_batch(buf, offsets, units, has_trie, blob, ident, remove_extra, d
             i += ln
             if not remove_extra:
                 prev_space = False
+        w_full = w
         if remove_extra:
             while True:
                 if escape:
@@ -226,6 +227,10 @@ def _normalize_batch(buf, offsets, units, has_trie, blob, ident, remove_extra, d
                     w -= 1
                     continue
                 break
+        if align and w < src.shape[0]:
+            # the end of the text in norm_to_orig: where removed trailing whitespace began,
+            # else the end of the input (SentencePiece's "consumed")
+            src[w] = src[w] if w < w_full else n
     out_off[nt] = w
     return True
 
@@ -455,7 +460,10 @@ class SentencePieceNormalizer:
             if _normalize_batch(buf, offsets, *self._kernel_args(), out, out_off, src):
                 n = int(out_off[-1])
                 if align:
-                    return out[:n], out_off, src[:n], buf, offsets
+                    if n == cap:  # no room for the end entry: grow
+                        cap *= 2
+                        continue
+                    return out[:n], out_off, src[:n + 1], buf, offsets
                 return out[:n], out_off
             cap *= 2
 
@@ -479,7 +487,8 @@ class SentencePieceNormalizer:
         n2o = np.empty(len(norm) + 1, dtype=np.int64)
         if starts.size:
             n2o[:-1] = char_of_byte[src[starts]]
-        n2o[-1] = len(text)
+        end = int(src[len(out)]) if len(text) else 0
+        n2o[-1] = char_of_byte[end] if end < nb_in else len(text)
         return norm, n2o
 
     def normalize(self, text):
