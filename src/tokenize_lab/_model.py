@@ -267,7 +267,8 @@ class UnigramModel:
         self._merge_unk = not self._byte_fallback
         self._special = dict(_SPECIAL_NAMES, **(special or {}))
         self._unk_surface = unk_surface
-        self._sp_decode = isinstance(getattr(normalizer, "escape_whitespaces", None), bool)
+        self._sp_decode = (unit == "char"
+                           and isinstance(getattr(normalizer, "escape_whitespaces", None), bool))
         if byte_ids is None:
             byte_ids = np.full(256, -1, dtype=np.int64)
         self.byte_ids = byte_ids
@@ -756,7 +757,9 @@ class UnigramModel:
                 continue
             else:
                 out += p if self.unit == "byte" else p.encode("utf-8", "surrogatepass")
-        return out.decode("utf-8", "surrogatepass")
+        text = out.decode("utf-8", "surrogatepass")
+        # (a byte-unit model with SentencePiece's normalizer: U+2581 -> space, dummy prefix)
+        return self._normalizer.denormalize(text) if self._normalizer is not None else text
 
     def _decode_sp(self, items):
         """SentencePiece's ``Decode`` (sentencepiece_processor.cc), rule for rule."""
@@ -838,7 +841,9 @@ class UnigramModel:
         """Score ``S(w) = sum of piece scores`` of a segmentation given as pieces.
 
         A piece outside the vocabulary is allowed only if it is one symbol not covered by a
-        one-symbol piece (an unknown edge, scored ``unk_score``); otherwise ``ValueError``.
+        one-symbol piece (an unknown edge, scored ``unk_score``), a run of such symbols (as
+        ``encode`` merges them for SentencePiece models), or the byte pieces of one such
+        character (one unknown edge); otherwise ``ValueError``.
         """
         if not isinstance(pieces, (list, tuple)):
             raise TypeError(f"pieces must be a list, got {type(pieces).__name__}")
@@ -847,10 +852,16 @@ class UnigramModel:
             if self.unit == "byte" and isinstance(p, str):
                 p = p.encode("utf-8", "surrogatepass")
             i = self._match_index.get(p)
+            j = self._index.get(p, -1)
             if i is not None:
                 tot += float(self._scores[i])
-            elif len(p) == 1 and p not in self._single:
-                tot += self.unk_score
+            elif j >= 0 and self._kinds[j] == BYTE and self.unit == "char":
+                # byte pieces of an unknown character: one unknown edge per character
+                if self._byte_of_id[j] & 0xC0 != 0x80:
+                    tot += self.unk_score
+            elif len(p) >= 1 and all(p[k:k + 1] not in self._single for k in range(len(p))) \
+                    and (len(p) == 1 or not self._byte_fallback):
+                tot += self.unk_score * len(p)  # an unknown symbol, or a merged run of them
             else:
                 raise ValueError(f"pieces: {p!r} is not a piece of the lattice")
         return tot
