@@ -149,6 +149,10 @@ class UnigramModel:
     :attr:`vocab_size` and ``decode(encode(x)) == x`` for any string.  Such a model has no
     ``<unk>``, ``<s>``, ``</s>`` or ``<pad>`` (their ids are -1).
 
+    **Viterbi sums.**  Models trained here (:meth:`train`) and SentencePiece models sum
+    piece scores in float32, as SentencePiece does, so that they export to SentencePiece
+    exactly (ties included); a model built from a mapping sums in float64.
+
     **SentencePiece models** (:meth:`from_sentencepiece`) behave as
     ``SentencePieceProcessor``: the model's normalization (user-defined symbols matched
     first), Viterbi sums in float32, unknown characters as one ``<unk>`` per run (or byte
@@ -200,7 +204,7 @@ class UnigramModel:
 
     @classmethod
     def _from_list(cls, plist, scores, kinds, unit, unk_score=None, normalizer=None, byte_ids=None,
-                   *, special=None, unk_surface=UNK_SURFACE):
+                   *, special=None, unk_surface=UNK_SURFACE, float32=None):
         """Internal constructor: pieces in id order; non-matchable kinds may repeat names.
 
         ``byte_ids`` (256 ids of byte pieces): the byte fallback.  Without it, a model with
@@ -210,11 +214,11 @@ class UnigramModel:
         self = cls.__new__(cls)
         self.unit = unit
         self._setup(list(plist), scores, kinds, unit, unk_score, normalizer, byte_ids,
-                    special=special, unk_surface=unk_surface)
+                    special=special, unk_surface=unk_surface, float32=float32)
         return self
 
     def _setup(self, plist, scores, kinds, unit, unk_score, normalizer, byte_ids, *,
-               special=None, unk_surface=UNK_SURFACE):
+               special=None, unk_surface=UNK_SURFACE, float32=None):
         scores = list(scores)
         kinds = [NORMAL] * len(plist) if kinds is None else [int(k) for k in kinds]
         unk_ids = [i for i, k in enumerate(kinds) if k == UNKNOWN]
@@ -260,7 +264,9 @@ class UnigramModel:
         self._normalizer = normalizer
         # SentencePiece models decode in float32 sums so that ties break as in SentencePiece.
         self._scores32 = self._scores.astype(np.float32)
-        self._f32 = bool(getattr(normalizer, "float32_viterbi", False))
+        # (SentencePiece models and models trained here; hand-built ones sum in float64)
+        self._f32 = bool(getattr(normalizer, "float32_viterbi", False) if float32 is None
+                         else float32)
         self._viterbi_code = K.VITERBI_F32 if self._f32 else K.VITERBI
         self._byte_fallback = byte_ids is not None
         self._unk_id = unk_ids[0] if unk_ids else -1
@@ -1002,7 +1008,8 @@ class UnigramModel:
              "pieces": [[enc(p), float(s), int(k)] for p, s, k in
                         zip(self._pieces, self._scores, self._kinds)],
              "byte_ids": self.byte_ids.tolist() if self._byte_fallback else None,
-             "special": self._special, "unk_surface": self._unk_surface}
+             "special": self._special, "unk_surface": self._unk_surface,
+             "float32_viterbi": self._f32}
         if self._normalizer is not None:
             d["normalizer"] = self._normalizer.to_dict()
         return d
@@ -1025,7 +1032,8 @@ class UnigramModel:
         return cls._from_list([dec(r[0]) for r in rows], [r[1] for r in rows],
                               [r[2] for r in rows], unit, d["unk_score"], normalizer,
                               d.get("byte_ids"), special=d.get("special"),
-                              unk_surface=d.get("unk_surface", UNK_SURFACE))
+                              unk_surface=d.get("unk_surface", UNK_SURFACE),
+                              float32=d.get("float32_viterbi"))
 
     @classmethod
     def load(cls, path):

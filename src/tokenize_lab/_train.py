@@ -227,9 +227,8 @@ def train_unigram(lines, vocab_size, *, unit="char", normalizer=None,
                                 callback, verbose, progress)
     finally:
         numba.set_num_threads(old_threads)
-    if normalizer is None:
-        return UnigramModel(dict(zip(pieces, scores)), unit=unit)
-    return UnigramModel._from_list(pieces, scores, None, unit, None, normalizer)
+    # float32 Viterbi sums, as SentencePiece: the model exports to it exactly
+    return UnigramModel._from_list(pieces, scores, None, unit, None, normalizer, float32=True)
 
 
 def _train(texts, vocab_size, unit, normalizer, character_coverage, max_len, seed_size,
