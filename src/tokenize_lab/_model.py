@@ -156,7 +156,7 @@ class UnigramModel:
     **SentencePiece models** (:meth:`from_sentencepiece`) behave as
     ``SentencePieceProcessor``: the model's normalization (user-defined symbols matched
     first), Viterbi sums in float32, unknown characters as one ``<unk>`` per run (or byte
-    pieces with ``byte_fallback``), SentencePiece's ``decode`` (`` ⁇ `` for ``<unk>``, U+FFFD
+    pieces with ``byte_fallback``), SentencePiece's ``decode`` (``" ⁇ "`` for ``<unk>``, U+FFFD
     for invalid byte sequences, the leading-whitespace rule) and special ids.
 
     Texts are processed as given (no normalization) unless the model has a normalizer.
@@ -719,7 +719,7 @@ class UnigramModel:
         Models built here: lossless, ``decode(encode(x)) == x`` for any string (byte pieces
         are joined and decoded as UTF-8).  SentencePiece models decode as
         ``SentencePieceProcessor.decode``: control pieces vanish, ``<unk>`` becomes
-        `` ⁇ `` (the model's ``unk_surface``), byte pieces join into UTF-8 with one U+FFFD
+        ``" ⁇ "`` (the model's ``unk_surface``), byte pieces join into UTF-8 with one U+FFFD
         per byte that starts no valid character, U+2581 becomes a space, and the
         whitespace that the normalizer put at the start is dropped.  A piece not in the
         vocabulary is taken as literal text (SentencePiece copies it).
