@@ -7,6 +7,9 @@ import math
 import os
 from pathlib import Path
 
+from ._normalizer import NFCNormalizer
+from ._pieces import CONTROL, IMPLEMENTATIONS, NORMAL
+
 __all__ = ["from_bytepiece"]
 
 
@@ -19,8 +22,6 @@ def from_bytepiece(cls, path, *, normalize=True):
     text into line chunks (regex ``.*\\n+|.+``) and segments each alone; we segment the whole
     text as one lattice (identical unless a piece spans a line break).
     """
-    from ._model import CONTROL, NORMAL
-    from ._sentencepiece import NFCNormalizer
     if isinstance(path, (str, os.PathLike)):
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     elif isinstance(path, dict):
@@ -57,3 +58,6 @@ def from_bytepiece(cls, path, *, normalize=True):
             plist[i] = f"<unused{i}>".encode()
     return cls._from_list(plist, scores, kinds, "byte", None,
                           NFCNormalizer() if normalize else None, None)
+
+
+IMPLEMENTATIONS["from_bytepiece"] = from_bytepiece

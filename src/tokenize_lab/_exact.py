@@ -83,13 +83,23 @@ def enumerate_paths(ends):
     return out
 
 
-def kbest(ends, k):
+def kbest(ends, k, float32=False):
     """The k highest-scoring segmentations, exactly (k-best Viterbi), best first.
 
     ``best[e]`` holds the top-k prefix paths ending at e as (score, s, pid, v, rank of the
     prefix in best[s]); a path's top-k continuation only needs its prefix's top-k, so this is
-    exact.  Ties are broken deterministically by (start, piece id, rank).
+    exact.  Ties are broken deterministically by (start, piece id, rank).  With ``float32``
+    the prefix scores are summed in float32, left to right (as SentencePiece's Viterbi).
     """
+    if float32:
+        import numpy as np
+        f32 = np.float32
+
+        def add(a, b):
+            return float(f32(a) + f32(b))
+    else:
+        def add(a, b):
+            return a + b
     n = len(ends) - 1
     best = [[] for _ in range(n + 1)]
     best[0] = [(0.0, -1, -1, 0.0, -1)]
@@ -97,7 +107,7 @@ def kbest(ends, k):
         cands = []
         for s, pid, v in ends[e]:
             for r, entry in enumerate(best[s]):
-                cands.append((entry[0] + v, -s, -pid, -r, (s, pid, v, r)))
+                cands.append((add(entry[0], v), -s, -pid, -r, (s, pid, v, r)))
         top = heapq.nlargest(k, cands)
         best[e] = [(c[0], *c[4]) for c in top]
     out = []

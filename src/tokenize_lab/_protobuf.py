@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import struct
 
-__all__ = ["parse_message"]
+__all__ = ["parse_message", "as_float", "as_int32", "encode_message"]
 
 
 def _varint(buf, i):
@@ -58,3 +58,43 @@ def parse_message(buf):
 
 def as_float(raw):
     return struct.unpack("<f", raw)[0]
+
+
+def as_int32(v):
+    """A varint field read as a (possibly negative) int32."""
+    v &= (1 << 64) - 1
+    return v - (1 << 64) if v >= 1 << 63 else v
+
+
+def _put_varint(out, v):
+    if v < 0:
+        v += 1 << 64
+    while True:
+        b = v & 0x7F
+        v >>= 7
+        if v:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return
+
+
+def encode_message(fields):
+    """Serialize ``[(field number, kind, value), ...]``; kind in ``"varint"``, ``"float"``,
+    ``"bytes"`` (str values are written as UTF-8)."""
+    out = bytearray()
+    for num, kind, val in fields:
+        if kind == "varint":
+            _put_varint(out, (num << 3) | 0)
+            _put_varint(out, int(val))
+        elif kind == "float":
+            _put_varint(out, (num << 3) | 5)
+            out += struct.pack("<f", val)
+        elif kind == "bytes":
+            data = val.encode("utf-8") if isinstance(val, str) else bytes(val)
+            _put_varint(out, (num << 3) | 2)
+            _put_varint(out, len(data))
+            out += data
+        else:
+            raise ValueError(f"unknown protobuf field kind {kind!r}")
+    return bytes(out)

@@ -1,39 +1,33 @@
-"""Import SentencePiece unigram models and reproduce SentencePiece's text normalization.
+"""SentencePiece ``ModelProto`` import and export for :class:`UnigramModel`.
 
-What is reproduced (sentencepiece ``normalizer.cc`` / ``unigram_model.cc`` semantics):
+Import (``UnigramModel.from_sentencepiece``) reproduces SentencePiece's encoder exactly: the
+normalizer (:mod:`._normalizer`, user-defined symbols matched first), piece types (normal and
+user-defined pieces are matched, user-defined ones with SentencePiece's score
+``len * max(FLT_MIN, max normal score) - 0.1``; unknown/control/unused/byte pieces only have
+ids), the unknown edge (``min normal score - 10``), Viterbi sums in float32, runs of unknown
+characters merged into one ``<unk>`` (or spelled as ``<0xNN>`` byte pieces with
+``byte_fallback``), and the decoder's rules.
 
-* the model's ``precompiled_charsmap`` (e.g. ``nmt_nfkc``) applied exactly: longest-match
-  rewriting through the Darts double-array trie stored in the model, malformed UTF-8 -> U+FFFD;
-* ``remove_extra_whitespaces`` (strip, collapse runs of spaces), ``add_dummy_prefix`` and
-  ``escape_whitespaces`` (space -> U+2581);
-* piece types: normal and user-defined pieces are matched (user-defined with SentencePiece's
-  score ``len * max(FLT_MIN, max normal score) - 0.1``); unknown/control/unused pieces only
-  have ids; byte pieces ``<0xXX>`` are the byte fallback for unknown characters; the unknown
-  edge scores ``min normal score - 10``.
+Export (``UnigramModel.to_sentencepiece``) writes a ``ModelProto`` that SentencePiece loads
+and that encodes as the model does.
 
-Not reproduced: ``treat_whitespace_as_suffix``, the user-defined-symbol prefix matcher inside
-the normalizer, ``split_by_*`` pre-tokenization used only in training, and the merging of
-consecutive unknown pieces into one ``<unk>`` (we keep them lossless instead).  Scores are
-summed in float64 (SentencePiece: float32), so exact score ties may break differently.
+This module depends on the model's internals (piece kinds, ``_from_list``); the model never
+imports it (it is registered in :data:`._pieces.IMPLEMENTATIONS`).
 """
 from __future__ import annotations
 
-import base64
 import os
-import unicodedata
 from pathlib import Path
 
-import numba as nb
 import numpy as np
 
-from ._protobuf import as_float, parse_message
+from . import _pieces as P
+from ._normalizer import SentencePieceNormalizer
+from ._protobuf import as_float, as_int32, encode_message, parse_message
 
-__all__ = ["SentencePieceNormalizer", "from_sentencepiece", "parse_model_proto"]
+__all__ = ["from_sentencepiece", "to_sentencepiece", "parse_model_proto"]
 
-SPACE = "\u2581"
-_SP_NORMAL, _SP_UNKNOWN, _SP_CONTROL, _SP_USER, _SP_UNUSED, _SP_BYTE = 1, 2, 3, 4, 5, 6
 _FLT_MIN = 1.17549435e-38
-_FFFD = np.array([0xEF, 0xBF, 0xBD], dtype=np.uint8)  # U+FFFD in UTF-8 (a kernel constant)
 
 
 def parse_model_proto(data: bytes) -> dict:
@@ -44,442 +38,34 @@ def parse_model_proto(data: bytes) -> dict:
         sp = parse_message(raw)
         pieces.append((sp[1][0].decode("utf-8") if 1 in sp else "",
                        as_float(sp[2][0]) if 2 in sp else 0.0,
-                       sp[3][0] if 3 in sp else _SP_NORMAL))
+                       sp[3][0] if 3 in sp else P.SP_NORMAL))
     trainer = parse_message(msg[2][0]) if 2 in msg else {}
     norm = parse_message(msg[3][0]) if 3 in msg else {}
+    denorm = parse_message(msg[5][0]) if 5 in msg else {}
 
     def flag(d, f, default):
         return bool(d[f][0]) if f in d else default
 
+    def text(d, f, default):
+        return d[f][0].decode("utf-8") if f in d else default
+
     return {
         "pieces": pieces,
-        "model_type": trainer[3][0] if 3 in trainer else 1,
+        "model_type": as_int32(trainer[3][0]) if 3 in trainer else 1,
         "byte_fallback": flag(trainer, 35, False),
         "treat_whitespace_as_suffix": flag(trainer, 24, False),
+        "special": {"unk": text(trainer, 45, "<unk>"), "bos": text(trainer, 46, "<s>"),
+                    "eos": text(trainer, 47, "</s>"), "pad": text(trainer, 48, "<pad>")},
+        "unk_surface": text(trainer, 44, P.UNK_SURFACE),
+        "denormalizer": bool(denorm.get(2, [b""])[0]),
         "normalizer": {
-            "name": norm[1][0].decode() if 1 in norm else "",
+            "name": text(norm, 1, ""),
             "precompiled_charsmap": norm[2][0] if 2 in norm else b"",
             "add_dummy_prefix": flag(norm, 3, True),
             "remove_extra_whitespaces": flag(norm, 4, True),
             "escape_whitespaces": flag(norm, 5, True),
         },
     }
-
-
-# -- the normalizer kernel ------------------------------------------------------------------
-@nb.njit(cache=True, nogil=True)
-def _utf8_len(buf, i, n):
-    """Length of the valid UTF-8 character at buf[i], or 0 if malformed."""
-    b = buf[i]
-    if b < 0x80:
-        return 1
-    if 0xC2 <= b <= 0xDF:
-        need, lo, hi = 2, 0x80, 0xBF
-    elif 0xE0 <= b <= 0xEF:
-        need = 3
-        lo = 0xA0 if b == 0xE0 else 0x80
-        hi = 0x9F if b == 0xED else 0xBF
-    elif 0xF0 <= b <= 0xF4:
-        need = 4
-        lo = 0x90 if b == 0xF0 else 0x80
-        hi = 0x8F if b == 0xF4 else 0xBF
-    else:
-        return 0
-    if i + need > n:
-        return 0
-    if not lo <= buf[i + 1] <= hi:
-        return 0
-    for k in range(2, need):
-        if not 0x80 <= buf[i + k] <= 0xBF:
-            return 0
-    return need
-
-
-@nb.njit(cache=True, nogil=True)
-def _prefix(buf, i, n, units, has_trie):
-    """(value offset into the normalized blob or -1, consumed bytes) of the longest rule at i."""
-    best_len = np.int64(0)
-    best_val = np.int64(-1)
-    if has_trie:
-        pos = np.uint32(0)
-        u = units[0]
-        pos ^= (u >> np.uint32(10)) << ((u & np.uint32(1 << 9)) >> np.uint32(6))
-        for k in range(i, n):
-            c = np.uint32(buf[k])
-            pos ^= c
-            if pos >= units.shape[0]:
-                break
-            u = units[pos]
-            if (u & np.uint32((1 << 31) | 0xFF)) != c:
-                break
-            pos ^= (u >> np.uint32(10)) << ((u & np.uint32(1 << 9)) >> np.uint32(6))
-            if (u >> np.uint32(8)) & np.uint32(1):
-                best_len = np.int64(k + 1 - i)
-                best_val = np.int64(units[pos] & np.uint32((1 << 31) - 1))
-    if best_len > 0:
-        return best_val, best_len
-    ln = np.int64(_utf8_len(buf, i, n))
-    if ln == 0:
-        return np.int64(-2), np.int64(1)  # malformed byte -> U+FFFD
-    return np.int64(-1), ln
-
-
-@nb.njit(cache=True, nogil=True)
-def _normalize_batch(buf, offsets, units, has_trie, blob, ident, remove_extra, dummy, escape, out,
-                     out_off):
-    """Normalize every text; returns False if ``out`` is too small (caller retries bigger)."""
-    w = 0
-    cap = out.shape[0]
-    nt = offsets.shape[0] - 1
-    for t in range(nt):
-        i = offsets[t]
-        n = offsets[t + 1]
-        out_off[t] = w
-        # skip leading whitespace
-        if remove_extra:
-            while i < n:
-                val, ln = _prefix(buf, i, n, units, has_trie)
-                if val >= 0:
-                    if blob[val] == 0x20 and blob[val + 1] == 0:
-                        i += ln
-                        continue
-                    break
-                if val == -1 and ln == 1 and buf[i] == 0x20:
-                    i += ln
-                    continue
-                break
-        if i >= n:
-            continue
-        start_w = w
-        if dummy:
-            if w + 3 > cap:
-                return False
-            if escape:
-                out[w] = 0xE2
-                out[w + 1] = 0x96
-                out[w + 2] = 0x81
-                w += 3
-            else:
-                out[w] = 0x20
-                w += 1
-        prev_space = remove_extra
-        while i < n:
-            c = buf[i]
-            if c < 0x80 and ident[c] and (i + 1 == n or buf[i + 1] < 0x80):
-                # fast path: an ASCII byte that no rule of the charsmap starts with
-                if w + 3 > cap:
-                    return False
-                if c == 0x20:
-                    if not prev_space:
-                        if escape:
-                            out[w] = 0xE2
-                            out[w + 1] = 0x96
-                            out[w + 2] = 0x81
-                            w += 3
-                        else:
-                            out[w] = 0x20
-                            w += 1
-                    prev_space = remove_extra
-                else:
-                    out[w] = c
-                    w += 1
-                    prev_space = False
-                i += 1
-                continue
-            val, ln = _prefix(buf, i, n, units, has_trie)
-            # the replacement bytes: blob[val:] up to NUL, U+FFFD, or the input itself
-            if val >= 0:
-                a = val
-                b = val
-                while blob[b] != 0:
-                    b += 1
-                src = blob
-            elif val == -2:
-                src = _FFFD
-                a = 0
-                b = 3
-            else:
-                src = buf
-                a = i
-                b = i + ln
-            if prev_space:
-                while a < b and src[a] == 0x20:
-                    a += 1
-            if a < b:
-                for k in range(a, b):
-                    if w + 3 > cap:
-                        return False
-                    if escape and src[k] == 0x20:
-                        out[w] = 0xE2
-                        out[w + 1] = 0x96
-                        out[w + 2] = 0x81
-                        w += 3
-                    else:
-                        out[w] = src[k]
-                        w += 1
-                prev_space = src[b - 1] == 0x20
-            i += ln
-            if not remove_extra:
-                prev_space = False
-        if remove_extra:
-            while True:
-                if escape:
-                    if (w - start_w >= 3 and out[w - 3] == 0xE2 and out[w - 2] == 0x96
-                            and out[w - 1] == 0x81):
-                        w -= 3
-                        continue
-                elif w - start_w >= 1 and out[w - 1] == 0x20:
-                    w -= 1
-                    continue
-                break
-    out_off[nt] = w
-    return True
-
-
-@nb.njit(cache=True, nogil=True)
-def _utf8_to_codes(data, off, cps, coff):
-    """Decode (valid) UTF-8 ``data`` into code points; ``coff`` gets per-text offsets."""
-    k = 0
-    nt = off.shape[0] - 1
-    for t in range(nt):
-        coff[t] = k
-        i = off[t]
-        n = off[t + 1]
-        while i < n:
-            b = np.uint32(data[i])
-            if b < 0x80:
-                cps[k] = b
-                i += 1
-            elif b < 0xE0:
-                cps[k] = ((b & 0x1F) << 6) | (np.uint32(data[i + 1]) & 0x3F)
-                i += 2
-            elif b < 0xF0:
-                cps[k] = (((b & 0x0F) << 12) | ((np.uint32(data[i + 1]) & 0x3F) << 6)
-                          | (np.uint32(data[i + 2]) & 0x3F))
-                i += 3
-            else:
-                cps[k] = (((b & 0x07) << 18) | ((np.uint32(data[i + 1]) & 0x3F) << 12)
-                          | ((np.uint32(data[i + 2]) & 0x3F) << 6) | (np.uint32(data[i + 3]) & 0x3F))
-                i += 4
-            k += 1
-    coff[nt] = k
-    return k
-
-
-_REGION_PER_TEXT = 19  # output slack per text (dummy prefix, ...) in a chunk's region
-
-
-def _normalize_codes_chunk(buf, offsets, lo, hi, units, has_trie, blob, ident, remove_extra,
-                           dummy, escape, out, cps, coff, count):
-    """Normalize texts ``lo..hi-1`` and decode them to code points, in the chunk's own region
-    of ``out``/``cps`` (``3 * input bytes + 19`` per text, from ``3 * offsets[lo] + 19 * lo``).
-
-    ``coff[t]`` gets text t's start relative to the region; ``count[lo]`` the number of code
-    points, or -1 if the region overflowed (the caller then takes the serial path).  A plain
-    Python function: it only calls two compiled kernels (which release the GIL), so nothing
-    more is compiled for the chunked path than for the serial one.
-    """
-    r0 = 3 * int(offsets[lo]) + _REGION_PER_TEXT * lo
-    r1 = 3 * int(offsets[hi]) + _REGION_PER_TEXT * hi
-    oo = np.empty(hi - lo + 1, dtype=np.int64)
-    if not _normalize_batch(buf, offsets[lo:hi + 1], units, has_trie, blob, ident,
-                            remove_extra, dummy, escape, out[r0:r1], oo):
-        count[lo] = -1
-        return
-    lc = np.empty(hi - lo + 1, dtype=np.int64)
-    count[lo] = _utf8_to_codes(out[r0:r1], oo, cps[r0:r1], lc)
-    coff[lo:hi] = lc[:-1]
-
-
-def _utf8_batch(texts):
-    """(UTF-8 bytes of all texts joined, as uint8, per-text byte offsets)."""
-    data = "".join(texts).encode("utf-8", "surrogatepass")
-    nt = len(texts)
-    clen = np.fromiter(map(len, texts), dtype=np.int64, count=nt)
-    offsets = np.zeros(nt + 1, dtype=np.int64)
-    np.cumsum(clen, out=offsets[1:])
-    buf = np.frombuffer(data or b"\0", dtype=np.uint8).copy()
-    if offsets[-1] != len(data):  # not all ASCII: code-point offsets -> byte offsets
-        starts = np.flatnonzero((buf[:len(data)] & 0xC0) != 0x80)
-        offsets = np.append(starts, len(data))[offsets]
-    return buf, offsets
-
-
-_NO_TABLE = np.zeros(0, dtype=np.int32)
-
-
-class SentencePieceNormalizer:
-    """SentencePiece's ``Normalizer`` (see the module docstring for its limits)."""
-
-    def __init__(self, precompiled_charsmap=b"", *, add_dummy_prefix=True,
-                 remove_extra_whitespaces=True, escape_whitespaces=True, name=""):
-        self.name = name
-        self.precompiled_charsmap = bytes(precompiled_charsmap)
-        self.add_dummy_prefix = bool(add_dummy_prefix)
-        self.remove_extra_whitespaces = bool(remove_extra_whitespaces)
-        self.escape_whitespaces = bool(escape_whitespaces)
-        cm = self.precompiled_charsmap
-        if cm:
-            if len(cm) < 4:
-                raise ValueError("precompiled_charsmap: too short")
-            size = int.from_bytes(cm[:4], "little")
-            if 4 + size > len(cm) or size % 4:
-                raise ValueError("precompiled_charsmap: bad trie size")
-            self._units = np.frombuffer(cm[4:4 + size], dtype="<u4").astype(np.uint32).copy()
-            self._blob = np.frombuffer(cm[4 + size:] + b"\0", dtype=np.uint8).copy()
-        else:
-            self._units = np.zeros(1, dtype=np.uint32)
-            self._blob = np.zeros(1, dtype=np.uint8)
-        # Fast path: an ASCII byte c followed by an ASCII byte (or the end) is copied as it is
-        # when no rule is exactly "c" and no rule starts with c + an ASCII byte.  (Rules do
-        # start with ASCII letters: NFKC compositions such as "e" + U+0301.)
-        self._ident = np.zeros(128, dtype=np.bool_)
-        for c in range(128):
-            if not cm:
-                self._ident[c] = True
-                continue
-            node, leaf = self._walk(bytes([c]))
-            ok = not leaf
-            if ok and node is not None:
-                for c2 in range(128):
-                    if self._walk(bytes([c, c2]))[0] is not None:
-                        ok = False
-                        break
-            self._ident[c] = ok
-
-    def _walk(self, key):
-        """Darts traversal of ``key``: (node or None, whether key itself is a rule)."""
-        units = self._units
-        u = int(units[0])
-        pos = (u >> 10) << ((u & (1 << 9)) >> 6)
-        leaf = False
-        for c in key:
-            pos ^= c
-            if pos >= units.shape[0]:
-                return None, False
-            u = int(units[pos])
-            if (u & ((1 << 31) | 0xFF)) != c:
-                return None, False
-            pos ^= (u >> 10) << ((u & (1 << 9)) >> 6)
-            leaf = bool((u >> 8) & 1)
-        return pos, leaf
-
-    def normalize_codes(self, texts):
-        """Normalize and return (code points as uint32, per-text offsets in code points)."""
-        cps, _, coff = self.normalize_symbols(texts, None)
-        return cps, coff
-
-    def normalize_symbols(self, texts, table):
-        """Normalize; return (code points as uint32, ``table[code points]`` or None if
-        ``table`` is None, per-text offsets in code points).
-
-        Texts are normalized in chunks on the thread pool of :mod:`._lattice_batch` by one
-        serial kernel (the same kernel whatever the batch size: one compile)."""
-        from ._lattice_batch import compile_notice, run_chunks
-        buf, offsets = _utf8_batch(texts)
-        nt = len(texts)
-        if nt == 0:
-            return (np.zeros(0, dtype=np.uint32), None if table is None else table[:0],
-                    np.zeros(1, dtype=np.int64))
-        size = 3 * int(offsets[-1]) + _REGION_PER_TEXT * nt
-        out = np.empty(size, dtype=np.uint8)
-        cps = np.empty(size, dtype=np.uint32)
-        coff = np.empty(nt + 1, dtype=np.int64)
-        count = np.zeros(nt, dtype=np.int64)
-        with compile_notice("normalizer kernel", [_normalize_batch, _utf8_to_codes], "1 s"):
-            chunks = run_chunks(_normalize_codes_chunk, offsets, (buf, offsets),
-                                (self._units, bool(self.precompiled_charsmap), self._blob,
-                                 self._ident, self.remove_extra_whitespaces,
-                                 self.add_dummy_prefix, self.escape_whitespaces, out, cps,
-                                 coff, count), compiled=[_normalize_batch, _utf8_to_codes])
-        if (count[[lo for lo, _ in chunks]] >= 0).all():
-            parts = []
-            base = 0
-            for lo, hi in chunks:
-                r0 = 3 * int(offsets[lo]) + _REGION_PER_TEXT * lo
-                coff[lo:hi] += base
-                parts.append(cps[r0:r0 + count[lo]])
-                base += int(count[lo])
-            coff[nt] = base
-            res = np.concatenate(parts) if len(parts) > 1 else parts[0].copy()
-        else:  # a region overflowed (a rule expanded text more than 3x): serial, growing
-            data, oo = self._normalize_raw(texts)
-            res = np.empty(data.shape[0], dtype=np.uint32)
-            coff = np.empty(len(oo), dtype=np.int64)
-            k = _utf8_to_codes(data, np.asarray(oo, dtype=np.int64), res, coff)
-            res = res[:k]
-        return res, (None if table is None else table[res]), coff
-
-    def _normalize_raw(self, texts):
-        buf, offsets = _utf8_batch(texts)
-        raw = texts
-        cap = 2 * int(offsets[-1]) + 3 * len(raw) + 16
-        while True:
-            out = np.empty(cap, dtype=np.uint8)
-            out_off = np.empty(len(raw) + 1, dtype=np.int64)
-            if _normalize_batch(buf, offsets, self._units, bool(self.precompiled_charsmap),
-                                self._blob, self._ident, self.remove_extra_whitespaces,
-                                self.add_dummy_prefix, self.escape_whitespaces, out, out_off):
-                return out[:out_off[-1]], out_off
-            cap *= 2
-
-    def normalize_batch(self, texts):
-        buf, offsets = _utf8_batch(texts)
-        raw = texts
-        cap = 2 * int(offsets[-1]) + 3 * len(raw) + 16
-        while True:
-            out = np.empty(cap, dtype=np.uint8)
-            out_off = np.empty(len(raw) + 1, dtype=np.int64)
-            if _normalize_batch(buf, offsets, self._units, bool(self.precompiled_charsmap),
-                                self._blob, self._ident, self.remove_extra_whitespaces, self.add_dummy_prefix,
-                                self.escape_whitespaces, out, out_off):
-                break
-            cap *= 2
-        data = out.tobytes()
-        oo = out_off.tolist()
-        return [data[oo[t]:oo[t + 1]].decode("utf-8", "surrogatepass") for t in range(len(raw))]
-
-    def normalize(self, text):
-        return self.normalize_batch([text])[0]
-
-    def denormalize(self, s):
-        if self.escape_whitespaces:
-            s = s.replace(SPACE, " ")
-        if self.add_dummy_prefix and s.startswith(" "):
-            s = s[1:]
-        return s
-
-    def to_dict(self):
-        return {"kind": "sentencepiece", "name": self.name,
-                "precompiled_charsmap": base64.b64encode(self.precompiled_charsmap).decode(),
-                "add_dummy_prefix": self.add_dummy_prefix,
-                "remove_extra_whitespaces": self.remove_extra_whitespaces,
-                "escape_whitespaces": self.escape_whitespaces}
-
-    @classmethod
-    def from_dict(cls, d):
-        if d.get("kind") == "nfc":
-            return NFCNormalizer()
-        return cls(base64.b64decode(d["precompiled_charsmap"]), name=d.get("name", ""),
-                   add_dummy_prefix=d["add_dummy_prefix"],
-                   remove_extra_whitespaces=d["remove_extra_whitespaces"],
-                   escape_whitespaces=d["escape_whitespaces"])
-
-
-class NFCNormalizer:
-    """Unicode NFC (BytePiece normalizes its input this way)."""
-
-    def normalize(self, text):
-        return unicodedata.normalize("NFC", text)
-
-    def normalize_batch(self, texts):
-        return [unicodedata.normalize("NFC", t) for t in texts]
-
-    def denormalize(self, s):
-        return s
-
-    def to_dict(self):
-        return {"kind": "nfc"}
 
 
 def _read_bytes(model_file_or_bytes):
@@ -494,14 +80,12 @@ def _read_bytes(model_file_or_bytes):
 
 
 def from_sentencepiece(cls, model_file_or_bytes, *, normalize=True):
-    """Build a ``UnigramModel`` from a SentencePiece unigram model.
+    """Build a ``UnigramModel`` from a SentencePiece unigram model (path, bytes or file).
 
     ``normalize=False`` skips the character map and the whitespace clean-up (keeping only
-    the dummy prefix and U+2581 escaping), which makes ``decode(encode(x)) == x`` hold for
-    any text without a literal U+2581 (SentencePiece's whitespace escape); with ``normalize=True`` (default) text is normalized exactly as SentencePiece
-    does, so Viterbi pieces agree with ``SentencePieceProcessor.encode``.
+    the dummy prefix, U+2581 escaping and the user-defined symbols); with ``normalize=True``
+    (default) text is normalized exactly as SentencePiece does.
     """
-    from ._model import BYTE, CONTROL, NORMAL, USER
     data = _read_bytes(model_file_or_bytes)
     try:
         proto = parse_model_proto(data)
@@ -514,38 +98,131 @@ def from_sentencepiece(cls, model_file_or_bytes, *, normalize=True):
                          f"got model_type={proto['model_type']}")
     if proto["treat_whitespace_as_suffix"]:
         raise ValueError("model_file_or_bytes: treat_whitespace_as_suffix is not supported")
-    normal_scores = [s for _, s, t in proto["pieces"] if t == _SP_NORMAL]
+    if proto["denormalizer"]:
+        raise ValueError("model_file_or_bytes: a denormalizer_spec is not supported")
+    normal_scores = [s for _, s, t in proto["pieces"] if t == P.SP_NORMAL]
+    if not normal_scores:
+        raise ValueError("model_file_or_bytes: the model has no normal piece")
     min_s = min(normal_scores)
     max_s = max(_FLT_MIN, max(normal_scores))
-    plist, scores, kinds = [], [], []
+    plist, scores, kinds, uds = [], [], [], []
     byte_ids = None
+    n_unk = 0
     for i, (p, s, t) in enumerate(proto["pieces"]):
+        kind = P.KIND_OF_SP_TYPE.get(t)
+        if kind is None:
+            raise ValueError(f"model_file_or_bytes: piece {i} has an unknown type {t}")
         plist.append(p)
-        if t == _SP_NORMAL:
-            kinds.append(NORMAL)
+        kinds.append(kind)
+        if kind == P.USER:
+            # SentencePiece's score of a user-defined piece (always preferred)
+            scores.append(float(np.float32(len(p) * max_s - 0.1)))
+            uds.append(p)
+        else:
             scores.append(s)
-        elif t == _SP_USER:
-            kinds.append(USER)
-            scores.append(len(p) * max_s - 0.1)
-        elif t == _SP_BYTE:
-            kinds.append(BYTE)
-            scores.append(s)
+        if kind == P.UNKNOWN:
+            n_unk += 1
+        if kind == P.BYTE:
+            b = P.byte_of_piece(p)
+            if b < 0:
+                raise ValueError(f"model_file_or_bytes: byte piece {i} is not <0xNN>: {p!r}")
             if byte_ids is None:
                 byte_ids = np.full(256, -1, dtype=np.int64)
-            byte_ids[int(p[3:5], 16)] = i
-        else:
-            kinds.append(CONTROL)
-            scores.append(s)
-    if byte_ids is not None and (byte_ids < 0).any():
-        byte_ids = None  # incomplete byte table: use ids after the vocabulary instead
+            byte_ids[b] = i
+    if n_unk != 1:
+        raise ValueError(f"model_file_or_bytes: a SentencePiece model has exactly one unknown "
+                         f"piece, this one has {n_unk}")
+    if not proto["byte_fallback"]:
+        byte_ids = None  # byte pieces without byte_fallback are never produced by encoding
+    elif byte_ids is None or (byte_ids < 0).any():
+        raise ValueError("model_file_or_bytes: byte_fallback needs all 256 <0xNN> pieces")
     ns = proto["normalizer"]
     if normalize:
         norm = SentencePieceNormalizer(ns["precompiled_charsmap"], name=ns["name"],
                                        add_dummy_prefix=ns["add_dummy_prefix"],
                                        remove_extra_whitespaces=ns["remove_extra_whitespaces"],
-                                       escape_whitespaces=ns["escape_whitespaces"])
+                                       escape_whitespaces=ns["escape_whitespaces"],
+                                       user_defined_symbols=uds)
     else:
         norm = SentencePieceNormalizer(b"", name="identity", add_dummy_prefix=ns["add_dummy_prefix"],
                                        remove_extra_whitespaces=False,
-                                       escape_whitespaces=ns["escape_whitespaces"])
-    return cls._from_list(plist, scores, kinds, "char", min_s - 10.0, norm, byte_ids)
+                                       escape_whitespaces=ns["escape_whitespaces"],
+                                       user_defined_symbols=uds)
+    return cls._from_list(plist, scores, kinds, "char", min_s - 10.0, norm, byte_ids,
+                          special=proto["special"], unk_surface=proto["unk_surface"])
+
+
+def to_sentencepiece(model, path=None):
+    """Serialize ``model`` as a SentencePiece ``ModelProto``; write it to ``path`` if given.
+
+    Returns the serialized bytes.  Char-unit models only (SentencePiece's lattice is over
+    characters).  Pieces keep their ids; a model without an unknown piece (the models built
+    or trained here, which fall back to bytes) gets ``<unk>`` appended after its last id,
+    since SentencePiece requires one (it is never produced: byte fallback covers every
+    character).  The normalizer is the model's SentencePiece normalizer, or for a model
+    without one the identity (no dummy prefix, no whitespace escaping), so that
+    SentencePiece sees the text exactly as the model does.
+    """
+    if model.unit != "char":
+        raise ValueError("to_sentencepiece: only char-unit models can be written "
+                         "(SentencePiece lattices are over characters)")
+    norm = model._normalizer
+    if norm is not None and not isinstance(norm, SentencePieceNormalizer):
+        raise ValueError(f"to_sentencepiece: a {type(norm).__name__} has no SentencePiece form")
+    kinds = model._kinds.tolist()
+    pieces = list(model._pieces)
+    scores = model._scores.tolist()
+    if P.UNKNOWN not in kinds:
+        name = "<unk>"
+        while name in model._index:
+            name = "<" + name + ">"
+        pieces.append(name)
+        scores.append(0.0)
+        kinds.append(P.UNKNOWN)
+    user = [p for p, k in zip(pieces, kinds) if k == P.USER]
+    if norm is not None and tuple(user) != tuple(norm.user_defined_symbols):
+        raise ValueError("to_sentencepiece: the normalizer's user-defined symbols are not the "
+                         "model's user-defined pieces")
+    # SentencePiece recomputes user-defined scores and the unknown edge's score from the
+    # normal pieces; check that the model agrees, so that both encode alike
+    normal = [s for s, k in zip(scores, kinds) if k == P.NORMAL]
+    if not normal:
+        raise ValueError("to_sentencepiece: the model has no normal piece")
+    if abs(float(np.float32(min(normal))) - 10.0 - model.unk_score) > 1e-4:
+        raise ValueError(f"to_sentencepiece: unk_score {model.unk_score} is not SentencePiece's "
+                         f"min(normal score) - 10 = {min(normal) - 10.0}")
+    fields = []
+    for p, s, k in zip(pieces, scores, kinds):
+        if k == P.USER:
+            s = 0.0
+        fields.append((1, "bytes", encode_message([(1, "bytes", p), (2, "float", s),
+                                                   (3, "varint", P.SP_TYPE_OF_KIND[k])])))
+    special = model._special
+    ids = {key: model._special_id(key) for key in ("unk", "bos", "eos", "pad")}
+    trainer = [(3, "varint", 1), (4, "varint", len(pieces)),
+               (35, "varint", int(model._byte_fallback)),
+               (40, "varint", ids["unk"] if ids["unk"] >= 0 else pieces.index(pieces[-1])),
+               (41, "varint", ids["bos"]), (42, "varint", ids["eos"]),
+               (43, "varint", ids["pad"]),
+               (45, "bytes", special["unk"] if ids["unk"] >= 0 else pieces[-1]),
+               (46, "bytes", special["bos"]), (47, "bytes", special["eos"]),
+               (48, "bytes", special["pad"]), (44, "bytes", model._unk_surface)]
+    if norm is None:
+        nspec = [(1, "bytes", "identity"), (3, "varint", 0), (4, "varint", 0), (5, "varint", 0)]
+    else:
+        nspec = [(1, "bytes", norm.name or "identity")]
+        if norm.precompiled_charsmap:
+            nspec.append((2, "bytes", norm.precompiled_charsmap))
+        nspec += [(3, "varint", int(norm.add_dummy_prefix)),
+                  (4, "varint", int(norm.remove_extra_whitespaces)),
+                  (5, "varint", int(norm.escape_whitespaces))]
+    data = b"".join(encode_message([f]) for f in fields)
+    data += encode_message([(2, "bytes", encode_message(trainer)),
+                            (3, "bytes", encode_message(nspec))])
+    if path is not None:
+        Path(path).write_bytes(data)
+    return data
+
+
+P.IMPLEMENTATIONS["from_sentencepiece"] = from_sentencepiece
+P.IMPLEMENTATIONS["to_sentencepiece"] = to_sentencepiece

@@ -42,6 +42,7 @@ import numpy as np
 from . import _train_em as EM
 from . import _train_seeds as SEEDS
 from ._lattice_batch import compile_notice
+from ._pieces import IMPLEMENTATIONS
 from ._train_corpus import build_corpus
 
 __all__ = ["train_unigram"]
@@ -226,9 +227,8 @@ def train_unigram(lines, vocab_size, *, unit="char", normalizer=None,
                                 callback, verbose, progress)
     finally:
         numba.set_num_threads(old_threads)
-    if normalizer is None:
-        return UnigramModel(dict(zip(pieces, scores)), unit=unit)
-    return UnigramModel._from_list(pieces, scores, None, unit, None, normalizer)
+    # float32 Viterbi sums, as SentencePiece: the model exports to it exactly
+    return UnigramModel._from_list(pieces, scores, None, unit, None, normalizer, float32=True)
 
 
 def _train(texts, vocab_size, unit, normalizer, character_coverage, max_len, seed_size,
@@ -365,3 +365,6 @@ def _piece_strings(C, occ, plen, idx):
         else:
             out.append(bytes(vals.astype(np.uint8).tolist()))
     return out
+
+
+IMPLEMENTATIONS["train"] = train_unigram

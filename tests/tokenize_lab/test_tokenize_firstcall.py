@@ -70,7 +70,7 @@ def test_viterbi_encode_compiles_only_viterbi_kernels(kind, sp_model_file):
         assert "viterbi32_chunk" in names and "viterbi_chunk" not in names
     else:
         assert "viterbi_chunk" in names and "viterbi32_chunk" not in names
-        assert not any("_sentencepiece" in k for k in compiled)
+        assert not any("_normalizer" in k for k in compiled)
 
 
 @pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs 2 Numba threads")

@@ -124,11 +124,13 @@ def test_ids_roundtrip_and_mapping():
     assert m.id_to_piece(ids) == pieces
     assert m.piece_to_id(pieces) == ids
     assert m.decode(ids) == "ABCA"
-    # unknown characters become byte-fallback ids after the vocabulary
+    # unknown characters become byte pieces, inside the vocabulary after the given pieces
     ids = m.encode("Aé", out="ids")
-    assert ids == [0, len(m) + 0xC3, len(m) + 0xA9]
+    assert ids == [0, len(ABC) + 0xC3, len(ABC) + 0xA9]
+    assert max(ids) < m.vocab_size == len(ABC) + 256
     assert m.id_to_piece(ids[1]) == "<0xC3>"
-    assert m.decode(ids) == "Aé"
+    assert m.encode("Aé") == ["A", "<0xC3>", "<0xA9>"]
+    assert m.decode(ids) == m.decode(m.encode("Aé")) == "Aé"
 
 
 MODEL_CHAR = UnigramModel({"ab": -1.0, "a": -2.0, "b": -2.5, " ": -1.5, "é": -3.0, "\u2581": -2.0,
